@@ -1,0 +1,144 @@
+# Makefile - the only build entry of agentd. See README.md.
+#   make            build build/agentd and its three children
+#   make check      build and run every test (unit, unit under ASan+UBSan, integration)
+#   make run        the demo: unmanaged device, API on 127.0.0.1:48484
+#   make bench      benchmarks (print figures; assert nothing)
+#   make fuzz       run the fuzz targets for longer
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make deps       install missing Debian packages (as root), or say which
+
+PREFIX     ?= /usr/local
+SBINDIR    ?= $(PREFIX)/sbin
+LIBEXECDIR ?= $(PREFIX)/libexec/agentd
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+DESTDIR    ?=
+
+BUILD   ?= build
+CC      ?= cc
+PKG     ?= pkg-config
+OPT     ?= -O2
+VARIANT_CFLAGS ?=
+VARIANT_LDFLAGS ?=
+
+WARN   := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes
+CFLAGS := -std=gnu11 $(OPT) -g $(WARN) -D_GNU_SOURCE \
+	-DAGENTD_LIBEXEC_DIR='"$(LIBEXECDIR)"' -Icommon -Iagentd -Ienginectl -Iapid -Icloudsyncd \
+	$(VARIANT_CFLAGS)
+LDFLAGS := -Wl,--as-needed $(VARIANT_LDFLAGS)
+
+# Build-time check that the libraries are there, with the fix in the message.
+DEBIAN_PKGS := build-essential pkg-config libevent-dev libjansson-dev libsqlite3-dev \
+	libcurl4-openssl-dev libseccomp-dev libcmocka-dev python3 curl
+pc = $(shell $(PKG) $(1) $(2) 2>/dev/null)
+
+LIBS_AGENTD     := $(call pc,--libs,libevent jansson sqlite3 libseccomp)
+LIBS_CHILD      := $(call pc,--libs,libevent jansson libseccomp)
+LIBS_ENGINECTL  := $(LIBS_CHILD)
+LIBS_APID       := $(LIBS_CHILD)
+LIBS_CLOUDSYNCD := $(LIBS_CHILD)
+CFLAGS += $(call pc,--cflags,libevent jansson sqlite3 libcurl libseccomp)
+
+COMMON_SRCS := common/log.c common/proto.c common/frame.c common/chan.c common/sandbox.c \
+	common/child.c
+AGENTD_LIB_SRCS := agentd/supervise.c agentd/dispatch.c agentd/restart.c agentd/config.c \
+	agentd/settings.c agentd/db.c agentd/notify.c agentd/kmsg.c
+ENGINECTL_LIB_SRCS := enginectl/sandbox.c
+APID_LIB_SRCS := apid/sandbox.c apid/routes.c apid/api_health.c
+CLOUDSYNCD_LIB_SRCS := cloudsyncd/sandbox.c
+MIGRATIONS := $(sort $(wildcard migrations/*.sql))
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+COMMON_OBJS := $(call obj,$(COMMON_SRCS))
+AGENTD_OBJS := $(call obj,$(AGENTD_LIB_SRCS)) $(BUILD)/obj/gen/migrations.o
+BINS := $(BUILD)/agentd $(BUILD)/enginectl $(BUILD)/apid $(BUILD)/cloudsyncd
+
+UNIT_TESTS := common/test_frame common/test_chan common/test_sandbox agentd/test_restart \
+	agentd/test_config agentd/test_settings agentd/test_db agentd/test_kmsg
+UNIT_BINS := $(patsubst %,$(BUILD)/test/unit/%,$(UNIT_TESTS))
+UNIT_LIBS := $(call pc,--libs,cmocka libevent jansson sqlite3 libseccomp)
+
+.PHONY: all check unit asan test-build integration run bench fuzz install deps depcheck \
+	format format-check clean
+all: depcheck $(BINS)
+
+depcheck:
+	@$(PKG) --exists libevent jansson sqlite3 libcurl libseccomp 2>/dev/null || { \
+	  echo "missing build dependencies: run 'make deps' as root, or:"; \
+	  echo "  apt-get install $(DEBIAN_PKGS)"; exit 1; }
+
+deps:
+	@sh test/deps.sh $(DEBIAN_PKGS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/gen/migrations.c: $(MIGRATIONS) migrations/embed.sh
+	@mkdir -p $(dir $@)
+	sh migrations/embed.sh $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/gen/migrations.o: $(BUILD)/gen/migrations.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/agentd: $(call obj,agentd/main.c) $(AGENTD_OBJS) $(COMMON_OBJS)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LIBS_AGENTD)
+$(BUILD)/enginectl: $(call obj,enginectl/main.c $(ENGINECTL_LIB_SRCS)) $(COMMON_OBJS)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LIBS_ENGINECTL)
+$(BUILD)/apid: $(call obj,apid/main.c $(APID_LIB_SRCS)) $(COMMON_OBJS)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LIBS_APID)
+$(BUILD)/cloudsyncd: $(call obj,cloudsyncd/main.c $(CLOUDSYNCD_LIB_SRCS)) $(COMMON_OBJS)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LIBS_CLOUDSYNCD)
+
+# Unit tests link the daemons' code minus their main().
+$(BUILD)/test/unit/%: test/unit/%.c $(AGENTD_OBJS) $(COMMON_OBJS) \
+		$(call obj,$(ENGINECTL_LIB_SRCS) $(APID_LIB_SRCS) $(CLOUDSYNCD_LIB_SRCS))
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itest/unit $^ -o $@ $(LDFLAGS) $(UNIT_LIBS)
+
+unit: depcheck $(UNIT_BINS)
+	@sh test/run-unit.sh $(UNIT_BINS)
+
+# The unit tests again, under AddressSanitizer and UndefinedBehaviorSanitizer.
+asan:
+	@$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 \
+	  VARIANT_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	  VARIANT_LDFLAGS="-fsanitize=address,undefined" unit
+
+# Daemons with test-only hooks (a child calls a forbidden syscall on SIGUSR2).
+test-build:
+	@$(MAKE) --no-print-directory BUILD=build/test VARIANT_CFLAGS=-DAGENTD_TEST_HOOKS \
+	  build/test/agentd build/test/enginectl build/test/apid build/test/cloudsyncd
+
+integration: all test-build
+	@python3 test/integration/run.py
+
+check: all
+	@sh test/check.sh
+
+run: all
+	@sh test/demo.sh
+
+bench: all
+	@python3 test/bench/run.py
+
+fuzz:
+	@sh test/fuzz/run.sh 60
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(UNITDIR)
+	install -m 0755 $(BUILD)/agentd $(DESTDIR)$(SBINDIR)/agentd
+	install -m 0755 $(BUILD)/enginectl $(BUILD)/apid $(BUILD)/cloudsyncd $(DESTDIR)$(LIBEXECDIR)/
+	sed 's|@SBINDIR@|$(SBINDIR)|g' docs/agentd.service.in > $(DESTDIR)$(UNITDIR)/agentd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/agentd.service
+
+SOURCES = $(shell find common agentd enginectl apid cloudsyncd test -name '*.[ch]')
+format:
+	clang-format -i $(SOURCES)
+format-check:
+	@clang-format --dry-run -Werror $(SOURCES)
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,112 @@
+/*
+ * agentd.h - the coordinator: its global state, the supervised children,
+ * and the functions each of its source files offers the others.
+ */
+#ifndef AGENTD_AGENTD_H
+#define AGENTD_AGENTD_H
+
+#include <limits.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <sqlite3.h>
+
+#include "chan.h"
+#include "config.h"
+#include "kmsg.h"
+#include "notify.h"
+#include "proto.h"
+#include "restart.h"
+#include "sandbox.h"
+#include "settings.h"
+
+#define AGENTD_VERSION "0.1.0"
+
+enum daemon_state {
+	DS_DOWN,       /* not started yet, or not to be restarted (policy) */
+	DS_BACKOFF,    /* waiting for its restart delay */
+	DS_HANDSHAKE,  /* started; hello/config/ready not complete */
+	DS_READY,      /* sandboxed and serving */
+	DS_FAILED,     /* burst limit hit: stays down, agentd unhealthy */
+};
+
+struct agentd;
+
+/* One supervised child. */
+struct daemon {
+	struct agentd *ad;
+	enum daemon_id id;
+	const char *name;
+	char path[PATH_MAX]; /* executable */
+	enum daemon_state state;
+	pid_t pid;                 /* 0 when not running */
+	struct chan *ch;           /* owned; NULL when not running */
+	struct bufferevent *logbe; /* owned: read end of the child's stderr pipe */
+	struct event *ev_timer;    /* owned: handshake deadline or restart delay */
+	struct event *ev_sigsys;   /* owned: waits briefly for the kernel's audit record */
+	struct restart_state rs;
+	uint64_t started_ms;
+	unsigned missed_pings;
+	unsigned starts; /* total, for status and metrics */
+	int hello_seen;
+	const char *kill_reason; /* static: why agentd killed it, or NULL */
+	pid_t sigsys_pid;        /* a pid that died by SIGSYS, not yet named */
+	struct seccomp_record violation; /* last kill record seen for this child */
+};
+
+struct agentd {
+	struct event_base *base;
+	struct settings set;
+	struct device_config cfg;
+	sqlite3 *db;
+
+	/* From flags and environment (borrowed from argv/environ). */
+	const char *config_path, *data_dir, *engine_sock, *api_address, *run_dir, *settings_path;
+	enum sandbox_mode sandbox;
+	int verbose, foreground;
+
+	struct daemon d[D_COUNT]; /* [D_AGENTD] unused */
+	struct event *ev_term, *ev_int, *ev_chld, *ev_ping, *ev_watchdog, *ev_stop;
+	struct notify notify;
+	struct kmsg *kmsg;
+	int stopping;
+	int announced_ready;
+	int healthy;
+};
+
+/* Children in start order. */
+extern const enum daemon_id daemon_order[3];
+
+uint64_t now_ms(void);
+
+/* supervise.c */
+/// Prepare the daemon table (paths, timers). -1 if a child binary is missing.
+int supervise_init(struct agentd *ad, const char *self_exe);
+/// Start the first child; the others follow as each becomes ready.
+void supervise_start(struct agentd *ad);
+/// Ask every child to stop; agentd's loop ends once all have exited.
+void supervise_stop(struct agentd *ad);
+/// SIGCHLD: reap and apply restart policies.
+void supervise_reap(struct agentd *ad);
+/// Kill a child that misbehaved; it is restarted per its policy.
+void supervise_kill(struct daemon *d, const char *reason);
+/// A child finished its handshake.
+void supervise_ready(struct daemon *d);
+/// Periodic liveness probes; also drives the systemd watchdog.
+void supervise_ping(struct agentd *ad);
+void supervise_free(struct agentd *ad);
+/// A kernel audit record about a seccomp action.
+void supervise_seccomp_record(const struct seccomp_record *rec, void *arg);
+
+/* dispatch.c */
+/// Channel callback for every child's messages.
+void dispatch_child(struct chan *ch, const struct frame_hdr *hdr, const char *payload, int fd,
+		    void *arg);
+/// The MSG_CONFIG body for a child.
+json_t *dispatch_config_for(struct daemon *d);
+/// Tell apid whether agentd is healthy.
+void dispatch_health(struct agentd *ad);
+
+#endif

@@ -1,0 +1,32 @@
+/*
+ * config.h - config.json, the balena device configuration on the boot
+ * partition: read with type checks, and rewritten atomically (temp file,
+ * fsync, rename, fsync of the directory; mode 0600).
+ */
+#ifndef AGENTD_CONFIG_H
+#define AGENTD_CONFIG_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+struct device_config {
+	json_t *root; /* owned: the whole document, unknown keys kept for rewrites */
+	/* Borrowed views into root, checked by config_load(): */
+	const char *api_endpoint; /* NULL or "" = unmanaged */
+	int listen_port;          /* listenPort, default 48484 */
+	const char *uuid;
+	const char *device_type;
+};
+
+/// Load and type-check `path`. On failure returns -1 and writes a one-line
+/// reason naming the file into err.
+int config_load(const char *path, struct device_config *cfg, char *err, size_t errlen);
+void config_free(struct device_config *cfg);
+/// True when the device has a cloud to talk to.
+int config_managed(const struct device_config *cfg);
+
+/// Replace `path` with `root` serialised, atomically and durably, mode 0600.
+int config_write_atomic(const char *path, json_t *root, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,262 @@
+/*
+ * agentd/main.c - the coordinator's entry point: flags and environment,
+ * start-up checks (config.json, agentd.json, database), the event loop, and
+ * a clean shutdown. Supervision of the children is in supervise.c.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "agentd.h"
+#include "db.h"
+#include "log.h"
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: agentd [-f] [-v]... [-c config.json] [-d datadir] [-s engine.sock]\n"
+		"              [-a api-address] [-r rundir] [-C agentd.json] [-S kill|log]\n");
+	exit(1);
+}
+
+static const char *env_or(const char *name, const char *fallback)
+{
+	const char *v = getenv(name);
+
+	return v != NULL && v[0] != '\0' ? v : fallback;
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+	char *p;
+
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	for (p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, mode) == -1 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) == -1 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct agentd *ad = arg;
+
+	(void)what;
+	if (sig == SIGCHLD) {
+		supervise_reap(ad);
+		return;
+	}
+	if (ad->stopping)
+		return;
+	log_info("signal %d: stopping", (int)sig);
+	supervise_stop(ad);
+	/* Children get a grace period, then SIGKILL. */
+	{
+		struct timeval tv = {5, 0};
+
+		evtimer_add(ad->ev_stop, &tv);
+	}
+}
+
+static void on_stop_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct agentd *ad = arg;
+	int i;
+
+	(void)fd;
+	(void)what;
+	for (i = D_ENGINECTL; i < D_COUNT; i++) {
+		if (ad->d[i].pid > 0) {
+			log_warnx("%s: did not stop in time: killing it", ad->d[i].name);
+			kill(ad->d[i].pid, SIGKILL);
+		}
+	}
+}
+
+static void on_ping(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	supervise_ping(arg);
+}
+
+static void parse_args(struct agentd *ad, int argc, char **argv)
+{
+	const char *sandbox = "kill";
+	int opt;
+
+	ad->config_path = env_or("CONFIG_MOUNT_POINT", "/mnt/boot/config.json");
+	ad->data_dir = env_or("AGENTD_DATA_DIR", "/data");
+	ad->engine_sock = env_or("DOCKER_SOCKET", "/var/run/balena-engine.sock");
+	ad->api_address = env_or("AGENTD_API_ADDRESS", "0.0.0.0");
+	ad->run_dir = env_or("AGENTD_RUN_DIR", "/tmp/balena-supervisor");
+	while ((opt = getopt(argc, argv, "fvc:d:s:a:r:C:S:")) != -1) {
+		switch (opt) {
+		case 'f':
+			ad->foreground = 1;
+			break;
+		case 'v':
+			ad->verbose++;
+			break;
+		case 'c':
+			ad->config_path = optarg;
+			break;
+		case 'd':
+			ad->data_dir = optarg;
+			break;
+		case 's':
+			ad->engine_sock = optarg;
+			break;
+		case 'a':
+			ad->api_address = optarg;
+			break;
+		case 'r':
+			ad->run_dir = optarg;
+			break;
+		case 'C':
+			ad->settings_path = optarg;
+			break;
+		case 'S':
+			sandbox = optarg;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	if (sandbox_mode_parse(sandbox, &ad->sandbox) == -1)
+		fatalx("-S must be kill or log, not '%s'", sandbox);
+}
+
+/* Everything that can make start-up fail, checked before any child runs. */
+static void startup_checks(struct agentd *ad)
+{
+	char err[1024], dbpath[PATH_MAX];
+	struct sockaddr_un sun;
+	int n;
+
+	settings_default(&ad->set);
+	if (ad->settings_path != NULL &&
+	    settings_load(ad->settings_path, &ad->set, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	if (config_load(ad->config_path, &ad->cfg, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	if (strlen(ad->engine_sock) >= sizeof(sun.sun_path))
+		fatalx("engine socket path is too long (%zu bytes, at most %zu): %s",
+		       strlen(ad->engine_sock), sizeof(sun.sun_path) - 1, ad->engine_sock);
+	if (mkdir_p(ad->data_dir, 0700) == -1)
+		fatal("cannot create data directory %s", ad->data_dir);
+	if (mkdir_p(ad->run_dir, 0755) == -1)
+		fatal("cannot create run directory %s", ad->run_dir);
+	snprintf(dbpath, sizeof(dbpath), "%s/database.sqlite", ad->data_dir);
+	if ((ad->db = db_open(dbpath, err, sizeof(err))) == NULL)
+		fatalx("%s", err);
+	if ((n = db_migrate(ad->db, db_migrations, db_migrations_count, err, sizeof(err))) < 0) {
+		db_close(ad->db);
+		fatalx("%s", err);
+	}
+	log_info("agentd %s: %s device, config %s, data %s", AGENTD_VERSION,
+		 config_managed(&ad->cfg) ? "managed" : "unmanaged", ad->config_path, ad->data_dir);
+}
+
+static void daemonise(void)
+{
+	pid_t pid;
+
+	if ((pid = fork()) == -1)
+		fatal("fork");
+	if (pid > 0)
+		_exit(0);
+	if (setsid() == -1)
+		fatal("setsid");
+	if (freopen("/dev/null", "r", stdin) == NULL || freopen("/dev/null", "w", stdout) == NULL)
+		fatal("/dev/null");
+}
+
+int main(int argc, char **argv)
+{
+	struct agentd ad;
+	char self[PATH_MAX];
+	ssize_t n;
+	struct timeval ping;
+
+	memset(&ad, 0, sizeof(ad));
+	parse_args(&ad, argc, argv);
+	log_init("agentd", LOG_TO_STDERR, ad.verbose);
+	startup_checks(&ad);
+	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) == -1)
+		fatal("readlink /proc/self/exe");
+	self[n] = '\0';
+
+	if (!ad.foreground) {
+		daemonise();
+		log_init("agentd", LOG_TO_SYSLOG, ad.verbose);
+	}
+	notify_init(&ad.notify);
+	signal(SIGPIPE, SIG_IGN);
+	srandom((unsigned)getpid() ^ (unsigned)now_ms());
+
+	if ((ad.base = event_base_new()) == NULL)
+		fatalx("cannot create the event loop");
+	if (supervise_init(&ad, self) == -1)
+		exit(1);
+	ad.ev_term = evsignal_new(ad.base, SIGTERM, on_signal, &ad);
+	ad.ev_int = evsignal_new(ad.base, SIGINT, on_signal, &ad);
+	ad.ev_chld = evsignal_new(ad.base, SIGCHLD, on_signal, &ad);
+	ad.ev_ping = event_new(ad.base, -1, EV_PERSIST, on_ping, &ad);
+	ad.ev_stop = evtimer_new(ad.base, on_stop_deadline, &ad);
+	if (ad.ev_term == NULL || ad.ev_int == NULL || ad.ev_chld == NULL || ad.ev_ping == NULL ||
+	    ad.ev_stop == NULL)
+		fatalx("cannot set up events");
+	event_add(ad.ev_term, NULL);
+	event_add(ad.ev_int, NULL);
+	event_add(ad.ev_chld, NULL);
+	/* Ping often enough for the systemd watchdog too (half its period). */
+	{
+		uint64_t ms = ad.set.ping_interval_ms;
+
+		if (ad.notify.watchdog_usec > 0 && ad.notify.watchdog_usec / 2000 < ms)
+			ms = ad.notify.watchdog_usec / 2000;
+		if (ms == 0)
+			ms = 1;
+		ping.tv_sec = (time_t)(ms / 1000);
+		ping.tv_usec = (suseconds_t)((ms % 1000) * 1000);
+	}
+	event_add(ad.ev_ping, &ping);
+	ad.kmsg = kmsg_open(ad.base, supervise_seccomp_record, &ad);
+
+	supervise_start(&ad);
+	event_base_dispatch(ad.base);
+
+	log_info("stopped");
+	kmsg_close(ad.kmsg);
+	supervise_free(&ad);
+	event_free(ad.ev_term);
+	event_free(ad.ev_int);
+	event_free(ad.ev_chld);
+	event_free(ad.ev_ping);
+	event_free(ad.ev_stop);
+	event_base_free(ad.base);
+	notify_close(&ad.notify);
+	config_free(&ad.cfg);
+	db_close(ad.db);
+	return 0;
+}

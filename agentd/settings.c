@@ -1,0 +1,155 @@
+/*
+ * settings.c - parse agentd.json over the built-in defaults (see settings.h).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "settings.h"
+
+void settings_default(struct settings *s)
+{
+	int d;
+
+	memset(s, 0, sizeof(*s));
+	snprintf(s->user, sizeof(s->user), "nobody");
+	s->handshake_timeout_ms = 10000;
+	s->ping_interval_ms = 5000;
+	for (d = 0; d < D_COUNT; d++)
+		restart_policy_default(&s->policy[d]);
+}
+
+static int get_uint(json_t *obj, const char *key, unsigned min, unsigned max, unsigned *out,
+		    const char *where, char *err, size_t errlen)
+{
+	json_t *v = json_object_get(obj, key);
+	json_int_t n;
+
+	if (v == NULL)
+		return 0;
+	if (!json_is_integer(v) || (n = json_integer_value(v)) < min || n > max) {
+		snprintf(err, errlen, "%s: \"%s\" must be an integer from %u to %u", where, key,
+			 min, max);
+		return -1;
+	}
+	*out = (unsigned)n;
+	return 0;
+}
+
+static int check_keys(json_t *obj, const char *const *allowed, const char *where, char *err,
+		      size_t errlen)
+{
+	const char *key;
+	json_t *v;
+	int i, ok;
+
+	json_object_foreach(obj, key, v) {
+		ok = 0;
+		for (i = 0; allowed[i] != NULL; i++)
+			ok |= strcmp(allowed[i], key) == 0;
+		if (!ok) {
+			snprintf(err, errlen, "%s: unknown key \"%s\"", where, key);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int settings_daemon(json_t *obj, struct restart_policy *p, const char *where, char *err,
+			   size_t errlen)
+{
+	static const char *const keys[] = {"restart",        "backoff_initial_ms",
+					   "backoff_max_ms", "stable_after_ms",
+					   "burst_limit",    "burst_window_ms",
+					   NULL};
+	json_t *v;
+
+	if (!json_is_object(obj)) {
+		snprintf(err, errlen, "%s: must be an object", where);
+		return -1;
+	}
+	if (check_keys(obj, keys, where, err, errlen) == -1)
+		return -1;
+	if ((v = json_object_get(obj, "restart")) != NULL &&
+	    (!json_is_string(v) || restart_mode_parse(json_string_value(v), &p->mode) == -1)) {
+		snprintf(err, errlen, "%s: \"restart\" must be always, on-failure or never", where);
+		return -1;
+	}
+	if (get_uint(obj, "backoff_initial_ms", 1, 3600000, &p->backoff_initial_ms, where, err,
+		     errlen) == -1 ||
+	    get_uint(obj, "backoff_max_ms", 1, 3600000, &p->backoff_max_ms, where, err, errlen) ==
+		    -1 ||
+	    get_uint(obj, "stable_after_ms", 0, 86400000, &p->stable_ms, where, err, errlen) ==
+		    -1 ||
+	    get_uint(obj, "burst_limit", 1, RESTART_MAX_BURST, &p->burst_limit, where, err,
+		     errlen) == -1 ||
+	    get_uint(obj, "burst_window_ms", 1, 86400000, &p->burst_window_ms, where, err,
+		     errlen) == -1)
+		return -1;
+	if (p->backoff_max_ms < p->backoff_initial_ms) {
+		snprintf(err, errlen, "%s: backoff_max_ms is below backoff_initial_ms", where);
+		return -1;
+	}
+	return 0;
+}
+
+int settings_load(const char *path, struct settings *s, char *err, size_t errlen)
+{
+	static const char *const keys[] = {"user", "handshake_timeout_ms", "ping_interval_ms",
+					   "daemons", NULL};
+	char where[512];
+	json_error_t jerr;
+	json_t *root, *v, *dv;
+	const char *name;
+	int d, rc = -1;
+
+	if ((root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
+		snprintf(err, errlen, "agentd.json %s: %s (line %d)", path, jerr.text, jerr.line);
+		return -1;
+	}
+	snprintf(where, sizeof(where), "agentd.json %s", path);
+	if (!json_is_object(root)) {
+		snprintf(err, errlen, "%s: top level must be an object", where);
+		goto out;
+	}
+	if (check_keys(root, keys, where, err, errlen) == -1)
+		goto out;
+	if ((v = json_object_get(root, "user")) != NULL) {
+		if (!json_is_string(v) || json_string_length(v) == 0 ||
+		    json_string_length(v) >= sizeof(s->user)) {
+			snprintf(err, errlen, "%s: \"user\" must be a user name", where);
+			goto out;
+		}
+		snprintf(s->user, sizeof(s->user), "%s", json_string_value(v));
+	}
+	if (get_uint(root, "handshake_timeout_ms", 100, 600000, &s->handshake_timeout_ms, where,
+		     err, errlen) == -1 ||
+	    get_uint(root, "ping_interval_ms", 100, 600000, &s->ping_interval_ms, where, err,
+		     errlen) == -1)
+		goto out;
+	if ((v = json_object_get(root, "daemons")) != NULL) {
+		if (!json_is_object(v)) {
+			snprintf(err, errlen, "%s: \"daemons\" must be an object", where);
+			goto out;
+		}
+		json_object_foreach(v, name, dv) {
+			for (d = D_ENGINECTL; d < D_COUNT; d++)
+				if (strcmp(name, daemon_names[d]) == 0)
+					break;
+			if (d == D_COUNT) {
+				snprintf(err, errlen,
+					 "%s: unknown daemon \"%s\" (enginectl, apid, cloudsyncd)",
+					 where, name);
+				goto out;
+			}
+			snprintf(where, sizeof(where), "agentd.json %s: daemons.%s", path, name);
+			if (settings_daemon(dv, &s->policy[d], where, err, errlen) == -1)
+				goto out;
+		}
+	}
+	rc = 0;
+out:
+	json_decref(root);
+	return rc;
+}

@@ -1,0 +1,36 @@
+/*
+ * settings.h - agentd.json (-C): optional overrides of agentd's own
+ * behaviour, chiefly the restart policy of each child. Every key is
+ * checked; an unknown key or a wrong type is a start-up error.
+ *
+ *   {
+ *     "user": "nobody",                  unprivileged user for apid/cloudsyncd
+ *     "handshake_timeout_ms": 10000,     a child must be ready within this
+ *     "ping_interval_ms": 5000,          liveness probes of the children
+ *     "daemons": {
+ *       "apid": { "restart": "always", "backoff_initial_ms": 100,
+ *                 "backoff_max_ms": 30000, "stable_after_ms": 60000,
+ *                 "burst_limit": 10, "burst_window_ms": 120000 }
+ *     }
+ *   }
+ */
+#ifndef AGENTD_SETTINGS_H
+#define AGENTD_SETTINGS_H
+
+#include <stddef.h>
+
+#include "proto.h"
+#include "restart.h"
+
+struct settings {
+	char user[64];
+	unsigned handshake_timeout_ms;
+	unsigned ping_interval_ms;
+	struct restart_policy policy[D_COUNT]; /* indexed by daemon id; [D_AGENTD] unused */
+};
+
+void settings_default(struct settings *s);
+/// Apply the overrides in `path` over `s`. -1 with a one-line reason on error.
+int settings_load(const char *path, struct settings *s, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,92 @@
+/*
+ * apid/main.c - entry point of apid: binds the API address and port from
+ * MSG_CONFIG before the sandbox, then serves HTTP and follows agentd's
+ * health reports (MSG_HEALTH).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "apid.h"
+#include "log.h"
+
+static void apid_on_request(struct evhttp_request *req, void *arg)
+{
+	routes_dispatch(arg, req);
+}
+
+static int apid_setup(struct child *c, json_t *config)
+{
+	const char *address = "0.0.0.0";
+	json_int_t port = 48484;
+	struct apid *a;
+
+	if (json_unpack(config, "{s?s, s?I}", "api_address", &address, "api_port", &port) == -1 ||
+	    port < 1 || port > 65535) {
+		log_error("config has a bad api_address or api_port");
+		return -1;
+	}
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		return -1;
+	a->child = c;
+	a->healthy = 1;
+	if ((a->http = evhttp_new(child_base(c))) == NULL) {
+		free(a);
+		return -1;
+	}
+	evhttp_set_max_body_size(a->http, 10 * 1024 * 1024);
+	evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+						    EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE |
+						    EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
+	evhttp_set_gencb(a->http, apid_on_request, a);
+	if (evhttp_bind_socket(a->http, address, (ev_uint16_t)port) == -1) {
+		log_warn("cannot listen on %s:%d", address, (int)port);
+		evhttp_free(a->http);
+		free(a);
+		return -1;
+	}
+	log_info("listening on %s:%d", address, (int)port);
+	child_set_data(c, a);
+	return 0;
+}
+
+static int apid_dispatch(struct child *c, const struct frame_hdr *hdr, json_t *body, int fd)
+{
+	struct apid *a = child_data(c);
+	const char *why = NULL;
+	int healthy;
+
+	if (fd >= 0)
+		close(fd);
+	if (hdr->type != MSG_HEALTH)
+		return -1;
+	if (json_unpack(body, "{s:b, s?s}", "healthy", &healthy, "reason", &why) == -1)
+		return -1;
+	a->healthy = healthy;
+	free(a->unhealthy_why);
+	a->unhealthy_why = why ? strdup(why) : NULL;
+	return 0;
+}
+
+static void apid_teardown(struct child *c)
+{
+	struct apid *a = child_data(c);
+
+	evhttp_free(a->http);
+	free(a->unhealthy_why);
+	free(a);
+}
+
+static const struct child_ops apid_ops = {
+	.id = D_APID,
+	.policy = &apid_policy,
+	.drop_user = 1,
+	.setup = apid_setup,
+	.dispatch = apid_dispatch,
+	.teardown = apid_teardown,
+};
+
+int main(int argc, char **argv)
+{
+	return child_main(argc, argv, &apid_ops);
+}

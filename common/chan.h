@@ -1,0 +1,65 @@
+/*
+ * chan.h - a framed, non-blocking message channel over a socketpair, driven
+ * by libevent. Frames are described in frame.h; payloads are usually JSON.
+ *
+ * A channel owns its fd. Incoming frames are delivered whole to the message
+ * callback; replies (FRAME_F_REPLY) are routed to the callback given to
+ * chan_request() for that id instead. When the peer goes away or sends a
+ * malformed frame, the message callback is called once with hdr == NULL and
+ * the channel stops reading; the owner then frees it.
+ */
+#ifndef AGENTD_CHAN_H
+#define AGENTD_CHAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "frame.h"
+
+struct chan;
+
+/// A whole frame arrived. `payload` is NUL-terminated (len in hdr->len) and
+/// valid during the call only. `fd` is the descriptor that came with the
+/// frame or -1; the callee owns it. hdr == NULL: the channel failed, see
+/// chan_error().
+typedef void (*chan_msg_cb)(struct chan *ch, const struct frame_hdr *hdr, const char *payload,
+			    int fd, void *arg);
+
+/// The reply to a chan_request() arrived (type MSG_ERROR on failure), or the
+/// channel closed first (hdr == NULL, body == NULL). body is borrowed.
+typedef void (*chan_reply_cb)(struct chan *ch, const struct frame_hdr *hdr, json_t *body,
+			      void *arg);
+
+/// Wrap `fd` (made non-blocking here). `max_payload` bounds incoming frames.
+struct chan *chan_new(struct event_base *base, int fd, uint32_t max_payload, chan_msg_cb cb,
+		      void *arg);
+/// Close the fd, drop queued output and answer pending requests with NULL.
+/// Safe to call from inside a callback of the same channel.
+void chan_free(struct chan *ch);
+
+/// Queue one frame. `fd` >= 0 is sent with it and closed here once sent.
+/// Returns 0, or -1 when the channel is dead or the payload too large.
+int chan_send(struct chan *ch, uint32_t type, uint32_t id, uint32_t flags, const void *data,
+	      size_t len, int fd);
+/// Queue `body` (borrowed) serialised as compact JSON; NULL sends "{}".
+int chan_send_json(struct chan *ch, uint32_t type, uint32_t id, uint32_t flags, json_t *body);
+/// Send a request with a fresh id and call `cb` when its reply arrives.
+int chan_request(struct chan *ch, uint32_t type, json_t *body, chan_reply_cb cb, void *arg);
+/// Reply to the frame `req` with `type` and `body` (borrowed).
+int chan_reply(struct chan *ch, const struct frame_hdr *req, uint32_t type, json_t *body);
+/// Reply MSG_ERROR {"error": reason, "status": status} (status 0 = omitted).
+int chan_reply_error(struct chan *ch, const struct frame_hdr *req, int status, const char *reason);
+
+/// Write all queued output now, blocking up to `timeout_ms`. For shutdown.
+int chan_flush(struct chan *ch, int timeout_ms);
+
+/// Why the channel failed ("peer closed", "frame larger than ..."), or NULL.
+const char *chan_error(const struct chan *ch);
+/// Bytes queued for output.
+size_t chan_queued(const struct chan *ch);
+int chan_fd(const struct chan *ch);
+
+#endif

@@ -1,0 +1,55 @@
+/*
+ * proto.c - the message catalogue table and its checks (see proto.h).
+ */
+#include <stddef.h>
+
+#include "proto.h"
+
+#define KiB 1024u
+
+const char *const daemon_names[D_COUNT] = {
+	[D_AGENTD] = "agentd",
+	[D_ENGINECTL] = "enginectl",
+	[D_APID] = "apid",
+	[D_CLOUDSYNCD] = "cloudsyncd",
+};
+
+const struct msg_spec msg_catalogue[MSG_TYPE_COUNT] = {
+	[MSG_ERROR] = {"error", D_BIT(D_AGENTD) | D_CHILDREN, D_BIT(D_AGENTD) | D_CHILDREN,
+		       64 * KiB},
+	[MSG_HELLO] = {"hello", D_CHILDREN, D_BIT(D_AGENTD), 4 * KiB},
+	[MSG_CONFIG] = {"config", D_BIT(D_AGENTD), D_CHILDREN, 256 * KiB},
+	[MSG_READY] = {"ready", D_CHILDREN, D_BIT(D_AGENTD), 4 * KiB},
+	[MSG_PING] = {"ping", D_BIT(D_AGENTD), D_CHILDREN, 1 * KiB},
+	[MSG_PONG] = {"pong", D_CHILDREN, D_BIT(D_AGENTD), 1 * KiB},
+	[MSG_HEALTH] = {"health", D_BIT(D_AGENTD), D_BIT(D_APID), 4 * KiB},
+	[MSG_SHUTDOWN] = {"shutdown", D_BIT(D_AGENTD), D_CHILDREN, 1 * KiB},
+};
+
+const char *msg_name(uint32_t type)
+{
+	if (type >= MSG_TYPE_COUNT || msg_catalogue[type].name == NULL)
+		return "unknown";
+	return msg_catalogue[type].name;
+}
+
+int msg_check(uint32_t type, enum daemon_id from, enum daemon_id to, uint32_t len,
+	      const char **why)
+{
+	const struct msg_spec *s;
+
+	if (type >= MSG_TYPE_COUNT || msg_catalogue[type].name == NULL) {
+		*why = "unknown message type";
+		return -1;
+	}
+	s = &msg_catalogue[type];
+	if (!(s->senders & D_BIT(from)) || !(s->receivers & D_BIT(to))) {
+		*why = "message type not allowed in this direction";
+		return -1;
+	}
+	if (len > s->max_len) {
+		*why = "message larger than its type allows";
+		return -1;
+	}
+	return 0;
+}

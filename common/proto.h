@@ -1,0 +1,64 @@
+/*
+ * proto.h - the message catalogue of the agentd suite: every message type
+ * that may cross a socketpair, who may send it to whom, and how big it may be.
+ *
+ * Rule: bump PROTO_VERSION whenever a type is added, removed or its body
+ * changes. Every frame carries the version (see frame.h) and the handshake
+ * (MSG_HELLO/MSG_CONFIG) refuses a peer built with another one.
+ */
+#ifndef AGENTD_PROTO_H
+#define AGENTD_PROTO_H
+
+#include <stdint.h>
+
+#define PROTO_VERSION 1
+
+/* Largest frame payload on any channel: apid relays request bodies of up to
+ * 10 MB (the API's limit), so 16 MiB leaves room for the JSON envelope. */
+#define PROTO_MAX_PAYLOAD (16u * 1024 * 1024)
+
+/* The fixed fd on which a child finds its end of the socketpair. */
+#define PROTO_CHILD_FD 3
+
+enum daemon_id { D_AGENTD, D_ENGINECTL, D_APID, D_CLOUDSYNCD, D_COUNT };
+
+#define D_BIT(d)   (1u << (d))
+#define D_CHILDREN (D_BIT(D_ENGINECTL) | D_BIT(D_APID) | D_BIT(D_CLOUDSYNCD))
+
+/*
+ * Message types. Bodies are JSON objects; the shape is given beside each.
+ * A reply carries FRAME_F_REPLY and the request's id; MSG_ERROR is the reply
+ * to any request that failed: {"error": "reason", "status"?: int}.
+ */
+enum msg_type {
+	MSG_NONE,
+	MSG_ERROR,    /* any -> any (reply)   {error, status?} */
+	MSG_HELLO,    /* child -> agentd      {version, daemon, pid} */
+	MSG_CONFIG,   /* agentd -> child      {version, verbose, sandbox, user, ...per daemon} */
+	MSG_READY,    /* child -> agentd      {} once sandboxed and serving */
+	MSG_PING,     /* agentd -> child      {} liveness probe, answered with MSG_PONG */
+	MSG_PONG,     /* child -> agentd      {} (reply) */
+	MSG_HEALTH,   /* agentd -> apid       {healthy, reason?} */
+	MSG_SHUTDOWN, /* agentd -> child      {} stop cleanly and exit 0 */
+	MSG_TYPE_COUNT
+};
+
+struct msg_spec {
+	const char *name;
+	uint32_t senders;   /* D_BIT()s of who may send it */
+	uint32_t receivers; /* D_BIT()s of who may receive it */
+	uint32_t max_len;   /* payload cap, checked before parsing */
+};
+
+extern const struct msg_spec msg_catalogue[MSG_TYPE_COUNT];
+extern const char *const daemon_names[D_COUNT];
+
+/// Name of a message type, or "unknown".
+const char *msg_name(uint32_t type);
+
+/// Check that `type` exists, may travel from `from` to `to`, and that `len`
+/// is within its cap. Returns 0, or -1 with a static reason in *why.
+int msg_check(uint32_t type, enum daemon_id from, enum daemon_id to, uint32_t len,
+	      const char **why);
+
+#endif

@@ -1,0 +1,147 @@
+/*
+ * sandbox.c - privilege drop and the seccomp filter shared by the children
+ * (see sandbox.h). sandbox_base[] lists what every child needs to run a
+ * libevent loop, talk on its channel and write log lines; nothing more.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "sandbox.h"
+
+/* Alphabetical. Each entry is needed by every child. */
+const struct sandbox_rule sandbox_base[] = {
+	SB_ALLOW(brk),           /* malloc */
+	SB_ALLOW(clock_gettime), /* libevent timers, when the vDSO is unavailable */
+	SB_ALLOW(clock_nanosleep),
+	SB_ALLOW(close),
+	SB_ALLOW(epoll_ctl),
+	SB_ALLOW(epoll_pwait),
+	SB_ALLOW(epoll_wait),
+	SB_ALLOW(exit),
+	SB_ALLOW(exit_group),
+	SB_ALLOW(fcntl), /* O_NONBLOCK / FD_CLOEXEC on accepted or received fds */
+	SB_ALLOW(fstat), /* stdio */
+	SB_ALLOW(futex),
+	SB_ALLOW(getpid),
+	SB_ALLOW(getrandom), /* libevent's arc4random seeding */
+	SB_ALLOW(gettid),
+	SB_ALLOW(gettimeofday),
+	SB_ALLOW(lseek),
+	SB_ALLOW(madvise), /* free() returning memory */
+	SB_ALLOW(mmap),    /* malloc of large blocks */
+	SB_ALLOW(mremap),
+	SB_ALLOW(munmap),
+	SB_ALLOW(newfstatat), /* fstat() on glibc >= 2.33 */
+	SB_ALLOW(read),
+	SB_ALLOW(readv),
+	SB_ALLOW(recvmsg), /* channel input, with SCM_RIGHTS */
+	SB_ALLOW(restart_syscall),
+	SB_ALLOW(rt_sigaction), /* libevent restores signal handlers on shutdown */
+	SB_ALLOW(rt_sigprocmask),
+	SB_ALLOW(rt_sigreturn), /* libevent signal handlers for SIGTERM */
+	SB_ALLOW(sendmsg),      /* channel output */
+	SB_ALLOW(sendto),       /* send() is sendto() */
+	SB_ALLOW(write),        /* log lines on stderr */
+	SB_ALLOW(writev),
+};
+const size_t sandbox_base_count = sizeof(sandbox_base) / sizeof(sandbox_base[0]);
+
+int sandbox_mode_parse(const char *s, enum sandbox_mode *mode)
+{
+	if (strcmp(s, "kill") == 0)
+		*mode = SANDBOX_KILL;
+	else if (strcmp(s, "log") == 0)
+		*mode = SANDBOX_LOG;
+	else
+		return -1;
+	return 0;
+}
+
+void sandbox_close_fds(int keep_max)
+{
+	closefrom(keep_max + 1);
+}
+
+int sandbox_drop_user(const char *user)
+{
+	struct passwd *pw;
+
+	errno = 0;
+	if ((pw = getpwnam(user)) == NULL) {
+		log_error("sandbox: unknown user '%s'", user);
+		return -1;
+	}
+	if (setgroups(1, &pw->pw_gid) == -1 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1) {
+		log_warn("sandbox: cannot switch to user '%s'", user);
+		return -1;
+	}
+	if (pw->pw_uid != 0 && setuid(0) != -1) {
+		log_error("sandbox: could regain root after dropping to '%s'", user);
+		return -1;
+	}
+	return 0;
+}
+
+static int sandbox_add(scmp_filter_ctx ctx, const struct sandbox_rule *r)
+{
+	uint32_t action = r->action == SB_ACT_ALLOW ? SCMP_ACT_ALLOW : SCMP_ACT_ERRNO(r->err);
+	int rc;
+
+	if (r->narg)
+		rc = seccomp_rule_add(ctx, action, r->nr, 1, r->arg);
+	else
+		rc = seccomp_rule_add(ctx, action, r->nr, 0);
+	/* A syscall this architecture does not have is not an error. */
+	if (rc < 0 && r->nr < 0)
+		return 0;
+	return rc;
+}
+
+int sandbox_apply(const struct sandbox_policy *pol, enum sandbox_mode mode)
+{
+	struct rlimit nocore = {0, 0};
+	scmp_filter_ctx ctx;
+	size_t i;
+	int rc;
+
+	/* KILL_PROCESS dumps core by default: a sandboxed child has nothing to dump. */
+	if (setrlimit(RLIMIT_CORE, &nocore) == -1) {
+		log_warn("sandbox: setrlimit(RLIMIT_CORE)");
+		return -1;
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1) {
+		log_warn("sandbox: PR_SET_NO_NEW_PRIVS");
+		return -1;
+	}
+	ctx = seccomp_init(mode == SANDBOX_KILL ? SCMP_ACT_KILL_PROCESS : SCMP_ACT_LOG);
+	if (ctx == NULL) {
+		log_error("sandbox: seccomp_init failed");
+		return -1;
+	}
+	for (i = 0; i < sandbox_base_count; i++) {
+		if ((rc = sandbox_add(ctx, &sandbox_base[i])) < 0)
+			goto fail;
+	}
+	for (i = 0; i < pol->nrules; i++) {
+		if ((rc = sandbox_add(ctx, &pol->rules[i])) < 0)
+			goto fail;
+	}
+	if ((rc = seccomp_load(ctx)) < 0)
+		goto fail;
+	seccomp_release(ctx);
+	log_debug("sandbox: %s filter loaded (%zu+%zu rules, %s mode)", pol->name,
+		  sandbox_base_count, pol->nrules, mode == SANDBOX_KILL ? "kill" : "log");
+	return 0;
+fail:
+	log_error("sandbox: cannot build the %s filter: %s", pol->name, strerror(-rc));
+	seccomp_release(ctx);
+	return -1;
+}
