@@ -71,7 +71,7 @@ deps:
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	@echo "CC $<"; $(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/gen/migrations.c: $(MIGRATIONS) migrations/embed.sh
 	@mkdir -p $(dir $@)
@@ -82,19 +82,19 @@ $(BUILD)/obj/gen/migrations.o: $(BUILD)/gen/migrations.c
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/agentd: $(call obj,agentd/main.c) $(AGENTD_OBJS) $(COMMON_OBJS)
-	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LIBS_AGENTD)
+	@echo "LD $@"; $(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LIBS_AGENTD)
 $(BUILD)/enginectl: $(call obj,enginectl/main.c $(ENGINECTL_LIB_SRCS)) $(COMMON_OBJS)
-	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LIBS_ENGINECTL)
+	@echo "LD $@"; $(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LIBS_ENGINECTL)
 $(BUILD)/apid: $(call obj,apid/main.c $(APID_LIB_SRCS)) $(COMMON_OBJS)
-	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LIBS_APID)
+	@echo "LD $@"; $(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LIBS_APID)
 $(BUILD)/cloudsyncd: $(call obj,cloudsyncd/main.c $(CLOUDSYNCD_LIB_SRCS)) $(COMMON_OBJS)
-	$(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LIBS_CLOUDSYNCD)
+	@echo "LD $@"; $(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LIBS_CLOUDSYNCD)
 
 # Unit tests link the daemons' code minus their main().
 $(BUILD)/test/unit/%: test/unit/%.c $(AGENTD_OBJS) $(COMMON_OBJS) \
 		$(call obj,$(ENGINECTL_LIB_SRCS) $(APID_LIB_SRCS) $(CLOUDSYNCD_LIB_SRCS))
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itest/unit $^ -o $@ $(LDFLAGS) $(UNIT_LIBS)
+	@echo "LD $@"; $(CC) $(CFLAGS) -Itest/unit $^ -o $@ $(LDFLAGS) $(UNIT_LIBS)
 
 unit: depcheck $(UNIT_BINS)
 	@sh test/run-unit.sh $(UNIT_BINS)
@@ -113,10 +113,14 @@ test-build:
 integration: all test-build
 	@python3 test/integration/run.py
 
-check: all
+check:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory all
 	@sh test/check.sh
 
-run: all
+run:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory all
 	@sh test/demo.sh
 
 bench: all

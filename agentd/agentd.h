@@ -25,11 +25,11 @@
 #define AGENTD_VERSION "0.1.0"
 
 enum daemon_state {
-	DS_DOWN,       /* not started yet, or not to be restarted (policy) */
-	DS_BACKOFF,    /* waiting for its restart delay */
-	DS_HANDSHAKE,  /* started; hello/config/ready not complete */
-	DS_READY,      /* sandboxed and serving */
-	DS_FAILED,     /* burst limit hit: stays down, agentd unhealthy */
+	DS_DOWN,      /* not started yet, or not to be restarted (policy) */
+	DS_BACKOFF,   /* waiting for its restart delay */
+	DS_HANDSHAKE, /* started; hello/config/ready not complete */
+	DS_READY,     /* sandboxed and serving */
+	DS_FAILED,    /* burst limit hit: stays down, agentd unhealthy */
 };
 
 struct agentd;
@@ -51,8 +51,8 @@ struct daemon {
 	unsigned missed_pings;
 	unsigned starts; /* total, for status and metrics */
 	int hello_seen;
-	const char *kill_reason; /* static: why agentd killed it, or NULL */
-	pid_t sigsys_pid;        /* a pid that died by SIGSYS, not yet named */
+	const char *kill_reason;         /* static: why agentd killed it, or NULL */
+	pid_t sigsys_pid;                /* a pid that died by SIGSYS, not yet named */
 	struct seccomp_record violation; /* last kill record seen for this child */
 };
 

@@ -108,7 +108,8 @@ int config_load(const char *path, struct device_config *cfg, char *err, size_t e
 		json_int_t port = json_integer_value(v);
 
 		if (port < 1 || port > 65535) {
-			snprintf(err, errlen, "config.json %s: \"listenPort\" must be 1-65535", path);
+			snprintf(err, errlen, "config.json %s: \"listenPort\" must be 1-65535",
+				 path);
 			config_free(cfg);
 			return -1;
 		}

@@ -81,8 +81,8 @@ static int dispatch_hello(struct daemon *d, json_t *body)
 		return -1;
 	}
 	if (version != PROTO_VERSION) {
-		log_error("%s: protocol version %lld, agentd speaks %d: handshake refused",
-			  d->name, (long long)version, PROTO_VERSION);
+		log_error("%s: protocol version %lld, agentd speaks %d: handshake refused", d->name,
+			  (long long)version, PROTO_VERSION);
 		return -1;
 	}
 	if (strcmp(name, d->name) != 0 || pid != d->pid) {

@@ -35,8 +35,7 @@ int restart_mode_parse(const char *s, enum restart_mode *m)
 	return -1;
 }
 
-void restart_note_start(struct restart_state *s, const struct restart_policy *p,
-			uint64_t now_ms)
+void restart_note_start(struct restart_state *s, const struct restart_policy *p, uint64_t now_ms)
 {
 	(void)p;
 	s->starts[s->head] = now_ms;
@@ -59,8 +58,8 @@ uint32_t restart_backoff(const struct restart_policy *p, uint32_t attempt, uint3
 }
 
 /* Starts within the window ending at now. */
-static uint32_t restart_recent_starts(const struct restart_state *s,
-				      const struct restart_policy *p, uint64_t now_ms)
+static uint32_t restart_recent_starts(const struct restart_state *s, const struct restart_policy *p,
+				      uint64_t now_ms)
 {
 	uint32_t i, n = 0;
 

@@ -44,8 +44,7 @@ const char *restart_mode_name(enum restart_mode m);
 int restart_mode_parse(const char *s, enum restart_mode *m);
 
 /// Record that the daemon was started at `now_ms`.
-void restart_note_start(struct restart_state *s, const struct restart_policy *p,
-			uint64_t now_ms);
+void restart_note_start(struct restart_state *s, const struct restart_policy *p, uint64_t now_ms);
 
 /// Delay before the attempt-th restart: min(initial * 2^attempt, max), then
 /// reduced by up to 10% using `rnd` as the jitter source.

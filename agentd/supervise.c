@@ -172,7 +172,7 @@ static void supervise_on_log_event(struct bufferevent *be, short what, void *arg
 static char **supervise_child_env(void)
 {
 	static const char *const drop[] = {"NOTIFY_SOCKET=", "WATCHDOG_USEC=", "WATCHDOG_PID=",
-					   "LISTEN_FDS=", "LISTEN_PID=", NULL};
+					   "LISTEN_FDS=",    "LISTEN_PID=",    NULL};
 	size_t n = 0, i, j;
 	char **env;
 
@@ -336,7 +336,8 @@ static void supervise_on_timer(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (d->state == DS_HANDSHAKE) {
-		log_error("%s: no handshake within %u ms", d->name, d->ad->set.handshake_timeout_ms);
+		log_error("%s: no handshake within %u ms", d->name,
+			  d->ad->set.handshake_timeout_ms);
 		supervise_kill(d, "did not complete its handshake");
 	} else if (d->state == DS_BACKOFF && !d->ad->stopping) {
 		supervise_spawn(d);
@@ -493,8 +494,7 @@ void supervise_reap(struct agentd *ad)
 	}
 }
 
-static void supervise_on_pong(struct chan *ch, const struct frame_hdr *hdr, json_t *body,
-			      void *arg)
+static void supervise_on_pong(struct chan *ch, const struct frame_hdr *hdr, json_t *body, void *arg)
 {
 	struct daemon *d = arg;
 

@@ -27,7 +27,7 @@ struct frame_hdr {
 #define FRAME_F_MASK  0x0003u
 
 #define FRAME_VERSION(flags)   ((flags) >> 24)
-#define FRAME_WITH_VERSION(fl) (((fl) & 0xffffu) | ((uint32_t)PROTO_VERSION << 24))
+#define FRAME_WITH_VERSION(fl) (((fl)&0xffffu) | ((uint32_t)PROTO_VERSION << 24))
 
 /// Decode the frame at the start of `buf`. Returns the whole frame length
 /// when one is complete, 0 when more bytes are needed, or -1 when the header

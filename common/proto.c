@@ -33,8 +33,7 @@ const char *msg_name(uint32_t type)
 	return msg_catalogue[type].name;
 }
 
-int msg_check(uint32_t type, enum daemon_id from, enum daemon_id to, uint32_t len,
-	      const char **why)
+int msg_check(uint32_t type, enum daemon_id from, enum daemon_id to, uint32_t len, const char **why)
 {
 	const struct msg_spec *s;
 

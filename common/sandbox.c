@@ -78,7 +78,8 @@ int sandbox_drop_user(const char *user)
 		log_error("sandbox: unknown user '%s'", user);
 		return -1;
 	}
-	if (setgroups(1, &pw->pw_gid) == -1 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
+	if (setgroups(1, &pw->pw_gid) == -1 ||
+	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
 	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1) {
 		log_warn("sandbox: cannot switch to user '%s'", user);
 		return -1;

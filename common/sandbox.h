@@ -30,15 +30,24 @@ struct sandbox_rule {
 
 #define SB_ALLOW(name)                                                                             \
 	{                                                                                          \
-		SCMP_SYS(name), SB_ACT_ALLOW, 0, 0, { 0, 0, 0, 0 }                                 \
+		SCMP_SYS(name), SB_ACT_ALLOW, 0, 0,                                                \
+		{                                                                                  \
+			0, 0, 0, 0                                                                 \
+		}                                                                                  \
 	}
 #define SB_ALLOW_ARG(name, argn, op, val)                                                          \
 	{                                                                                          \
-		SCMP_SYS(name), SB_ACT_ALLOW, 0, 1, { argn, op, val, 0 }                           \
+		SCMP_SYS(name), SB_ACT_ALLOW, 0, 1,                                                \
+		{                                                                                  \
+			argn, op, val, 0                                                           \
+		}                                                                                  \
 	}
 #define SB_DENY(name, e)                                                                           \
 	{                                                                                          \
-		SCMP_SYS(name), SB_ACT_ERRNO, e, 0, { 0, 0, 0, 0 }                                 \
+		SCMP_SYS(name), SB_ACT_ERRNO, e, 0,                                                \
+		{                                                                                  \
+			0, 0, 0, 0                                                                 \
+		}                                                                                  \
 	}
 
 struct sandbox_policy {

@@ -1,0 +1,41 @@
+#!/bin/sh
+# check.sh - what `make check` runs: the unit tests, the unit tests under
+# ASan+UBSan, the integration tests against real processes, and the
+# formatting check. Each suite prints "<suite>: N passed, N failed"; this
+# script adds them up and ends with the overall "N passed, N failed" line.
+set -u
+cd "$(dirname "$0")/.." || exit 1
+log=$(mktemp /tmp/agentd-check.XXXXXX)
+trap 'rm -f "$log"' EXIT
+status=0
+
+suite() { # name, command...
+	name=$1; shift
+	echo "== $name"
+	"$@" 2>&1 | tee -a "$log" | grep -v -E '^(CC|LD) ' || true
+	# tee hides the command's status: trust the suite's own summary line.
+}
+
+suite unit make --no-print-directory unit
+suite asan make --no-print-directory asan
+suite integration make --no-print-directory integration
+echo "== format"
+if make --no-print-directory format-check >/dev/null 2>&1; then
+	echo "format: 1 passed, 0 failed" | tee -a "$log"
+else
+	make --no-print-directory format-check 2>&1 | head -20
+	echo "format: 0 passed, 1 failed" | tee -a "$log"
+fi
+
+# A suite that died before its summary line counts as a failure.
+for s in unit integration format; do
+	grep -q "^$s: [0-9]* passed, [0-9]* failed" "$log" || {
+		echo "$s: no summary line (suite did not run to the end)"
+		echo "$s: 0 passed, 1 failed" >>"$log"
+	}
+done
+passed=$(awk '/^[a-z]+: [0-9]+ passed, [0-9]+ failed/ {n += $2} END {print n + 0}' "$log")
+failed=$(awk '/^[a-z]+: [0-9]+ passed, [0-9]+ failed/ {n += $4} END {print n + 0}' "$log")
+[ "${failed:-1}" -eq 0 ] && [ "${passed:-0}" -gt 0 ] || status=1
+echo "${passed:-0} passed, ${failed:-0} failed"
+exit $status

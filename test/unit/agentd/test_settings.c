@@ -1,0 +1,83 @@
+/*
+ * test_settings.c - agentd.json: built-in defaults, per-daemon overrides,
+ * and a clear error for anything unknown or mistyped.
+ */
+#include "testutil.h"
+
+#include "settings.h"
+
+static char *dir;
+static char path[512];
+
+static int setup(void **state)
+{
+	(void)state;
+	dir = test_tmpdir();
+	snprintf(path, sizeof(path), "%s/agentd.json", dir);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	test_rmtree(dir);
+	free(dir);
+	return 0;
+}
+
+static void expect_error(const char *text, const char *expect)
+{
+	struct settings s;
+	char err[512] = "";
+
+	settings_default(&s);
+	test_write_file(path, text);
+	assert_int_equal(settings_load(path, &s, err, sizeof(err)), -1);
+	if (strstr(err, expect) == NULL)
+		fail_msg("error '%s' does not mention '%s'", err, expect);
+}
+
+static void overrides_apply_to_the_named_daemon_only(void **state)
+{
+	struct settings s;
+	char err[256];
+
+	(void)state;
+	settings_default(&s);
+	test_write_file(path,
+			"{\"user\":\"daemon\",\"daemons\":{\"apid\":{\"restart\":\"on-failure\","
+			"\"burst_limit\":3,\"backoff_initial_ms\":10}}}");
+	assert_int_equal(settings_load(path, &s, err, sizeof(err)), 0);
+	assert_string_equal(s.user, "daemon");
+	assert_int_equal(s.policy[D_APID].mode, RESTART_ON_FAILURE);
+	assert_int_equal(s.policy[D_APID].burst_limit, 3);
+	assert_int_equal(s.policy[D_APID].backoff_initial_ms, 10);
+	assert_int_equal(s.policy[D_APID].backoff_max_ms, 30000);
+	assert_int_equal(s.policy[D_ENGINECTL].mode, RESTART_ALWAYS);
+	assert_int_equal(s.policy[D_ENGINECTL].burst_limit, 10);
+}
+
+static void bad_files_are_clear_errors(void **state)
+{
+	(void)state;
+	expect_error("{", "agentd.json");
+	expect_error("{\"colour\":1}", "unknown key \"colour\"");
+	expect_error("{\"daemons\":{\"webd\":{}}}", "unknown daemon \"webd\"");
+	expect_error("{\"daemons\":{\"apid\":{\"restart\":\"sometimes\"}}}", "always, on-failure");
+	expect_error("{\"daemons\":{\"apid\":{\"burst_limit\":0}}}", "burst_limit");
+	expect_error("{\"daemons\":{\"apid\":{\"burst_limit\":\"3\"}}}", "burst_limit");
+	expect_error("{\"daemons\":{\"apid\":{\"backoff_initial_ms\":500,\"backoff_max_ms\":100}}}",
+		     "backoff_max_ms");
+	expect_error("{\"daemons\":{\"apid\":{\"retries\":1}}}", "daemons.apid: unknown key");
+	expect_error("{\"user\":\"\"}", "user");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(overrides_apply_to_the_named_daemon_only),
+		cmocka_unit_test(bad_files_are_clear_errors),
+	};
+
+	return cmocka_run_group_tests_name("settings", tests, setup, teardown);
+}

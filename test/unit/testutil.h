@@ -1,0 +1,46 @@
+/*
+ * testutil.h - includes every cmocka unit test needs, in the order cmocka
+ * requires, plus small helpers shared by the tests.
+ */
+#ifndef AGENTD_TESTUTIL_H
+#define AGENTD_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+/* A fresh private directory under /tmp; the caller removes it. */
+static inline char *test_tmpdir(void)
+{
+	char *dir = strdup("/tmp/agentd-unit.XXXXXX");
+
+	assert_non_null(dir);
+	assert_non_null(mkdtemp(dir));
+	return dir;
+}
+
+static inline void test_rmtree(const char *dir)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+static inline void test_write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_int_equal(fputs(text, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+}
+
+#endif
