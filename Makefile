@@ -133,7 +133,7 @@ install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(UNITDIR)
 	install -m 0755 $(BUILD)/agentd $(DESTDIR)$(SBINDIR)/agentd
 	install -m 0755 $(BUILD)/enginectl $(BUILD)/apid $(BUILD)/cloudsyncd $(DESTDIR)$(LIBEXECDIR)/
-	sed 's|@SBINDIR@|$(SBINDIR)|g' docs/agentd.service.in > $(DESTDIR)$(UNITDIR)/agentd.service
+	sed 's|@SBINDIR@|$(SBINDIR)|g' agentd/agentd.service.in > $(DESTDIR)$(UNITDIR)/agentd.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/agentd.service
 
 SOURCES = $(shell find common agentd enginectl apid cloudsyncd test -name '*.[ch]')
