@@ -22,7 +22,7 @@ agentd_pid=""
 cleanup() {
 	trap - EXIT INT TERM
 	[ -n "$agentd_pid" ] && kill "$agentd_pid" 2>/dev/null && wait "$agentd_pid" 2>/dev/null
-	[ -n "$engine_dir" ] && sh "$top/test/harness/engine-down.sh" "$engine_dir" >/dev/null 2>&1
+	[ -n "$engine_dir" ] && bash "$top/test/harness/engine-down.sh" "$engine_dir" >/dev/null 2>&1
 	exit 0
 }
 trap cleanup EXIT INT TERM
