@@ -33,7 +33,7 @@ pc = $(shell $(PKG) $(1) $(2) 2>/dev/null)
 
 LIBS_AGENTD     := $(call pc,--libs,libevent jansson sqlite3 libseccomp)
 LIBS_CHILD      := $(call pc,--libs,libevent jansson libseccomp)
-LIBS_ENGINECTL  := $(LIBS_CHILD)
+LIBS_ENGINECTL  := $(call pc,--libs,libevent jansson libseccomp libcurl)
 LIBS_APID       := $(LIBS_CHILD)
 LIBS_CLOUDSYNCD := $(LIBS_CHILD)
 CFLAGS += $(call pc,--cflags,libevent jansson sqlite3 libcurl libseccomp)
@@ -41,8 +41,8 @@ CFLAGS += $(call pc,--cflags,libevent jansson sqlite3 libcurl libseccomp)
 COMMON_SRCS := common/log.c common/proto.c common/frame.c common/chan.c common/sandbox.c \
 	common/child.c
 AGENTD_LIB_SRCS := agentd/supervise.c agentd/dispatch.c agentd/restart.c agentd/config.c \
-	agentd/settings.c agentd/db.c agentd/notify.c agentd/kmsg.c
-ENGINECTL_LIB_SRCS := enginectl/sandbox.c
+	agentd/settings.c agentd/db.c agentd/notify.c agentd/kmsg.c agentd/engine.c
+ENGINECTL_LIB_SRCS := enginectl/sandbox.c enginectl/stream.c enginectl/http.c enginectl/ops.c
 APID_LIB_SRCS := apid/sandbox.c apid/routes.c apid/api_health.c
 CLOUDSYNCD_LIB_SRCS := cloudsyncd/sandbox.c
 MIGRATIONS := $(sort $(wildcard migrations/*.sql))
@@ -55,11 +55,11 @@ BINS := $(BUILD)/agentd $(BUILD)/enginectl $(BUILD)/apid $(BUILD)/cloudsyncd
 UNIT_TESTS := common/test_frame common/test_chan common/test_sandbox agentd/test_restart \
 	agentd/test_config agentd/test_settings agentd/test_db agentd/test_kmsg
 UNIT_BINS := $(patsubst %,$(BUILD)/test/unit/%,$(UNIT_TESTS))
-UNIT_LIBS := $(call pc,--libs,cmocka libevent jansson sqlite3 libseccomp)
+UNIT_LIBS := $(call pc,--libs,cmocka libevent jansson sqlite3 libseccomp libcurl)
 
 .PHONY: all check unit asan test-build integration run bench fuzz install deps depcheck \
 	format format-check clean
-all: depcheck $(BINS)
+all: depcheck $(BINS) $(BUILD)/engine-drive
 
 depcheck:
 	@$(PKG) --exists libevent jansson sqlite3 libcurl libseccomp 2>/dev/null || { \
@@ -89,6 +89,10 @@ $(BUILD)/apid: $(call obj,apid/main.c $(APID_LIB_SRCS)) $(COMMON_OBJS)
 	@echo "LD $@"; $(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LIBS_APID)
 $(BUILD)/cloudsyncd: $(call obj,cloudsyncd/main.c $(CLOUDSYNCD_LIB_SRCS)) $(COMMON_OBJS)
 	@echo "LD $@"; $(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LIBS_CLOUDSYNCD)
+
+# Test tools: engine-drive plays agentd's part towards enginectl.
+$(BUILD)/engine-drive: $(call obj,test/tools/engine-drive.c) $(COMMON_OBJS)
+	@echo "LD $@"; $(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LIBS_CHILD)
 
 # Unit tests link the daemons' code minus their main().
 $(BUILD)/test/unit/%: test/unit/%.c $(AGENTD_OBJS) $(COMMON_OBJS) \

@@ -74,6 +74,7 @@ struct agentd {
 	int stopping;
 	int announced_ready;
 	int healthy;
+	int engine_up; /* enginectl reports the engine reachable */
 };
 
 /* Children in start order. */
@@ -99,6 +100,10 @@ void supervise_ping(struct agentd *ad);
 void supervise_free(struct agentd *ad);
 /// A kernel audit record about a seccomp action.
 void supervise_seccomp_record(const struct seccomp_record *rec, void *arg);
+
+/* engine.c */
+/// A message enginectl sent on its own. -1 if its body is malformed.
+int engine_dispatch(struct daemon *d, uint32_t type, json_t *body);
 
 /* dispatch.c */
 /// Channel callback for every child's messages.

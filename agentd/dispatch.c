@@ -140,6 +140,13 @@ void dispatch_child(struct chan *ch, const struct frame_hdr *hdr, const char *pa
 			ok = 1;
 		}
 		break;
+	case MSG_ENGINE_STATE:
+	case MSG_ENGINE_EVENT:
+	case MSG_ENGINE_PROGRESS:
+	case MSG_ENGINE_LOG:
+	case MSG_ENGINE_LOG_END:
+		ok = d->state == DS_READY && engine_dispatch(d, hdr->type, body) == 0;
+		break;
 	default:
 		break;
 	}

@@ -24,6 +24,14 @@ const struct msg_spec msg_catalogue[MSG_TYPE_COUNT] = {
 	[MSG_PONG] = {"pong", D_CHILDREN, D_BIT(D_AGENTD), 1 * KiB},
 	[MSG_HEALTH] = {"health", D_BIT(D_AGENTD), D_BIT(D_APID), 4 * KiB},
 	[MSG_SHUTDOWN] = {"shutdown", D_BIT(D_AGENTD), D_CHILDREN, 1 * KiB},
+	[MSG_ENGINE_CALL] = {"engine-call", D_BIT(D_AGENTD), D_BIT(D_ENGINECTL), 4096 * KiB},
+	[MSG_ENGINE_RESULT] = {"engine-result", D_BIT(D_ENGINECTL), D_BIT(D_AGENTD),
+			       PROTO_MAX_PAYLOAD},
+	[MSG_ENGINE_STATE] = {"engine-state", D_BIT(D_ENGINECTL), D_BIT(D_AGENTD), 4 * KiB},
+	[MSG_ENGINE_EVENT] = {"engine-event", D_BIT(D_ENGINECTL), D_BIT(D_AGENTD), 64 * KiB},
+	[MSG_ENGINE_PROGRESS] = {"engine-progress", D_BIT(D_ENGINECTL), D_BIT(D_AGENTD), 4 * KiB},
+	[MSG_ENGINE_LOG] = {"engine-log", D_BIT(D_ENGINECTL), D_BIT(D_AGENTD), 64 * KiB},
+	[MSG_ENGINE_LOG_END] = {"engine-log-end", D_BIT(D_ENGINECTL), D_BIT(D_AGENTD), 4 * KiB},
 };
 
 const char *msg_name(uint32_t type)

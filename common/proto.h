@@ -11,7 +11,7 @@
 
 #include <stdint.h>
 
-#define PROTO_VERSION 1
+#define PROTO_VERSION 2
 
 /* Largest frame payload on any channel: apid relays request bodies of up to
  * 10 MB (the API's limit), so 16 MiB leaves room for the JSON envelope. */
@@ -40,6 +40,16 @@ enum msg_type {
 	MSG_PONG,     /* child -> agentd      {} (reply) */
 	MSG_HEALTH,   /* agentd -> apid       {healthy, reason?} */
 	MSG_SHUTDOWN, /* agentd -> child      {} stop cleanly and exit 0 */
+
+	/* The engine (enginectl/ops.c lists the ops and their arguments). */
+	MSG_ENGINE_CALL,     /* agentd -> enginectl   {op, args} request */
+	MSG_ENGINE_RESULT,   /* enginectl -> agentd   {status, body} reply (MSG_ERROR on failure) */
+	MSG_ENGINE_STATE,    /* enginectl -> agentd   {connected, api_version?, engine_version?,
+				resync?, error?} */
+	MSG_ENGINE_EVENT,    /* enginectl -> agentd   {type, action, id, attributes, time_ms} */
+	MSG_ENGINE_PROGRESS, /* enginectl -> agentd   {request, image, percent} of a pull */
+	MSG_ENGINE_LOG,      /* enginectl -> agentd   {container, stream, timestamp, message} */
+	MSG_ENGINE_LOG_END,  /* enginectl -> agentd   {container, reason} following stopped */
 	MSG_TYPE_COUNT
 };
 

@@ -1,11 +1,50 @@
 /*
  * enginectl.h - the engine-control daemon: the only process that talks to
- * the container engine (Docker Engine API over its unix socket).
+ * the container engine (Docker Engine API over its unix socket). agentd
+ * sends it MSG_ENGINE_CALL requests (ops.c); it forwards engine events,
+ * pull progress and container log lines, and tells agentd when the engine
+ * comes and goes (MSG_ENGINE_STATE with resync, so agentd re-reads state).
  */
 #ifndef AGENTD_ENGINECTL_H
 #define AGENTD_ENGINECTL_H
 
+#include <stdint.h>
+#include <sys/queue.h>
+
 #include "child.h"
+#include "http.h"
+#include "stream.h"
+
+struct follower {
+	TAILQ_ENTRY(follower) entry;
+	struct enginectl *e;
+	char id[80];    /* container id or name, as agentd gave it */
+	struct xfer *x; /* the logs request; NULL while inspecting */
+	struct logdemux dm;
+};
+
+struct enginectl {
+	struct child *child;
+	struct chan *ch;
+	struct http *http; /* owned */
+	enum { ENGINE_DOWN, ENGINE_CONNECTING, ENGINE_UP } state;
+	int ever_connected;
+	unsigned backoff_ms;
+	struct event *ev_reconnect; /* owned */
+	struct xfer *events;        /* the event stream, while up */
+	struct linebuf events_lb;
+	int64_t last_event_ns; /* resubscribe from here, so nothing is missed */
+	char engine_version[32];
+	TAILQ_HEAD(, follower) followers; /* owned */
+};
+
+/* ops.c */
+/// Handle MSG_ENGINE_CALL. Always answers (result or error) eventually.
+void ops_call(struct enginectl *e, const struct frame_hdr *hdr, json_t *body);
+/// Stop following every container's logs.
+void ops_unfollow_all(struct enginectl *e);
+/// Percent-encode `in` for a URL query into `out`. -1 if it does not fit.
+int url_escape(const char *in, char *out, size_t outlen);
 
 /* sandbox.c */
 extern const struct sandbox_policy enginectl_policy;

@@ -1,0 +1,52 @@
+/*
+ * http.h - asynchronous HTTP requests to the engine's unix socket: libcurl's
+ * multi interface driven by the libevent loop (one event per socket, one
+ * timer). Many requests run at once; a streaming request (no timeout) hands
+ * its body over as it arrives instead of collecting it.
+ */
+#ifndef AGENTD_ENGINECTL_HTTP_H
+#define AGENTD_ENGINECTL_HTTP_H
+
+#include <stddef.h>
+
+#include <event2/event.h>
+
+struct http;
+struct xfer;
+
+/// Body bytes of a streaming request with a 2xx status, as they arrive.
+typedef void (*xfer_data_cb)(struct xfer *x, const char *data, size_t len, void *arg);
+/// The request ended. `err` is NULL when an HTTP response was received
+/// (whatever its status), else a transport error ("Couldn't connect ...").
+/// `body` holds the whole body for non-streaming requests and for error
+/// statuses of streaming ones. The xfer is freed after the call.
+typedef void (*xfer_done_cb)(struct xfer *x, const char *err, long status, const char *body,
+			     size_t len, void *arg);
+
+struct xfer_req {
+	const char *method;        /* "GET", "POST", "DELETE" */
+	const char *path;          /* "/containers/json?all=1", without the API version */
+	const char *body;          /* JSON, or NULL */
+	const char *registry_auth; /* X-Registry-Auth value, or NULL */
+	long timeout_ms;           /* 0: none (streams) */
+	int versioned;             /* prefix the path with /v1.NN */
+	xfer_data_cb on_data;      /* non-NULL: streaming */
+	xfer_done_cb on_done;
+	void *arg;
+};
+
+/// Call after curl_global_init(). `sockpath` is the engine's unix socket.
+struct http *http_new(struct event_base *base, const char *sockpath);
+void http_free(struct http *h); /* cancels every request, no callbacks */
+/// Set the API version prefix, e.g. "1.41".
+void http_set_version(struct http *h, const char *version);
+const char *http_version(const struct http *h);
+
+/// Start a request. NULL if it cannot even be queued.
+struct xfer *http_start(struct http *h, const struct xfer_req *req);
+/// Abort a request without calling its done callback.
+void http_cancel(struct xfer *x);
+/// Requests in flight.
+int http_active(const struct http *h);
+
+#endif
