@@ -28,7 +28,8 @@ LDFLAGS := -Wl,--as-needed $(VARIANT_LDFLAGS)
 
 # Build-time check that the libraries are there, with the fix in the message.
 DEBIAN_PKGS := build-essential pkg-config libevent-dev libjansson-dev libsqlite3-dev \
-	libcurl4-openssl-dev libseccomp-dev libcmocka-dev python3 curl
+	libcurl4-openssl-dev libseccomp-dev libcmocka-dev python3 curl clang \
+	libclang-rt-14-dev docker.io docker-registry busybox-static
 pc = $(shell $(PKG) $(1) $(2) 2>/dev/null)
 
 LIBS_AGENTD     := $(call pc,--libs,libevent jansson sqlite3 libseccomp)
@@ -52,7 +53,7 @@ COMMON_OBJS := $(call obj,$(COMMON_SRCS))
 AGENTD_OBJS := $(call obj,$(AGENTD_LIB_SRCS)) $(BUILD)/obj/gen/migrations.o
 BINS := $(BUILD)/agentd $(BUILD)/enginectl $(BUILD)/apid $(BUILD)/cloudsyncd
 
-UNIT_TESTS := common/test_frame common/test_chan common/test_sandbox agentd/test_restart \
+UNIT_TESTS := enginectl/test_stream common/test_frame common/test_chan common/test_sandbox agentd/test_restart \
 	agentd/test_config agentd/test_settings agentd/test_db agentd/test_kmsg
 UNIT_BINS := $(patsubst %,$(BUILD)/test/unit/%,$(UNIT_TESTS))
 UNIT_LIBS := $(call pc,--libs,cmocka libevent jansson sqlite3 libseccomp libcurl)

@@ -18,6 +18,19 @@ suite() { # name, command...
 
 suite unit make --no-print-directory unit
 suite asan make --no-print-directory asan
+suite fuzz sh test/fuzz/run.sh "${FUZZ_SECONDS:-5}"
+
+# The integration tests need a real engine and registry: a private pair,
+# started here and stopped on exit, whatever happens.
+engine_dir=$(mktemp -d /tmp/agentd-eng.XXXXXX)
+trap 'bash test/harness/engine-down.sh "$engine_dir" >/dev/null 2>&1; rm -f "$log"' EXIT
+trap 'exit 130' INT TERM
+echo "== engine (private dockerd and registry in $engine_dir)"
+if bash test/harness/engine-up.sh "$engine_dir" >/dev/null; then
+	set -a; . "$engine_dir/env"; set +a
+else
+	echo "engine: could not start a private engine; engine tests will fail"
+fi
 suite integration make --no-print-directory integration
 echo "== format"
 if make --no-print-directory format-check >/dev/null 2>&1; then
@@ -28,7 +41,7 @@ else
 fi
 
 # A suite that died before its summary line counts as a failure.
-for s in unit integration format; do
+for s in unit fuzz integration format; do
 	grep -q "^$s: [0-9]* passed, [0-9]* failed" "$log" || {
 		echo "$s: no summary line (suite did not run to the end)"
 		echo "$s: 0 passed, 1 failed" >>"$log"

@@ -1,0 +1,36 @@
+#!/bin/sh
+# run.sh SECONDS - build the libFuzzer targets with clang (ASan+UBSan) and run
+# each for SECONDS. Prints "fuzz: N passed, N failed" (one per target).
+# A crash leaves its input in build/fuzz/<target>.crashes/ for reproduction.
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+secs=${1:-10}
+out=build/fuzz
+mkdir -p "$out"
+if ! command -v clang >/dev/null 2>&1; then
+	echo "fuzz: clang not installed (make deps)"; echo "fuzz: 0 passed, 1 failed"; exit 1
+fi
+CF="-g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Icommon -Ienginectl $(pkg-config --cflags jansson)"
+passed=0 failed=0
+build() { # name sources...
+	name=$1; shift
+	clang $CF "$@" -o "$out/bin-$name" $(pkg-config --libs jansson) 2>"$out/$name.build.log" ||
+		{ echo "fuzz: cannot build $name"; cat "$out/$name.build.log"; return 1; }
+}
+run() { # name
+	name=$1
+	mkdir -p "$out/$name.corpus" "$out/$name.crashes"
+	if "$out/bin-$name" -max_total_time="$secs" -max_len=65536 -artifact_prefix="$out/$name.crashes/" \
+		"$out/$name.corpus" "test/fuzz/corpus/$name" >"$out/$name.log" 2>&1; then
+		echo "fuzz: $name ok ($(grep -o 'Done [0-9]* runs' "$out/$name.log" | tail -1))"
+		passed=$((passed + 1))
+	else
+		echo "fuzz: $name FAILED"; tail -30 "$out/$name.log"; failed=$((failed + 1))
+	fi
+}
+build frame test/fuzz/fuzz_frame.c common/frame.c common/proto.c && run frame || failed=$((failed + 1))
+build logdemux test/fuzz/fuzz_logdemux.c enginectl/stream.c && run logdemux || failed=$((failed + 1))
+build jsonstream test/fuzz/fuzz_jsonstream.c enginectl/stream.c && run jsonstream ||
+	failed=$((failed + 1))
+echo "fuzz: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
