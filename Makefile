@@ -130,6 +130,7 @@ run:
 
 bench: all
 	@python3 test/bench/run.py
+	@python3 test/bench/bench_engine.py
 
 fuzz:
 	@sh test/fuzz/run.sh 60

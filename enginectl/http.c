@@ -117,13 +117,16 @@ static int http_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, v
 		if ((s = calloc(1, sizeof(*s))) == NULL)
 			return -1;
 		s->fd = fd;
+		if ((s->ev = event_new(h->base, fd, kind, http_on_socket, h)) == NULL) {
+			free(s);
+			return -1;
+		}
 		curl_multi_assign(h->multi, fd, s);
 	} else {
-		event_free(s->ev);
+		/* Same socket, other interest: re-arm the event we have. */
+		event_del(s->ev);
+		event_assign(s->ev, h->base, fd, kind, http_on_socket, h);
 	}
-	s->ev = event_new(h->base, fd, kind, http_on_socket, h);
-	if (s->ev == NULL)
-		return -1;
 	event_add(s->ev, NULL);
 	return 0;
 }

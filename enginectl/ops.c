@@ -116,6 +116,27 @@ static void reply_result(struct call *c, long status, json_t *body)
 	json_decref(r);
 }
 
+/* {"status": N, "body": <text>} where text is already known to be JSON. */
+static void reply_raw(struct call *c, long status, const char *body, size_t len)
+{
+	char head[48];
+	size_t hlen;
+	char *msg;
+
+	hlen = (size_t)snprintf(head, sizeof(head), "{\"status\":%ld,\"body\":", status);
+	if ((msg = malloc(hlen + len + 1)) == NULL) {
+		reply_error(c, status, "out of memory");
+		return;
+	}
+	memcpy(msg, head, hlen);
+	memcpy(msg + hlen, body, len);
+	msg[hlen + len] = '}';
+	if (chan_send(c->e->ch, MSG_ENGINE_RESULT, c->id, FRAME_F_REPLY, msg, hlen + len + 1, -1) ==
+	    -1)
+		log_warnx("%s: reply too large or channel gone", c->op);
+	free(msg);
+}
+
 /* The engine's own words for a failure: {"message": "..."} */
 static void reply_engine_error(struct call *c, long status, const char *body, size_t len)
 {
@@ -145,11 +166,13 @@ static void on_plain_done(struct xfer *x, const char *err, long status, const ch
 			reply_result(c, status, NULL);
 		else
 			reply_engine_error(c, status, body, len);
+	} else if (len > 0 && (j = json_loadb(body, len, JSON_DECODE_ANY, NULL)) != NULL) {
+		/* Valid JSON: pass the engine's text on as it is, without re-encoding. */
+		json_decref(j);
+		reply_raw(c, status, body, len);
 	} else {
-		if (len > 0 && (j = json_loadb(body, len, 0, NULL)) == NULL) {
-			/* /_ping answers plain text */
-			j = json_stringn_nocheck(body, len);
-		}
+		/* Empty, or text such as /_ping's "OK". */
+		j = len > 0 ? json_stringn_nocheck(body, len) : NULL;
 		reply_result(c, status, j);
 		json_decref(j);
 	}
