@@ -22,7 +22,7 @@
 #include "sandbox.h"
 #include "settings.h"
 
-#define AGENTD_VERSION "0.1.0"
+#define AGENTD_VERSION AGENTD_VERSION_STR
 
 enum daemon_state {
 	DS_DOWN,      /* not started yet, or not to be restarted (policy) */
@@ -74,7 +74,10 @@ struct agentd {
 	int stopping;
 	int announced_ready;
 	int healthy;
-	int engine_up; /* enginectl reports the engine reachable */
+	int engine_up;       /* enginectl reports the engine reachable */
+	struct apply *apply; /* owned: the state engine */
+	char device_uuid[64];
+	char device_type[64], device_arch[32], os_version[128];
 };
 
 /* Children in start order. */
@@ -104,6 +107,39 @@ void supervise_seccomp_record(const struct seccomp_record *rec, void *arg);
 /* engine.c */
 /// A message enginectl sent on its own. -1 if its body is malformed.
 int engine_dispatch(struct daemon *d, uint32_t type, json_t *body);
+/// The answer to an engine call: status is the engine's HTTP status (0 when
+/// it was not reached); err is NULL on success. body is borrowed.
+typedef void (*engine_cb)(struct agentd *ad, int status, json_t *body, const char *err, void *arg);
+/// Ask enginectl to run `op` (see enginectl/ops.c) with `args` (stolen).
+/// The callback always runs, later, from the event loop.
+int engine_call(struct agentd *ad, const char *op, json_t *args, engine_cb cb, void *arg);
+
+/* apply.c */
+struct apply;
+/// Set up the state engine: load the stored target (or the preload).
+int apply_init(struct agentd *ad);
+void apply_free(struct agentd *ad);
+/// Plan and apply the target now (or right after the apply in progress).
+void apply_trigger(struct agentd *ad, const char *why);
+/// Replace the target (validated, internal form, stolen) and apply it; a
+/// running apply is cancelled. -1 with a reason if it cannot be stored.
+int apply_set_target(struct agentd *ad, json_t *target, char *err, size_t errlen);
+/// Pull progress from enginectl.
+void apply_progress(struct agentd *ad, const char *image, int percent);
+/// The current target (borrowed), never NULL.
+json_t *apply_target(struct agentd *ad);
+/// {appState, overallDownloadProgress, containers, images, release} for the API.
+json_t *apply_status(struct agentd *ad);
+
+/* api.c */
+/// A MSG_API_CALL from apid. -1 if malformed (apid is then killed).
+int api_dispatch(struct daemon *d, const struct frame_hdr *hdr, json_t *body);
+/// Tell apid whether auth is on and which keys are valid.
+void api_send_auth(struct agentd *ad);
+
+/* devlog.c */
+/// A system message for the device's log (the balena wording, facts §7.4).
+void devlog_system(struct agentd *ad, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* dispatch.c */
 /// Channel callback for every child's messages.

@@ -147,6 +147,9 @@ void dispatch_child(struct chan *ch, const struct frame_hdr *hdr, const char *pa
 	case MSG_ENGINE_LOG_END:
 		ok = d->state == DS_READY && engine_dispatch(d, hdr->type, body) == 0;
 		break;
+	case MSG_API_CALL:
+		ok = d->state == DS_READY && api_dispatch(d, hdr, body) == 0;
+		break;
 	default:
 		break;
 	}

@@ -3,6 +3,7 @@
  * its own (engine up/down, engine events, pull progress, container log
  * lines). Each is checked for its shape before anything uses it.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "agentd.h"
@@ -17,6 +18,8 @@ static int engine_state(struct agentd *ad, json_t *body)
 			&api, "engine_version", &ver, "resync", &resync, "error", &err) == -1)
 		return -1;
 	ad->engine_up = connected;
+	if (connected)
+		apply_trigger(ad, resync ? "engine resync" : "engine connected");
 	if (connected)
 		log_info("engine %s connected (API %s)%s", ver ? ver : "?", api ? api : "?",
 			 resync ? ": re-reading state" : "");
@@ -41,9 +44,10 @@ int engine_dispatch(struct daemon *d, uint32_t type, json_t *body)
 		return 0;
 	case MSG_ENGINE_PROGRESS:
 		if (json_unpack(body, "{s:I, s:s, s:I}", "request", &n, "image", &s1, "percent",
-				&n) == -1)
+				&n) == -1 ||
+		    n < 0 || n > 100)
 			return -1;
-		log_debug("pull %s: %d%%", s1, (int)n);
+		apply_progress(d->ad, s1, (int)n);
 		return 0;
 	case MSG_ENGINE_LOG:
 		if (json_unpack(body, "{s:s, s:s, s:I, s:s}", "container", &s1, "stream", &s2,
@@ -57,4 +61,72 @@ int engine_dispatch(struct daemon *d, uint32_t type, json_t *body)
 	default:
 		return -1;
 	}
+}
+
+/* --- Calls to the engine, through enginectl ------------------------------ */
+
+struct engine_req {
+	struct agentd *ad;
+	engine_cb cb;
+	void *arg;
+	char *err; /* for a deferred failure */
+};
+
+static void engine_on_reply(struct chan *ch, const struct frame_hdr *hdr, json_t *body, void *arg)
+{
+	struct engine_req *r = arg;
+	json_int_t status = 0;
+	json_t *result = NULL;
+	const char *err = NULL;
+
+	(void)ch;
+	if (hdr == NULL) {
+		r->cb(r->ad, 0, NULL, "enginectl went away", r->arg);
+	} else if (hdr->type == MSG_ERROR) {
+		if (json_unpack(body, "{s:s, s?I}", "error", &err, "status", &status) == -1)
+			err = "malformed error from enginectl";
+		r->cb(r->ad, (int)status, NULL, err, r->arg);
+	} else if (hdr->type == MSG_ENGINE_RESULT &&
+		   json_unpack(body, "{s:I, s?o}", "status", &status, "body", &result) == 0) {
+		r->cb(r->ad, (int)status, result, NULL, r->arg);
+	} else {
+		r->cb(r->ad, 0, NULL, "malformed answer from enginectl", r->arg);
+	}
+	free(r);
+}
+
+static void engine_on_deferred(evutil_socket_t fd, short what, void *arg)
+{
+	struct engine_req *r = arg;
+
+	(void)fd;
+	(void)what;
+	r->cb(r->ad, 0, NULL, r->err, r->arg);
+	free(r->err);
+	free(r);
+}
+
+int engine_call(struct agentd *ad, const char *op, json_t *args, engine_cb cb, void *arg)
+{
+	struct daemon *d = &ad->d[D_ENGINECTL];
+	struct engine_req *r = calloc(1, sizeof(*r));
+	struct timeval now = {0, 0};
+	json_t *call;
+
+	if (r == NULL) {
+		json_decref(args);
+		return -1;
+	}
+	r->ad = ad;
+	r->cb = cb;
+	r->arg = arg;
+	call = json_pack("{s:s, s:o}", "op", op, "args", args ? args : json_object());
+	if (d->state != DS_READY || d->ch == NULL || !ad->engine_up || call == NULL ||
+	    chan_request(d->ch, MSG_ENGINE_CALL, call, engine_on_reply, r) == -1) {
+		/* Answer from the loop, never from inside the caller. */
+		r->err = strdup(ad->engine_up ? "enginectl unavailable" : "engine unavailable");
+		event_base_once(ad->base, -1, EV_TIMEOUT, engine_on_deferred, r, &now);
+	}
+	json_decref(call);
+	return 0;
 }

@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -146,6 +148,63 @@ static void parse_args(struct agentd *ad, int argc, char **argv)
 		fatalx("-S must be kill or log, not '%s'", sandbox);
 }
 
+/* What the containers are told about the device: its uuid (made and saved
+ * in config.json when missing, as balena does), type, arch and OS. */
+static void device_identity(struct agentd *ad)
+{
+	const char *uuid = ad->cfg.uuid, *type = ad->cfg.device_type;
+	unsigned char rnd[16];
+	char err[512], line[256];
+	struct utsname u;
+	FILE *f;
+	int i;
+
+	if (uuid == NULL || uuid[0] == '\0') {
+		if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+			fatal("getrandom");
+		for (i = 0; i < 16; i++)
+			snprintf(ad->device_uuid + 2 * i, 3, "%02x", rnd[i]);
+		json_object_set_new(ad->cfg.root, "uuid", json_string(ad->device_uuid));
+		if (config_write_atomic(ad->config_path, ad->cfg.root, err, sizeof(err)) == -1)
+			fatalx("%s", err);
+		ad->cfg.uuid = json_string_value(json_object_get(ad->cfg.root, "uuid"));
+		log_info("generated device uuid %s", ad->device_uuid);
+	} else {
+		snprintf(ad->device_uuid, sizeof(ad->device_uuid), "%s", uuid);
+	}
+	snprintf(ad->device_type, sizeof(ad->device_type), "%s", type ? type : "unknown");
+	uname(&u);
+	if (strcmp(u.machine, "x86_64") == 0)
+		snprintf(ad->device_arch, sizeof(ad->device_arch), "amd64");
+	else if (strncmp(u.machine, "armv7", 5) == 0)
+		snprintf(ad->device_arch, sizeof(ad->device_arch), "armv7hf");
+	else if (strncmp(u.machine, "armv6", 5) == 0)
+		snprintf(ad->device_arch, sizeof(ad->device_arch), "rpi");
+	else if (strcmp(u.machine, "i686") == 0)
+		snprintf(ad->device_arch, sizeof(ad->device_arch), "i386");
+	else
+		snprintf(ad->device_arch, sizeof(ad->device_arch), "%.31s", u.machine);
+	snprintf(ad->os_version, sizeof(ad->os_version), "Linux");
+	if ((f = fopen(getenv("HOST_OS_VERSION_PATH") ? getenv("HOST_OS_VERSION_PATH")
+						      : "/etc/os-release",
+		       "re")) != NULL) {
+		while (fgets(line, sizeof(line), f) != NULL) {
+			char *v;
+
+			if (strncmp(line, "PRETTY_NAME=", 12) != 0)
+				continue;
+			v = line + 12;
+			v[strcspn(v, "\n")] = '\0';
+			if (v[0] == '"') {
+				v++;
+				v[strcspn(v, "\"")] = '\0';
+			}
+			snprintf(ad->os_version, sizeof(ad->os_version), "%.127s", v);
+		}
+		fclose(f);
+	}
+}
+
 /* Everything that can make start-up fail, checked before any child runs. */
 static void startup_checks(struct agentd *ad)
 {
@@ -173,6 +232,7 @@ static void startup_checks(struct agentd *ad)
 		db_close(ad->db);
 		fatalx("%s", err);
 	}
+	device_identity(ad);
 	log_info("agentd %s: %s device, config %s, data %s", AGENTD_VERSION,
 		 config_managed(&ad->cfg) ? "managed" : "unmanaged", ad->config_path, ad->data_dir);
 }
@@ -242,6 +302,8 @@ int main(int argc, char **argv)
 	}
 	event_add(ad.ev_ping, &ping);
 	ad.kmsg = kmsg_open(ad.base, supervise_seccomp_record, &ad);
+	if (apply_init(&ad) == -1)
+		fatalx("cannot set up the state engine");
 
 	supervise_start(&ad);
 	event_base_dispatch(ad.base);
@@ -249,6 +311,7 @@ int main(int argc, char **argv)
 	log_info("stopped");
 	kmsg_close(ad.kmsg);
 	supervise_free(&ad);
+	apply_free(&ad);
 	event_free(ad.ev_term);
 	event_free(ad.ev_int);
 	event_free(ad.ev_chld);

@@ -315,8 +315,10 @@ void supervise_ready(struct daemon *d)
 	evtimer_del(d->ev_timer);
 	d->state = DS_READY;
 	log_info("%s: ready (pid %d)", d->name, (int)d->pid);
-	if (d->id == D_APID)
+	if (d->id == D_APID) {
 		dispatch_health(ad);
+		api_send_auth(ad);
+	}
 	for (i = D_ENGINECTL; i < D_COUNT; i++)
 		all &= ad->d[i].state == DS_READY;
 	if (all && !ad->announced_ready) {

@@ -18,3 +18,15 @@ void api_healthy(struct apid *a, struct evhttp_request *req)
 	else
 		reply_text(req, 500, "Unhealthy");
 }
+
+/* The balena API level agentd implements, with agentd's own version as
+ * semver build metadata (the balena CLI wants >= 9.7.0 for livepush). */
+void api_version(struct apid *a, struct evhttp_request *req)
+{
+	json_t *v = json_pack("{s:s, s:s}", "status", "success", "version",
+			      "19.0.0+agentd." AGENTD_VERSION_STR);
+
+	(void)a;
+	reply_json(req, 200, v);
+	json_decref(v);
+}

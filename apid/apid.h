@@ -1,40 +1,65 @@
 /*
  * apid.h - the local-API daemon: HTTP on port 48484 (libevent evhttp).
- * It parses, routes and authenticates; everything else it asks agentd.
+ * It parses, routes and authenticates; everything else it asks agentd
+ * (MSG_API_CALL), and it answers with what agentd replies.
  */
 #ifndef AGENTD_APID_H
 #define AGENTD_APID_H
+
+#include <sys/queue.h>
 
 #include <event2/http.h>
 
 #include "child.h"
 
+struct pending;
+
 struct apid {
 	struct child *child;
-	struct evhttp *http; /* owned */
-	int healthy;         /* last MSG_HEALTH from agentd */
-	char *unhealthy_why; /* owned, may be NULL */
+	struct evhttp *http;           /* owned */
+	int healthy;                   /* last MSG_HEALTH from agentd */
+	char *unhealthy_why;           /* owned, may be NULL */
+	int auth_enabled;              /* from MSG_API_AUTH */
+	json_t *keys;                  /* owned: [{key, scopes}] */
+	TAILQ_HEAD(, pending) pending; /* requests waiting for agentd (owned) */
 };
 
 typedef void (*route_fn)(struct apid *a, struct evhttp_request *req);
 
 struct route {
 	enum evhttp_cmd_type method;
-	const char *path;
-	int auth; /* needs an API key (when auth is on) */
-	route_fn fn;
+	const char *path; /* segments starting with ':' match anything and are passed on */
+	int auth;         /* needs an API key (when auth is on) */
+	route_fn fn;      /* answered here, or NULL: forwarded to agentd as `call` */
+	const char *call;
 };
 
 /* routes.c */
 /// Route one request through the table: 404 for unknown paths, 405 for a
-/// known path with the wrong method.
+/// known path with the wrong method, 401 without a valid key.
 void routes_dispatch(struct apid *a, struct evhttp_request *req);
 /// Send `body` as text/plain with `status`.
 void reply_text(struct evhttp_request *req, int status, const char *body);
+/// Send `body` (borrowed) as JSON with `status`.
+void reply_json(struct evhttp_request *req, int status, json_t *body);
+
+/* forward.c */
+/// Ask agentd to answer `req` for `route`; params are the path's values.
+void forward_call(struct apid *a, struct evhttp_request *req, const char *call, json_t *params,
+		  json_t *scope);
+/// Drop requests still waiting (shutdown).
+void forward_free_all(struct apid *a);
+
+/* auth.c */
+/// The scopes of the key the request carries, or NULL when it has no valid one.
+json_t *auth_check(struct apid *a, struct evhttp_request *req);
+/// Take a new key list from agentd (MSG_API_AUTH body).
+int auth_update(struct apid *a, json_t *body);
 
 /* api_health.c */
 void api_ping(struct apid *a, struct evhttp_request *req);
 void api_healthy(struct apid *a, struct evhttp_request *req);
+void api_version(struct apid *a, struct evhttp_request *req);
 
 /* sandbox.c */
 extern const struct sandbox_policy apid_policy;

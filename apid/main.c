@@ -30,6 +30,9 @@ static int apid_setup(struct child *c, json_t *config)
 		return -1;
 	a->child = c;
 	a->healthy = 1;
+	a->auth_enabled = 1; /* until agentd says otherwise */
+	a->keys = json_array();
+	TAILQ_INIT(&a->pending);
 	if ((a->http = evhttp_new(child_base(c))) == NULL) {
 		free(a);
 		return -1;
@@ -58,6 +61,8 @@ static int apid_dispatch(struct child *c, const struct frame_hdr *hdr, json_t *b
 
 	if (fd >= 0)
 		close(fd);
+	if (hdr->type == MSG_API_AUTH)
+		return auth_update(a, body);
 	if (hdr->type != MSG_HEALTH)
 		return -1;
 	if (json_unpack(body, "{s:b, s?s}", "healthy", &healthy, "reason", &why) == -1)
@@ -72,7 +77,9 @@ static void apid_teardown(struct child *c)
 {
 	struct apid *a = child_data(c);
 
+	forward_free_all(a);
 	evhttp_free(a->http);
+	json_decref(a->keys);
 	free(a->unhealthy_why);
 	free(a);
 }

@@ -1,17 +1,27 @@
 /*
  * apid/routes.c - the one routing table of the local API and the dispatcher
- * that walks it. Each resource's handlers live in their own api_*.c file.
+ * that walks it. Handlers answered in apid live in api_*.c; every other
+ * route is forwarded to agentd under the name in the table.
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>
 
 #include "apid.h"
+#include "log.h"
 
 static const struct route routes[] = {
-	{EVHTTP_REQ_GET, "/ping", 0, api_ping},
-	{EVHTTP_REQ_GET, "/v1/healthy", 0, api_healthy},
+	{EVHTTP_REQ_GET, "/ping", 0, api_ping, NULL},
+	{EVHTTP_REQ_GET, "/v1/healthy", 0, api_healthy, NULL},
+	{EVHTTP_REQ_GET, "/v2/version", 1, api_version, NULL},
+	{EVHTTP_REQ_GET, "/v2/local/target-state", 1, NULL, "local.target.get"},
+	{EVHTTP_REQ_POST, "/v2/local/target-state", 1, NULL, "local.target.set"},
+	{EVHTTP_REQ_GET, "/v2/local/device-info", 1, NULL, "local.device-info"},
+	{EVHTTP_REQ_GET, "/v2/state/status", 1, NULL, "state.status"},
+	{EVHTTP_REQ_GET, "/v2/applications/state", 1, NULL, "applications.state"},
 };
 
 static const char *status_text(int status)
@@ -19,10 +29,26 @@ static const char *status_text(int status)
 	switch (status) {
 	case 200:
 		return "OK";
+	case 201:
+		return "Created";
+	case 202:
+		return "Accepted";
+	case 204:
+		return "No Content";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
 	case 404:
 		return "Not Found";
 	case 405:
 		return "Method Not Allowed";
+	case 409:
+		return "Conflict";
+	case 413:
+		return "Payload Too Large";
+	case 423:
+		return "Locked";
 	case 500:
 		return "Internal Server Error";
 	case 503:
@@ -32,7 +58,8 @@ static const char *status_text(int status)
 	}
 }
 
-void reply_text(struct evhttp_request *req, int status, const char *body)
+static void reply_buf(struct evhttp_request *req, int status, const char *type, const char *body,
+		      size_t len)
 {
 	struct evbuffer *buf = evbuffer_new();
 
@@ -40,11 +67,53 @@ void reply_text(struct evhttp_request *req, int status, const char *body)
 		evhttp_send_error(req, 500, NULL);
 		return;
 	}
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-			  "text/plain; charset=utf-8");
-	evbuffer_add(buf, body, strlen(body));
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", type);
+	evbuffer_add(buf, body, len);
 	evhttp_send_reply(req, status, status_text(status), buf);
 	evbuffer_free(buf);
+}
+
+void reply_text(struct evhttp_request *req, int status, const char *body)
+{
+	reply_buf(req, status, "text/plain; charset=utf-8", body, strlen(body));
+}
+
+void reply_json(struct evhttp_request *req, int status, json_t *body)
+{
+	char *text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+
+	if (text == NULL) {
+		reply_text(req, 500, "Internal Server Error");
+		return;
+	}
+	reply_buf(req, status, "application/json; charset=utf-8", text, strlen(text));
+	free(text);
+}
+
+/* Match path segments; ":name" segments go into params as strings. */
+static int route_match(const char *pattern, const char *path, json_t *params)
+{
+	char name[64];
+
+	while (*pattern == '/' && *path == '/') {
+		const char *pe = strchr(pattern + 1, '/'), *se = strchr(path + 1, '/');
+		size_t pl = pe ? (size_t)(pe - pattern - 1) : strlen(pattern + 1);
+		size_t sl = se ? (size_t)(se - path - 1) : strlen(path + 1);
+
+		if (pattern[1] == ':') {
+			if (sl == 0)
+				return 0;
+			if (params != NULL) {
+				snprintf(name, sizeof(name), "%.*s", (int)pl - 1, pattern + 2);
+				json_object_set_new(params, name, json_stringn(path + 1, sl));
+			}
+		} else if (pl != sl || strncmp(pattern + 1, path + 1, pl) != 0) {
+			return 0;
+		}
+		pattern += pl + 1;
+		path += sl + 1;
+	}
+	return *pattern == '\0' && (*path == '\0' || (path[0] == '/' && path[1] == '\0'));
 }
 
 void routes_dispatch(struct apid *a, struct evhttp_request *req)
@@ -53,22 +122,39 @@ void routes_dispatch(struct apid *a, struct evhttp_request *req)
 	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
 	enum evhttp_cmd_type method = evhttp_request_get_command(req);
 	int path_known = 0;
+	json_t *scope = NULL;
 	size_t i;
 
 	if (path == NULL || path[0] == '\0')
 		path = "/";
 	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-		if (strcmp(routes[i].path, path) != 0)
+		const struct route *r = &routes[i];
+
+		if (!route_match(r->path, path, NULL))
 			continue;
 		path_known = 1;
-		if (routes[i].method == method ||
-		    (method == EVHTTP_REQ_HEAD && routes[i].method == EVHTTP_REQ_GET)) {
-			routes[i].fn(a, req);
+		if (r->method != method &&
+		    !(method == EVHTTP_REQ_HEAD && r->method == EVHTTP_REQ_GET))
+			continue;
+		if (r->auth && a->auth_enabled && (scope = auth_check(a, req)) == NULL) {
+			reply_text(req, 401, "Unauthorized");
 			return;
 		}
+		if (r->fn != NULL) {
+			r->fn(a, req);
+		} else {
+			json_t *params = json_object();
+
+			route_match(r->path, path, params);
+			forward_call(a, req, r->call, params, scope);
+			json_decref(params);
+		}
+		json_decref(scope);
+		return;
 	}
 	if (path_known) {
-		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET");
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
+				  method == EVHTTP_REQ_GET ? "POST" : "GET");
 		reply_text(req, 405, "Method Not Allowed");
 	} else {
 		reply_text(req, 404, "Not Found");

@@ -32,6 +32,9 @@ const struct msg_spec msg_catalogue[MSG_TYPE_COUNT] = {
 	[MSG_ENGINE_PROGRESS] = {"engine-progress", D_BIT(D_ENGINECTL), D_BIT(D_AGENTD), 4 * KiB},
 	[MSG_ENGINE_LOG] = {"engine-log", D_BIT(D_ENGINECTL), D_BIT(D_AGENTD), 64 * KiB},
 	[MSG_ENGINE_LOG_END] = {"engine-log-end", D_BIT(D_ENGINECTL), D_BIT(D_AGENTD), 4 * KiB},
+	[MSG_API_CALL] = {"api-call", D_BIT(D_APID), D_BIT(D_AGENTD), PROTO_MAX_PAYLOAD},
+	[MSG_API_REPLY] = {"api-reply", D_BIT(D_AGENTD), D_BIT(D_APID), PROTO_MAX_PAYLOAD},
+	[MSG_API_AUTH] = {"api-auth", D_BIT(D_AGENTD), D_BIT(D_APID), 1024 * KiB},
 };
 
 const char *msg_name(uint32_t type)

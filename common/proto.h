@@ -11,7 +11,10 @@
 
 #include <stdint.h>
 
-#define PROTO_VERSION 2
+#define PROTO_VERSION 3
+
+/* agentd's own version, for User-Agent and /v2/version */
+#define AGENTD_VERSION_STR "0.1.0"
 
 /* Largest frame payload on any channel: apid relays request bodies of up to
  * 10 MB (the API's limit), so 16 MiB leaves room for the JSON envelope. */
@@ -50,6 +53,11 @@ enum msg_type {
 	MSG_ENGINE_PROGRESS, /* enginectl -> agentd   {request, image, percent} of a pull */
 	MSG_ENGINE_LOG,      /* enginectl -> agentd   {container, stream, timestamp, message} */
 	MSG_ENGINE_LOG_END,  /* enginectl -> agentd   {container, reason} following stopped */
+
+	/* The local API (agentd/api.c lists the routes). */
+	MSG_API_CALL,  /* apid -> agentd   {route, params, query, body, key_scope} request */
+	MSG_API_REPLY, /* agentd -> apid   {status, json | text} reply */
+	MSG_API_AUTH,  /* agentd -> apid   {enabled, keys: [{key, scopes}]} who may call */
 	MSG_TYPE_COUNT
 };
 

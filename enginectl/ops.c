@@ -371,6 +371,25 @@ static int op_container_rename(struct call *c, json_t *args, char *err, size_t e
 	return op_on_id(c, args, "POST", "containers", suffix, TIMEOUT_MS, err, errlen);
 }
 
+/* Only the restart policy may be changed (hand-over clears it). */
+static int op_container_update(struct call *c, json_t *args, char *err, size_t errlen)
+{
+	const char *restart = json_string_value(json_object_get(args, "restart")), *id;
+	char path[320], body[128];
+
+	if (get_id(args, "id", &id, err, errlen) == -1)
+		return -1;
+	if (restart == NULL ||
+	    (strcmp(restart, "no") && strcmp(restart, "always") && strcmp(restart, "on-failure") &&
+	     strcmp(restart, "unless-stopped"))) {
+		snprintf(err, errlen, "restart must be no, always, on-failure or unless-stopped");
+		return -1;
+	}
+	snprintf(path, sizeof(path), "/containers/%s/update", id);
+	snprintf(body, sizeof(body), "{\"RestartPolicy\":{\"Name\":\"%s\"}}", restart);
+	return call_start(c, "POST", path, body, TIMEOUT_MS, err, errlen);
+}
+
 static int op_container_create(struct call *c, json_t *args, char *err, size_t errlen)
 {
 	json_t *spec = json_object_get(args, "spec");
@@ -848,6 +867,7 @@ static const struct op ops[] = {
 	{"container.rename", op_container_rename},
 	{"container.start", op_container_start},
 	{"container.stop", op_container_stop},
+	{"container.update", op_container_update},
 	{"containers.list", op_containers_list},
 	{"image.inspect", op_image_inspect},
 	{"image.pull", op_image_pull},

@@ -1,0 +1,1367 @@
+/*
+ * apply.c - the state engine's executor. One apply loop at a time:
+ *
+ *   gather (containers, images, networks, volumes, image configs from the
+ *   engine) -> compose every target service -> plan (plan.c) -> run the
+ *   round's steps in parallel -> again, until the planner has nothing left.
+ *
+ * A failed round is retried with exponential backoff; a new target cancels
+ * the loop (the steps in flight finish, then the next round plans against
+ * the new target). Image pulls run in the background, outside rounds: the
+ * planner sees the image missing and waits until the pull ends.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agentd.h"
+#include "compose.h"
+#include "db.h"
+#include "locks.h"
+#include "log.h"
+#include "plan.h"
+#include "target.h"
+
+#define MAX_STEPS        512
+#define BACKOFF_BASE_MS  500
+#define BACKOFF_MAX_MS   (15 * 60 * 1000)
+#define NOOP_DELAY_MS    1000
+#define HANDOVER_POLL_MS 100
+
+struct svc_state {
+	json_t *svc;          /* borrowed from the target */
+	struct composed comp; /* owned when `composed` */
+	int composed;
+	char image_id[80]; /* the engine's id for the image, "" if absent */
+	char image[512];   /* normalised reference */
+};
+
+struct apply {
+	struct agentd *ad;
+	json_t *target; /* owned, internal form */
+	int busy, again, cancelled;
+	unsigned failures;
+	struct event *ev_timer;
+
+	/* One round's view of the engine (owned). */
+	json_t *containers, *images, *networks, *volumes;
+	json_t *image_config; /* engine image id -> its Config, kept across rounds */
+	int pending;
+	int failed, lock_failed;
+	char reason[512];
+
+	/* The planner's input and output for this round. */
+	struct cur_container *cur;
+	int ncur;
+	struct cur_named *vols, *nets;
+	int nvols, nnets;
+	struct tgt_app *apps;
+	int napps;
+	struct svc_state **svcs; /* [app][service] */
+	char (*locked_gone)[64];
+	int nlocked_gone;
+	struct step steps[MAX_STEPS];
+	int nsteps;
+	int only_noops; /* this round only waits */
+
+	json_t *locked;   /* app uuid -> {"app_id", "services": [...]}: locks agentd holds */
+	json_t *fetching; /* image -> percent, while its pull runs */
+	int applied;      /* the last round found nothing to do */
+	int64_t applied_gen;
+};
+
+static void apply_round(struct apply *a);
+
+static uint64_t backoff_ms(unsigned failures)
+{
+	uint64_t d = BACKOFF_BASE_MS;
+
+	while (failures-- > 0 && d < BACKOFF_MAX_MS)
+		d *= 2;
+	return d > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : d;
+}
+
+static void pretty_ms(uint64_t ms, char *buf, size_t len)
+{
+	if (ms < 1000)
+		snprintf(buf, len, "%llums", (unsigned long long)ms);
+	else if (ms < 60000)
+		snprintf(buf, len, "%llus", (unsigned long long)(ms / 1000));
+	else
+		snprintf(buf, len, "%llum", (unsigned long long)(ms / 60000));
+}
+
+static void apply_schedule(struct apply *a, uint64_t ms)
+{
+	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
+
+	evtimer_del(a->ev_timer);
+	evtimer_add(a->ev_timer, &tv);
+}
+
+static void apply_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct apply *a = arg;
+
+	(void)fd;
+	(void)what;
+	if (!a->busy)
+		apply_round(a);
+}
+
+void apply_trigger(struct agentd *ad, const char *why)
+{
+	struct apply *a = ad->apply;
+
+	if (a == NULL)
+		return;
+	log_debug("apply: triggered (%s)", why);
+	if (a->busy) {
+		a->again = 1;
+		return;
+	}
+	a->failures = 0;
+	apply_schedule(a, 0);
+}
+
+/* --- Round bookkeeping -------------------------------------------------- */
+
+static void round_free(struct apply *a)
+{
+	int i, j;
+
+	json_decref(a->containers);
+	json_decref(a->images);
+	json_decref(a->networks);
+	json_decref(a->volumes);
+	a->containers = a->images = a->networks = a->volumes = NULL;
+	for (i = 0; i < a->napps; i++) {
+		for (j = 0; j < a->apps[i].nsvc; j++)
+			if (a->svcs[i][j].composed)
+				compose_free(&a->svcs[i][j].comp);
+		free(a->svcs[i]);
+		free(a->apps[i].svc);
+		for (j = 0; j < a->apps[i].nvolumes; j++)
+			free(a->apps[i].volumes[j]);
+		for (j = 0; j < a->apps[i].nnetworks; j++)
+			free(a->apps[i].networks[j]);
+		free(a->apps[i].volumes);
+		free(a->apps[i].networks);
+	}
+	free(a->svcs);
+	free(a->apps);
+	free(a->cur);
+	free(a->vols);
+	free(a->nets);
+	free(a->locked_gone);
+	a->svcs = NULL;
+	a->apps = NULL;
+	a->cur = NULL;
+	a->vols = a->nets = NULL;
+	a->locked_gone = NULL;
+	a->napps = a->ncur = a->nvols = a->nnets = a->nlocked_gone = a->nsteps = 0;
+}
+
+static void round_fail(struct apply *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void round_fail(struct apply *a, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (a->failed)
+		return; /* the first reason is the one worth reporting */
+	a->failed = 1;
+	va_start(ap, fmt);
+	vsnprintf(a->reason, sizeof(a->reason), fmt, ap);
+	va_end(ap);
+}
+
+static void round_end(struct apply *a, int all_noops)
+{
+	char when[32];
+	uint64_t d;
+
+	round_free(a);
+	a->busy = 0;
+	if (a->cancelled || a->again) {
+		a->cancelled = a->again = 0;
+		a->failures = 0;
+		apply_schedule(a, 0);
+		return;
+	}
+	if (a->failed) {
+		a->failures++;
+		d = backoff_ms(a->failures);
+		pretty_ms(d, when, sizeof(when));
+		if (a->lock_failed)
+			devlog_system(a->ad, "Updates are locked, retrying in %s. Reason: %s", when,
+				      a->reason);
+		else
+			log_error("apply: %s; retrying in %s", a->reason, when);
+		apply_schedule(a, d);
+		return;
+	}
+	a->failures = 0;
+	apply_schedule(a, all_noops ? NOOP_DELAY_MS : 0);
+}
+
+/* One step (or gather request) finished. */
+static void round_step_done(struct apply *a);
+
+/* --- Target ------------------------------------------------------------- */
+
+json_t *apply_target(struct agentd *ad)
+{
+	return ad->apply->target;
+}
+
+static int target_store(struct agentd *ad, json_t *target, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	char *text = json_dumps(target, JSON_COMPACT | JSON_SORT_KEYS);
+	int rc = -1;
+
+	if (text == NULL)
+		return -1;
+	if (sqlite3_prepare_v2(ad->db,
+			       "INSERT INTO target_state (id, json, updated_at) VALUES (1, ?, "
+			       "strftime('%Y-%m-%dT%H:%M:%fZ','now')) ON CONFLICT(id) DO UPDATE "
+			       "SET json = excluded.json, updated_at = excluded.updated_at",
+			       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+		sqlite3_finalize(st);
+	}
+	if (rc == -1)
+		snprintf(err, errlen, "cannot store the target: %s", sqlite3_errmsg(ad->db));
+	free(text);
+	return rc;
+}
+
+int apply_set_target(struct agentd *ad, json_t *target, char *err, size_t errlen)
+{
+	struct apply *a = ad->apply;
+
+	if (target_store(ad, target, err, errlen) == -1) {
+		json_decref(target);
+		return -1;
+	}
+	json_decref(a->target);
+	a->target = target;
+	if (a->busy)
+		a->cancelled = 1;
+	apply_trigger(ad, "new target");
+	return 0;
+}
+
+static json_t *target_load(struct agentd *ad)
+{
+	sqlite3_stmt *st;
+	json_t *t = NULL;
+
+	if (sqlite3_prepare_v2(ad->db, "SELECT json FROM target_state WHERE id = 1", -1, &st,
+			       NULL) != SQLITE_OK)
+		return NULL;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		t = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
+	sqlite3_finalize(st);
+	return t;
+}
+
+static const char *commit_current(struct agentd *ad, const char *uuid, char *buf, size_t len)
+{
+	sqlite3_stmt *st;
+
+	buf[0] = '\0';
+	if (sqlite3_prepare_v2(ad->db, "SELECT commit_id FROM current_commit WHERE app_uuid = ?",
+			       -1, &st, NULL) != SQLITE_OK)
+		return buf;
+	sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		snprintf(buf, len, "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	return buf;
+}
+
+static int commit_store(struct agentd *ad, const char *uuid, int app_id, const char *commit)
+{
+	sqlite3_stmt *st;
+	int rc = -1;
+
+	if (sqlite3_prepare_v2(ad->db,
+			       "INSERT INTO current_commit (app_uuid, app_id, commit_id) VALUES "
+			       "(?, ?, ?) ON CONFLICT(app_uuid) DO UPDATE SET commit_id = "
+			       "excluded.commit_id, app_id = excluded.app_id",
+			       -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, app_id);
+	sqlite3_bind_text(st, 3, commit, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* --- Reading the engine's state ----------------------------------------- */
+
+/* The engine's id of an image reference, from the image list. */
+static const char *image_lookup(json_t *images, const char *ref)
+{
+	json_t *img, *tag;
+	size_t i, k;
+
+	json_array_foreach(images, i, img)
+	{
+		const char *id = json_string_value(json_object_get(img, "Id"));
+
+		if (id != NULL && strcmp(id, ref) == 0)
+			return id;
+		json_array_foreach(json_object_get(img, "RepoTags"), k,
+				   tag) if (json_is_string(tag) &&
+					    strcmp(json_string_value(tag), ref) == 0) return id;
+		json_array_foreach(json_object_get(img, "RepoDigests"), k,
+				   tag) if (json_is_string(tag) &&
+					    strcmp(json_string_value(tag), ref) == 0) return id;
+	}
+	return NULL;
+}
+
+static enum cur_status cur_status_of(const char *state)
+{
+	if (state == NULL)
+		return CUR_EXITED;
+	if (!strcmp(state, "running") || !strcmp(state, "restarting") || !strcmp(state, "paused"))
+		return CUR_RUNNING;
+	if (!strcmp(state, "created"))
+		return CUR_CREATED;
+	if (!strcmp(state, "dead") || !strcmp(state, "removing"))
+		return CUR_DEAD;
+	return CUR_EXITED;
+}
+
+static void read_current(struct apply *a)
+{
+	json_t *c, *labels, *names, *v;
+	size_t i, n = json_array_size(a->containers);
+
+	a->cur = calloc(n ? n : 1, sizeof(*a->cur));
+	json_array_foreach(a->containers, i, c)
+	{
+		struct cur_container *cc = &a->cur[a->ncur];
+		const char *name, *s;
+		long long app_id, sid;
+
+		labels = json_object_get(c, "Labels");
+		names = json_object_get(c, "Names");
+		app_id = target_id(json_object_get(labels, "io.balena.app-id"));
+		sid = target_id(json_object_get(labels, "io.balena.service-id"));
+		name = json_string_value(json_array_get(names, 0));
+		if (app_id < 0 || sid < 0 || name == NULL)
+			continue;
+		if (name[0] == '/')
+			name++;
+		memset(cc, 0, sizeof(*cc));
+		snprintf(cc->name, sizeof(cc->name), "%s", name);
+		snprintf(cc->id, sizeof(cc->id), "%s", json_string_value(json_object_get(c, "Id")));
+		cc->app_id = (int)app_id;
+		cc->service_id = (int)sid;
+		if ((s = json_string_value(json_object_get(labels, "io.balena.app-uuid"))) != NULL)
+			snprintf(cc->app_uuid, sizeof(cc->app_uuid), "%s", s);
+		if ((s = json_string_value(
+			     json_object_get(labels, "io.balena.agentd.config-hash"))))
+			snprintf(cc->hash, sizeof(cc->hash), "%s", s);
+		if ((s = json_string_value(json_object_get(c, "ImageID"))) != NULL)
+			snprintf(cc->image_id_ref, sizeof(cc->image_id_ref), "%s", s);
+		cc->handover_old = strncmp(name, "old_", 4) == 0;
+		if (compose_parse_name(cc->handover_old ? name + 4 : name, cc->service,
+				       sizeof(cc->service), &cc->image_id, &cc->release_id,
+				       cc->commit, sizeof(cc->commit)) == -1)
+			continue;
+		v = json_object_get(labels, "io.balena.service-name");
+		if (json_is_string(v))
+			snprintf(cc->service, sizeof(cc->service), "%s", json_string_value(v));
+		cc->status = cur_status_of(json_string_value(json_object_get(c, "State")));
+		cc->created = json_integer_value(json_object_get(c, "Created"));
+		a->ncur++;
+	}
+}
+
+static void read_named(json_t *list, struct cur_named **out, int *n)
+{
+	json_t *o, *labels;
+	size_t i;
+
+	*out = calloc(json_array_size(list) + 1, sizeof(**out));
+	*n = 0;
+	json_array_foreach(list, i, o)
+	{
+		struct cur_named *cn = &(*out)[*n];
+		const char *name = json_string_value(json_object_get(o, "Name")), *s;
+
+		if (name == NULL)
+			continue;
+		labels = json_object_get(o, "Labels");
+		snprintf(cn->name, sizeof(cn->name), "%s", name);
+		if ((s = json_string_value(json_object_get(labels, "io.balena.app-uuid"))) != NULL)
+			snprintf(cn->app_uuid, sizeof(cn->app_uuid), "%s", s);
+		cn->app_id = (int)target_id(json_object_get(labels, "io.balena.app-id"));
+		if (cn->app_id < 0)
+			cn->app_id = atoi(name);
+		(*n)++;
+	}
+}
+
+/* --- Composing the target ---------------------------------------------- */
+
+static void compose_ctx_for(struct apply *a, json_t *app, const char *uuid, const char *svcname,
+			    json_t *svc, struct svc_state *ss, struct compose_ctx *ctx)
+{
+	struct agentd *ad = a->ad;
+
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->app_id = (int)json_integer_value(json_object_get(app, "id"));
+	ctx->app_uuid = uuid;
+	ctx->app_name = json_string_value(json_object_get(app, "name"));
+	ctx->service_name = svcname;
+	ctx->service_id = (int)json_integer_value(json_object_get(svc, "id"));
+	ctx->image_id = (int)json_integer_value(json_object_get(svc, "image_id"));
+	ctx->release_id = (int)json_integer_value(json_object_get(app, "release_id"));
+	ctx->commit = json_string_value(json_object_get(app, "commit"));
+	ctx->device_uuid = ad->device_uuid;
+	ctx->device_type = ad->device_type;
+	ctx->device_arch = ad->device_arch;
+	ctx->device_name = json_string_value(json_object_get(a->target, "name"));
+	ctx->host_os_version = ad->os_version;
+	ctx->run_dir = ad->run_dir;
+	ctx->engine_socket = ad->engine_sock;
+	ctx->api_port = ad->cfg.listen_port;
+	ctx->api_host = "127.0.0.1";
+	ctx->image_config = ss->image_id[0] ? json_object_get(a->image_config, ss->image_id) : NULL;
+	ctx->image_id_ref = ss->image_id[0] ? ss->image_id : NULL;
+	ctx->host_has_lib_modules = access("/lib/modules", F_OK) == 0;
+	ctx->host_has_lib_firmware = access("/lib/firmware", F_OK) == 0;
+}
+
+static char *str_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static char *str_printf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s = NULL;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) == -1)
+		s = NULL;
+	va_end(ap);
+	return s;
+}
+
+static void add_unique(char ***list, int *n, char *s)
+{
+	int i;
+
+	for (i = 0; i < *n; i++) {
+		if (strcmp((*list)[i], s) == 0) {
+			free(s);
+			return;
+		}
+	}
+	*list = realloc(*list, (size_t)(*n + 1) * sizeof(char *));
+	(*list)[(*n)++] = s;
+}
+
+static int strategy_of(const char *s)
+{
+	if (s == NULL)
+		return STRAT_DOWNLOAD_THEN_KILL;
+	if (!strcmp(s, "kill-then-download"))
+		return STRAT_KILL_THEN_DOWNLOAD;
+	if (!strcmp(s, "delete-then-download"))
+		return STRAT_DELETE_THEN_DOWNLOAD;
+	if (!strcmp(s, "hand-over"))
+		return STRAT_HAND_OVER;
+	return STRAT_DOWNLOAD_THEN_KILL;
+}
+
+/* Build the planner's target from the stored target and this round's view. */
+static int build_target(struct apply *a)
+{
+	json_t *apps = json_object_get(a->target, "apps"), *app, *svc, *v;
+	const char *uuid, *name, *k;
+	char err[512], cur_commit[128];
+	size_t napps = json_object_size(apps);
+	int ai = 0, si, j;
+
+	a->apps = calloc(napps + 1, sizeof(*a->apps));
+	a->svcs = calloc(napps + 1, sizeof(*a->svcs));
+	json_object_foreach(apps, uuid, app)
+	{
+		struct tgt_app *ta = &a->apps[ai];
+		json_t *svcs = json_object_get(app, "services");
+
+		if (json_is_true(json_object_get(app, "is_host")))
+			continue; /* the host OS app is not ours to run */
+		snprintf(ta->uuid, sizeof(ta->uuid), "%s", uuid);
+		ta->app_id = (int)json_integer_value(json_object_get(app, "id"));
+		snprintf(ta->commit, sizeof(ta->commit), "%s",
+			 json_string_value(json_object_get(app, "commit")));
+		ta->release_id = (int)json_integer_value(json_object_get(app, "release_id"));
+		ta->locked = json_object_get(a->locked, uuid) != NULL;
+		ta->current_commit_matches =
+			strcmp(commit_current(a->ad, uuid, cur_commit, sizeof(cur_commit)),
+			       ta->commit) == 0;
+		ta->svc = calloc(json_object_size(svcs) + 1, sizeof(*ta->svc));
+		a->svcs[ai] = calloc(json_object_size(svcs) + 1, sizeof(**a->svcs));
+		add_unique(&ta->networks, &ta->nnetworks, str_printf("%s_default", uuid));
+		json_object_foreach(json_object_get(app, "networks"), k, v)
+			add_unique(&ta->networks, &ta->nnetworks, str_printf("%s_%s", uuid, k));
+		json_object_foreach(json_object_get(app, "volumes"), k, v)
+			add_unique(&ta->volumes, &ta->nvolumes, str_printf("%d_%s", ta->app_id, k));
+		si = 0;
+		json_object_foreach(svcs, name, svc)
+		{
+			struct tgt_service *t = &ta->svc[si];
+			struct svc_state *ss = &a->svcs[ai][si];
+			struct compose_ctx ctx;
+			const char *id;
+			size_t di;
+
+			ss->svc = svc;
+			compose_image_normalise(json_string_value(json_object_get(svc, "image")),
+						ss->image, sizeof(ss->image));
+			if ((id = image_lookup(a->images, ss->image)) != NULL)
+				snprintf(ss->image_id, sizeof(ss->image_id), "%s", id);
+			compose_ctx_for(a, app, uuid, name, svc, ss, &ctx);
+			if (compose_service(&ctx, svc, &ss->comp, err, sizeof(err)) == -1) {
+				devlog_system(a->ad,
+					      "Could not move to new release: service %s: %s", name,
+					      err);
+				round_fail(a, "service %s: %s", name, err);
+				continue;
+			}
+			ss->composed = 1;
+			snprintf(t->name, sizeof(t->name), "%s", name);
+			t->service_id = ctx.service_id;
+			t->image_id = ctx.image_id;
+			snprintf(t->image, sizeof(t->image), "%s", ss->image);
+			compose_container_name(&ctx, t->container_name, sizeof(t->container_name));
+			t->image_available = ss->image_id[0] != '\0';
+			if (t->image_available)
+				compose_hash(ss->comp.spec, t->hash);
+			t->running = ss->comp.running;
+			t->strategy = strategy_of(ss->comp.strategy);
+			json_array_foreach(ss->comp.depends_on, di,
+					   v) if (t->ndepends < PLAN_MAX_DEPS && json_is_string(v))
+				snprintf(t->depends[t->ndepends++], sizeof(t->depends[0]), "%s",
+					 json_string_value(v));
+			json_object_foreach(ss->comp.networks, k, v)
+				add_unique(&ta->networks, &ta->nnetworks, strdup(k));
+			json_array_foreach(ss->comp.volumes, di, v) add_unique(
+				&ta->volumes, &ta->nvolumes, strdup(json_string_value(v)));
+			si++;
+		}
+		ta->nsvc = si;
+		ai++;
+	}
+	a->napps = ai;
+	/* Locks held for apps that left the target. */
+	a->locked_gone = calloc(json_object_size(a->locked) + 1, sizeof(*a->locked_gone));
+	json_object_foreach(a->locked, k, v)
+	{
+		for (j = 0; j < a->napps; j++)
+			if (strcmp(a->apps[j].uuid, k) == 0)
+				break;
+		if (j == a->napps)
+			snprintf(a->locked_gone[a->nlocked_gone++], 64, "%s", k);
+	}
+	return a->failed ? -1 : 0;
+}
+
+/* --- Steps -------------------------------------------------------------- */
+
+struct stepctx {
+	struct apply *a;
+	const struct step *st;
+	struct svc_state *ss; /* for steps about a target service */
+	char id[80];          /* container id created or acted on */
+	char image[512];
+	int phase;
+	int netidx; /* start: networks connected so far, after the first */
+	int fresh;  /* start: create a new container even though one exists */
+	uint64_t deadline;
+	struct event *ev;
+};
+
+static struct svc_state *svc_state_of(struct apply *a, const struct step *st)
+{
+	if (st->app < 0 || st->tgt == NULL)
+		return NULL;
+	return &a->svcs[st->app][st->tgt - a->apps[st->app].svc];
+}
+
+static void step_end(struct stepctx *sc)
+{
+	struct apply *a = sc->a;
+
+	if (sc->ev != NULL)
+		event_free(sc->ev);
+	free(sc);
+	round_step_done(a);
+}
+
+static const char *svc_label(struct stepctx *sc, char *buf, size_t len)
+{
+	const struct step *st = sc->st;
+	const char *svc = st->tgt ? st->tgt->name : st->cur ? st->cur->service : "?";
+	const char *img = st->tgt ? st->tgt->image : st->cur ? st->cur->image_id_ref : "";
+
+	snprintf(buf, len, "%s %s", svc, img);
+	return buf;
+}
+
+/* Generic completion for single-call steps. */
+static int call_ok(struct stepctx *sc, int status, const char *err, const char *what)
+{
+	if (err == NULL && status >= 200 && status < 400)
+		return 1;
+	round_fail(sc->a, "%s failed: %s", what, err ? err : "engine error");
+	return 0;
+}
+
+/* fetch: runs in the background, the round does not wait for it */
+static void fetch_done(struct agentd *ad, int status, json_t *body, const char *err, void *arg)
+{
+	char *image = arg;
+	struct apply *a = ad->apply;
+
+	(void)body;
+	json_object_del(a->fetching, image);
+	if (err == NULL && status == 200) {
+		devlog_system(ad, "Downloaded image '%s'", image);
+	} else {
+		devlog_system(ad, "Failed to download image '%s' due to '%s'", image,
+			      err ? err : "engine error");
+	}
+	free(image);
+	apply_trigger(ad, "download ended");
+}
+
+static void step_fetch(struct stepctx *sc)
+{
+	struct apply *a = sc->a;
+	const char *image = sc->st->tgt->image;
+
+	if (json_object_get(a->fetching, image) == NULL) {
+		devlog_system(a->ad, "Downloading image '%s'", image);
+		json_object_set_new(a->fetching, image, json_integer(0));
+		engine_call(a->ad, "image.pull", json_pack("{s:s}", "image", image), fetch_done,
+			    strdup(image));
+	}
+	step_end(sc);
+}
+
+static void simple_done(struct agentd *ad, int status, json_t *body, const char *err, void *arg)
+{
+	struct stepctx *sc = arg;
+
+	(void)ad;
+	(void)body;
+	call_ok(sc, status, err, plan_step_name(sc->st->kind));
+	step_end(sc);
+}
+
+/* start: create (unless created already), connect networks, start */
+enum { PH_CREATE, PH_CONNECT, PH_START, PH_DONE };
+
+static void start_next(struct stepctx *sc);
+
+static void start_cb(struct agentd *ad, int status, json_t *body, const char *err, void *arg)
+{
+	struct stepctx *sc = arg;
+	char label[700];
+
+	if (!call_ok(sc, status, err, "start")) {
+		step_end(sc);
+		return;
+	}
+	switch (sc->phase) {
+	case PH_CREATE: {
+		const char *id = json_string_value(json_object_get(body, "Id"));
+
+		snprintf(sc->id, sizeof(sc->id), "%s", id ? id : "");
+		devlog_system(ad, "Installed service '%s'", svc_label(sc, label, sizeof(label)));
+		sc->phase = PH_CONNECT;
+		break;
+	}
+	case PH_CONNECT:
+		sc->netidx++;
+		break;
+	case PH_START:
+		sc->phase = PH_DONE;
+		break;
+	}
+	start_next(sc);
+}
+
+/* The container's config, with what only agentd knows at create time. */
+static json_t *start_spec(struct stepctx *sc)
+{
+	struct apply *a = sc->a;
+	const struct step *st = sc->st;
+	struct svc_state *ss = sc->ss;
+	json_t *spec = json_deep_copy(ss->comp.spec);
+	int c;
+
+	json_object_set_new(json_object_get(spec, "Labels"), "io.balena.agentd.config-hash",
+			    json_string(st->tgt->hash));
+	if (ss->comp.network_mode_service == NULL)
+		return spec;
+	/* network_mode: service:x becomes the id of x's container. */
+	for (c = 0; c < a->ncur; c++)
+		if (strcmp(a->cur[c].service, ss->comp.network_mode_service) == 0 &&
+		    strcmp(a->cur[c].app_uuid, a->apps[st->app].uuid) == 0 &&
+		    !a->cur[c].handover_old)
+			break;
+	if (c == a->ncur) {
+		round_fail(a, "service %s: network_mode service:%s has no container", st->tgt->name,
+			   ss->comp.network_mode_service);
+		json_decref(spec);
+		return NULL;
+	}
+	json_object_set_new(json_object_get(spec, "HostConfig"), "NetworkMode",
+			    json_sprintf("container:%s", a->cur[c].id));
+	return spec;
+}
+
+static void start_next(struct stepctx *sc)
+{
+	struct apply *a = sc->a;
+	const struct step *st = sc->st;
+	struct svc_state *ss = sc->ss;
+	char label[700];
+	const char *k;
+	json_t *spec, *v;
+	int i = 0;
+
+	switch (sc->phase) {
+	case PH_CREATE:
+		if (st->cur != NULL && !sc->fresh) {
+			snprintf(sc->id, sizeof(sc->id), "%s", st->cur->id);
+			sc->phase = PH_START;
+			start_next(sc);
+			return;
+		}
+		devlog_system(a->ad, "Installing service '%s'",
+			      svc_label(sc, label, sizeof(label)));
+		if (lock_dir_make(a->ad->run_dir, a->apps[st->app].app_id, st->tgt->name) == -1)
+			log_warn("cannot create the lock dir of %s", st->tgt->name);
+		if ((spec = start_spec(sc)) == NULL) {
+			step_end(sc);
+			return;
+		}
+		engine_call(a->ad, "container.create",
+			    json_pack("{s:s, s:o}", "name", st->tgt->container_name, "spec", spec),
+			    start_cb, sc);
+		return;
+	case PH_CONNECT:
+		/* Networks beyond the first, which the create attached already. */
+		if (ss->comp.network_mode_service == NULL) {
+			json_object_foreach(ss->comp.networks, k, v)
+			{
+				if (i++ <= sc->netidx)
+					continue;
+				engine_call(a->ad, "network.connect",
+					    json_pack("{s:s, s:s, s:O?}", "id", k, "container",
+						      sc->id, "aliases",
+						      json_object_get(v, "Aliases")),
+					    start_cb, sc);
+				return;
+			}
+		}
+		sc->phase = PH_START;
+		/* fall through */
+	case PH_START:
+		if (!st->tgt->running) {
+			step_end(sc);
+			return;
+		}
+		devlog_system(a->ad, "Starting service '%s'", svc_label(sc, label, sizeof(label)));
+		engine_call(a->ad, "container.start", json_pack("{s:s}", "id", sc->id), start_cb,
+			    sc);
+		return;
+	default:
+		devlog_system(a->ad, "Started service '%s'", svc_label(sc, label, sizeof(label)));
+		step_end(sc);
+		return;
+	}
+}
+
+/* kill: stop, remove (with anonymous volumes), maybe remove its image */
+static void kill_cb(struct agentd *ad, int status, json_t *body, const char *err, void *arg)
+{
+	struct stepctx *sc = arg;
+	char label[700];
+
+	(void)body;
+	if (sc->phase == 3) {
+		/* image removal: failing it (still used) is harmless */
+		if (err == NULL)
+			devlog_system(ad, "Deleted image '%s'", sc->image);
+		step_end(sc);
+		return;
+	}
+	if (status == 404 && sc->phase == 1) {
+		step_end(sc); /* gone already */
+		return;
+	}
+	if (!call_ok(sc, status, err, "kill")) {
+		step_end(sc);
+		return;
+	}
+	if (sc->phase == 1) {
+		sc->phase = 2;
+		engine_call(ad, "container.remove",
+			    json_pack("{s:s, s:b, s:b}", "id", sc->st->cur->id, "force", 1,
+				      "volumes", 1),
+			    kill_cb, sc);
+		return;
+	}
+	devlog_system(ad, "Killed service '%s'", svc_label(sc, label, sizeof(label)));
+	if (strcmp(sc->st->why, "delete-then-download") == 0 && sc->st->cur->image_id_ref[0]) {
+		sc->phase = 3;
+		snprintf(sc->image, sizeof(sc->image), "%s", sc->st->cur->image_id_ref);
+		devlog_system(ad, "Deleting image '%s'", sc->image);
+		engine_call(ad, "image.remove", json_pack("{s:s}", "image", sc->image), kill_cb,
+			    sc);
+		return;
+	}
+	step_end(sc);
+}
+
+static void step_kill(struct stepctx *sc)
+{
+	char label[700];
+
+	devlog_system(sc->a->ad, "Killing service '%s'", svc_label(sc, label, sizeof(label)));
+	sc->phase = 1;
+	engine_call(sc->a->ad, "container.stop", json_pack("{s:s}", "id", sc->st->cur->id), kill_cb,
+		    sc);
+}
+
+/* hand-over: old loses its restart policy and name, new starts, then wait */
+static void handover_next(struct stepctx *sc);
+
+static void handover_cb(struct agentd *ad, int status, json_t *body, const char *err, void *arg)
+{
+	struct stepctx *sc = arg;
+
+	(void)ad;
+	(void)body;
+	if (!call_ok(sc, status, err, "handover")) {
+		step_end(sc);
+		return;
+	}
+	handover_next(sc);
+}
+
+static int handover_complete(struct stepctx *sc)
+{
+	char dir[4096], path[4200];
+	const struct step *st = sc->st;
+	int i;
+	static const char *const names[] = {"handover-complete", "resin-kill-me"};
+
+	lock_dir_path(sc->a->ad->run_dir, sc->a->apps[st->app].app_id, st->tgt->name, dir,
+		      sizeof(dir));
+	for (i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		if (access(path, F_OK) == 0) {
+			unlink(path);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static void handover_poll(evutil_socket_t fd, short what, void *arg)
+{
+	struct stepctx *sc = arg;
+	struct timeval tv = {0, HANDOVER_POLL_MS * 1000};
+
+	(void)fd;
+	(void)what;
+	if (handover_complete(sc) || now_ms() >= sc->deadline) {
+		handover_next(sc);
+		return;
+	}
+	evtimer_add(sc->ev, &tv);
+}
+
+static void handover_next(struct stepctx *sc)
+{
+	struct apply *a = sc->a;
+	const struct step *st = sc->st;
+	char oldname[PLAN_NAME_MAX + 8];
+	struct timeval tv = {0, HANDOVER_POLL_MS * 1000};
+	struct stepctx *start;
+
+	switch (sc->phase++) {
+	case 0:
+		engine_call(a->ad, "container.update",
+			    json_pack("{s:s, s:s}", "id", st->cur->id, "restart", "no"),
+			    handover_cb, sc);
+		return;
+	case 1:
+		snprintf(oldname, sizeof(oldname), "old_%s", st->cur->name);
+		engine_call(a->ad, "container.rename",
+			    json_pack("{s:s, s:s}", "id", st->cur->id, "name", oldname),
+			    handover_cb, sc);
+		return;
+	case 2:
+		/* Start the new one as a step of its own; it comes back here. */
+		if ((start = calloc(1, sizeof(*start))) == NULL) {
+			round_fail(a, "out of memory");
+			step_end(sc);
+			return;
+		}
+		*start = *sc;
+		start->phase = PH_CREATE;
+		start->fresh = 1;
+		start->ev = NULL;
+		sc->a->pending++;
+		start_next(start);
+		/* Wait for the application to say it has taken over. */
+		sc->deadline = now_ms() + (uint64_t)sc->ss->comp.handover_timeout_ms;
+		sc->ev = evtimer_new(a->ad->base, handover_poll, sc);
+		evtimer_add(sc->ev, &tv);
+		return;
+	case 3:
+		sc->phase = 1;
+		step_kill(sc);
+		return;
+	}
+}
+
+/* checkTruthy of a device config var: 1, true, on (any case). */
+static int config_truthy(json_t *target, const char *key)
+{
+	json_t *v = json_object_get(json_object_get(target, "config"), key);
+	const char *s = json_string_value(v);
+
+	if (json_is_true(v) || (json_is_integer(v) && json_integer_value(v) == 1))
+		return 1;
+	return s != NULL && (!strcmp(s, "1") || !strcasecmp(s, "true") || !strcasecmp(s, "on"));
+}
+
+static void step_lock(struct stepctx *sc, int take)
+{
+	struct apply *a = sc->a;
+	const struct step *st = sc->st;
+	const char *svcs[256];
+	char err[256];
+	json_t *list = json_array(), *v;
+	int n = 0, i, app_id = -1, force;
+	size_t k;
+
+	/* All services of the app, current and target. */
+	for (i = 0; i < a->ncur && n < 256; i++) {
+		if (strcmp(a->cur[i].app_uuid, st->name) == 0) {
+			json_array_append_new(list, json_string(a->cur[i].service));
+			app_id = a->cur[i].app_id;
+		}
+	}
+	if (st->app >= 0) {
+		app_id = a->apps[st->app].app_id;
+		for (i = 0; i < a->apps[st->app].nsvc; i++)
+			json_array_append_new(list, json_string(a->apps[st->app].svc[i].name));
+	}
+	if (!take) {
+		json_t *held = json_object_get(a->locked, st->name);
+
+		json_array_extend(list, json_object_get(held, "services"));
+		if (app_id < 0)
+			app_id = (int)json_integer_value(json_object_get(held, "app_id"));
+	}
+	json_array_foreach(list, k, v) if (n < 256) svcs[n++] = json_string_value(v);
+	force = config_truthy(a->target, "SUPERVISOR_OVERRIDE_LOCK");
+	if (take) {
+		devlog_system(a->ad, "Taking update locks");
+		i = lock_take(a->ad->run_dir, app_id, svcs, n, force, err, sizeof(err));
+		if (i == 0) {
+			json_object_set_new(
+				a->locked, st->name,
+				json_pack("{s:i, s:O}", "app_id", app_id, "services", list));
+		} else {
+			if (i == -1)
+				a->lock_failed = 1;
+			round_fail(a, "%s", err);
+		}
+	} else {
+		devlog_system(a->ad, "Releasing update locks");
+		lock_release(a->ad->run_dir, app_id, svcs, n);
+		json_object_del(a->locked, st->name);
+	}
+	json_decref(list);
+	step_end(sc);
+}
+
+static void step_run(struct apply *a, const struct step *st)
+{
+	struct stepctx *sc = calloc(1, sizeof(*sc));
+	const struct tgt_app *ta = st->app >= 0 ? &a->apps[st->app] : NULL;
+	json_t *cfg;
+
+	if (sc == NULL) {
+		round_fail(a, "out of memory");
+		round_step_done(a);
+		return;
+	}
+	sc->a = a;
+	sc->st = st;
+	sc->ss = svc_state_of(a, st);
+	switch (st->kind) {
+	case STEP_FETCH:
+		step_fetch(sc);
+		break;
+	case STEP_START:
+		start_next(sc);
+		break;
+	case STEP_KILL:
+		step_kill(sc);
+		break;
+	case STEP_STOP:
+		engine_call(a->ad, "container.stop", json_pack("{s:s}", "id", st->cur->id),
+			    simple_done, sc);
+		break;
+	case STEP_REMOVE:
+		engine_call(
+			a->ad, "container.remove",
+			json_pack("{s:s, s:b, s:b}", "id", st->cur->id, "force", 1, "volumes", 1),
+			simple_done, sc);
+		break;
+	case STEP_RENAME:
+		engine_call(
+			a->ad, "container.rename",
+			json_pack("{s:s, s:s}", "id", st->cur->id, "name", st->tgt->container_name),
+			simple_done, sc);
+		break;
+	case STEP_HANDOVER:
+		handover_next(sc);
+		break;
+	case STEP_TAKE_LOCK:
+	case STEP_RELEASE_LOCK:
+		step_lock(sc, st->kind == STEP_TAKE_LOCK);
+		break;
+	case STEP_CREATE_VOLUME:
+		cfg = json_object_get(
+			json_object_get(
+				json_object_get(json_object_get(json_object_get(a->target, "apps"),
+								ta->uuid),
+						"volumes"),
+				strchr(st->name, '_') + 1),
+			"driver_opts");
+		engine_call(a->ad, "volume.create",
+			    json_pack("{s:{s:s, s:{s:s, s:s}, s:O*}}", "spec", "Name", st->name,
+				      "Labels", "io.balena.supervised", "true",
+				      "io.balena.app-uuid", ta->uuid, "DriverOpts",
+				      json_is_object(cfg) ? cfg : NULL),
+			    simple_done, sc);
+		break;
+	case STEP_CREATE_NETWORK: {
+		char app_id[16];
+
+		snprintf(app_id, sizeof(app_id), "%d", ta->app_id);
+		engine_call(a->ad, "network.create",
+			    json_pack("{s:{s:s, s:{s:s, s:s, s:s}, s:b}}", "spec", "Name", st->name,
+				      "Labels", "io.balena.supervised", "true",
+				      "io.balena.app-uuid", ta->uuid, "io.balena.app-id", app_id,
+				      "CheckDuplicate", 1),
+			    simple_done, sc);
+		break;
+	}
+	case STEP_REMOVE_VOLUME:
+		engine_call(a->ad, "volume.remove", json_pack("{s:s}", "id", st->name), simple_done,
+			    sc);
+		break;
+	case STEP_REMOVE_NETWORK:
+		engine_call(a->ad, "network.remove", json_pack("{s:s}", "id", st->name),
+			    simple_done, sc);
+		break;
+	case STEP_UPDATE_COMMIT:
+		if (commit_store(a->ad, ta->uuid, ta->app_id, ta->commit) == -1)
+			round_fail(a, "cannot store the current commit");
+		step_end(sc);
+		break;
+	case STEP_NOOP:
+		step_end(sc);
+		break;
+	}
+}
+
+/* --- The round ---------------------------------------------------------- */
+
+static void round_step_done(struct apply *a)
+{
+	if (--a->pending > 0)
+		return;
+	round_end(a, a->only_noops);
+}
+
+static void round_plan(struct apply *a)
+{
+	struct plan_input in;
+	int i;
+
+	read_current(a);
+	read_named(a->volumes ? json_object_get(a->volumes, "Volumes") : NULL, &a->vols, &a->nvols);
+	read_named(a->networks, &a->nets, &a->nnets);
+	if (build_target(a) == -1) {
+		round_end(a, 0);
+		return;
+	}
+	memset(&in, 0, sizeof(in));
+	in.cur = a->cur;
+	in.ncur = a->ncur;
+	in.vols = a->vols;
+	in.nvols = a->nvols;
+	in.nets = a->nets;
+	in.nnets = a->nnets;
+	in.apps = a->apps;
+	in.napps = a->napps;
+	in.locked_gone = a->locked_gone;
+	in.nlocked_gone = a->nlocked_gone;
+	a->nsteps = plan_steps(&in, a->steps, MAX_STEPS);
+	if (a->nsteps == 0) {
+		if (!a->applied)
+			log_info("apply: target state applied");
+		a->applied = 1;
+		round_free(a);
+		a->busy = 0;
+		a->failures = 0;
+		if (a->again || a->cancelled) {
+			a->again = a->cancelled = 0;
+			apply_schedule(a, 0);
+		}
+		return;
+	}
+	a->applied = 0;
+	a->only_noops = 1;
+	for (i = 0; i < a->nsteps; i++) {
+		log_debug("apply: step %s %s (%s)", plan_step_name(a->steps[i].kind),
+			  a->steps[i].tgt   ? a->steps[i].tgt->name
+			  : a->steps[i].cur ? a->steps[i].cur->name
+					    : a->steps[i].name,
+			  a->steps[i].why);
+		if (a->steps[i].kind != STEP_NOOP &&
+		    !(a->steps[i].kind == STEP_FETCH &&
+		      json_object_get(a->fetching, a->steps[i].tgt->image) != NULL))
+			a->only_noops = 0;
+	}
+	a->pending = a->nsteps + 1; /* +1: ours, so no step can end the round early */
+	for (i = 0; i < a->nsteps; i++)
+		step_run(a, &a->steps[i]);
+	round_step_done(a);
+}
+
+static void inspect_done(struct agentd *ad, int status, json_t *body, const char *err, void *arg)
+{
+	struct apply *a = ad->apply;
+	char *id = arg;
+
+	if (err == NULL && status == 200 && json_is_object(json_object_get(body, "Config")))
+		json_object_set(a->image_config, id, json_object_get(body, "Config"));
+	else
+		round_fail(a, "cannot inspect image %s: %s", id, err ? err : "engine error");
+	free(id);
+	if (--a->pending == 0) {
+		if (a->failed)
+			round_end(a, 0);
+		else
+			round_plan(a);
+	}
+}
+
+/* The image configs the composer needs, for target images that are here. */
+static void gather_images(struct apply *a)
+{
+	json_t *app, *svc;
+	const char *k, *n;
+	char ref[512];
+	const char *id;
+
+	a->pending = 1;
+	json_object_foreach(json_object_get(a->target, "apps"), k, app)
+	{
+		json_object_foreach(json_object_get(app, "services"), n, svc)
+		{
+			compose_image_normalise(json_string_value(json_object_get(svc, "image")),
+						ref, sizeof(ref));
+			id = image_lookup(a->images, ref);
+			if (id == NULL || json_object_get(a->image_config, id) != NULL)
+				continue;
+			json_object_set_new(a->image_config, id, json_null()); /* in flight */
+			a->pending++;
+			engine_call(a->ad, "image.inspect", json_pack("{s:s}", "image", id),
+				    inspect_done, strdup(id));
+		}
+	}
+	if (--a->pending == 0)
+		round_plan(a);
+}
+
+static void list_done(struct agentd *ad, int status, json_t *body, const char *err, void *arg)
+{
+	struct apply *a = ad->apply;
+	json_t **slot = arg;
+
+	if (err != NULL || status != 200)
+		round_fail(a, "cannot read the engine's state: %s", err ? err : "engine error");
+	else
+		*slot = json_incref(body);
+	if (--a->pending > 0)
+		return;
+	if (a->failed) {
+		round_end(a, 0);
+		return;
+	}
+	/* Drop configs of images that are gone (and half-done entries). */
+	{
+		const char *id;
+		json_t *v;
+		void *tmp;
+
+		json_object_foreach_safe(a->image_config, tmp, id,
+					 v) if (json_is_null(v) ||
+						image_lookup(a->images, id) == NULL)
+			json_object_del(a->image_config, id);
+	}
+	gather_images(a);
+}
+
+static void apply_round(struct apply *a)
+{
+	if (a->busy)
+		return;
+	if (!a->ad->engine_up || a->ad->d[D_ENGINECTL].state != DS_READY) {
+		log_debug("apply: waiting for the engine");
+		return; /* the engine's arrival triggers us */
+	}
+	a->busy = 1;
+	a->failed = a->lock_failed = 0;
+	a->reason[0] = '\0';
+	a->pending = 4;
+	engine_call(a->ad, "containers.list",
+		    json_pack("{s:b, s:[s]}", "all", 1, "labels", "io.balena.supervised"),
+		    list_done, &a->containers);
+	engine_call(a->ad, "images.list", json_object(), list_done, &a->images);
+	engine_call(a->ad, "networks.list", json_pack("{s:[s]}", "labels", "io.balena.supervised"),
+		    list_done, &a->networks);
+	engine_call(a->ad, "volumes.list", json_pack("{s:[s]}", "labels", "io.balena.supervised"),
+		    list_done, &a->volumes);
+}
+
+void apply_progress(struct agentd *ad, const char *image, int percent)
+{
+	struct apply *a = ad->apply;
+
+	if (a != NULL && json_object_get(a->fetching, image) != NULL)
+		json_object_set_new(a->fetching, image, json_integer(percent));
+}
+
+/* --- Set-up ------------------------------------------------------------- */
+
+static json_t *apply_preload(struct agentd *ad)
+{
+	char path[PATH_MAX], done[PATH_MAX + 16], err[512];
+	json_error_t jerr;
+	json_t *raw, *t;
+
+	snprintf(path, sizeof(path), "%s/apps.json", ad->data_dir);
+	if (access(path, F_OK) != 0)
+		return NULL;
+	if ((raw = json_load_file(path, 0, &jerr)) == NULL) {
+		log_error("preload %s: %s (line %d): ignored", path, jerr.text, jerr.line);
+		return NULL;
+	}
+	t = target_from_preload(raw, err, sizeof(err));
+	json_decref(raw);
+	if (t == NULL) {
+		log_error("preload %s: %s: ignored", path, err);
+		return NULL;
+	}
+	json_object_set_new(t, "local", json_true());
+	snprintf(done, sizeof(done), "%s.preloaded", path);
+	if (rename(path, done) == -1)
+		log_warn("cannot rename %s", path);
+	log_info("preloaded apps from %s", path);
+	return t;
+}
+
+int apply_init(struct agentd *ad)
+{
+	struct apply *a = calloc(1, sizeof(*a));
+	char err[512];
+	json_t *pre;
+
+	if (a == NULL)
+		return -1;
+	a->ad = ad;
+	a->image_config = json_object();
+	a->locked = json_object();
+	a->fetching = json_object();
+	a->ev_timer = evtimer_new(ad->base, apply_on_timer, a);
+	ad->apply = a;
+	a->target = target_load(ad);
+	if (a->target == NULL && (pre = apply_preload(ad)) != NULL) {
+		if (target_store(ad, pre, err, sizeof(err)) == -1)
+			log_error("preload: %s", err);
+		a->target = pre;
+	}
+	if (a->target == NULL)
+		a->target = json_pack("{s:s, s:{}, s:b, s:{}}", "name", "", "config", "local", 0,
+				      "apps");
+	return 0;
+}
+
+void apply_free(struct agentd *ad)
+{
+	struct apply *a = ad->apply;
+
+	if (a == NULL)
+		return;
+	round_free(a);
+	event_free(a->ev_timer);
+	json_decref(a->target);
+	json_decref(a->image_config);
+	json_decref(a->locked);
+	json_decref(a->fetching);
+	free(a);
+	ad->apply = NULL;
+}
+
+/* --- Status for the API --------------------------------------------------- */
+
+json_t *apply_status(struct agentd *ad)
+{
+	struct apply *a = ad->apply;
+	json_t *images = json_array(), *v;
+	const char *k;
+	int total = 0, n = 0;
+
+	json_object_foreach(a->fetching, k, v)
+	{
+		json_array_append_new(images, json_pack("{s:s, s:s, s:O}", "name", k, "status",
+							"Downloading", "downloadProgress", v));
+		total += (int)json_integer_value(v);
+		n++;
+	}
+	return json_pack("{s:s, s:o, s:o}", "appState",
+			 a->applied && !a->busy ? "applied" : "applying", "overallDownloadProgress",
+			 n ? json_integer(total / n) : json_null(), "images", images);
+}

@@ -1,0 +1,377 @@
+/*
+ * plan.c - the planner (see plan.h). It follows the balena supervisor's
+ * rules (facts §4.3): services are matched by name; a changed config goes
+ * through the service's update strategy; a change of commit or release
+ * alone renames; user locks are taken before anything is killed, stopped
+ * or renamed; dependencies start first; volumes outlive releases.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "plan.h"
+
+struct planner {
+	const struct plan_input *in;
+	struct step *out;
+	int max, n;
+};
+
+static const char *const step_names[] = {
+	[STEP_FETCH] = "fetch",
+	[STEP_TAKE_LOCK] = "takeLock",
+	[STEP_RELEASE_LOCK] = "releaseLock",
+	[STEP_KILL] = "kill",
+	[STEP_STOP] = "stop",
+	[STEP_START] = "start",
+	[STEP_REMOVE] = "remove",
+	[STEP_RENAME] = "updateMetadata",
+	[STEP_HANDOVER] = "handover",
+	[STEP_CREATE_VOLUME] = "createVolume",
+	[STEP_REMOVE_VOLUME] = "removeVolume",
+	[STEP_CREATE_NETWORK] = "createNetwork",
+	[STEP_REMOVE_NETWORK] = "removeNetwork",
+	[STEP_UPDATE_COMMIT] = "updateCommit",
+	[STEP_NOOP] = "noop",
+};
+
+const char *plan_step_name(enum step_kind k)
+{
+	return step_names[k];
+}
+
+static struct step *emit(struct planner *p, enum step_kind kind, int app,
+			 const struct cur_container *cur, const struct tgt_service *tgt,
+			 const char *name, const char *why)
+{
+	struct step *s;
+
+	if (p->n >= p->max)
+		return NULL;
+	s = &p->out[p->n++];
+	memset(s, 0, sizeof(*s));
+	s->kind = kind;
+	s->app = app;
+	s->cur = cur;
+	s->tgt = tgt;
+	if (name != NULL)
+		snprintf(s->name, sizeof(s->name), "%s", name);
+	snprintf(s->why, sizeof(s->why), "%s", why);
+	return s;
+}
+
+static int cur_in_app(const struct cur_container *c, const struct tgt_app *a)
+{
+	return strcmp(c->app_uuid, a->uuid) == 0 ||
+	       (c->app_uuid[0] == '\0' && c->app_id == a->app_id);
+}
+
+/* The container to keep for a service: the newest, not a hand-over leftover. */
+static const struct cur_container *cur_for(const struct plan_input *in, const struct tgt_app *a,
+					   const char *service)
+{
+	const struct cur_container *best = NULL;
+	int i;
+
+	for (i = 0; i < in->ncur; i++) {
+		const struct cur_container *c = &in->cur[i];
+
+		if (!cur_in_app(c, a) || strcmp(c->service, service) != 0 || c->status == CUR_DEAD)
+			continue;
+		if (best == NULL || (best->handover_old && !c->handover_old) ||
+		    (best->handover_old == c->handover_old && c->created > best->created))
+			best = c;
+	}
+	return best;
+}
+
+static const struct tgt_service *tgt_find(const struct tgt_app *a, const char *name)
+{
+	int i;
+
+	for (i = 0; i < a->nsvc; i++)
+		if (strcmp(a->svc[i].name, name) == 0)
+			return &a->svc[i];
+	return NULL;
+}
+
+static int all_images_here(const struct tgt_app *a)
+{
+	int i;
+
+	for (i = 0; i < a->nsvc; i++)
+		if (!a->svc[i].image_available)
+			return 0;
+	return 1;
+}
+
+/* A service's container is where its target wants it. */
+static int settled(const struct plan_input *in, const struct tgt_app *a,
+		   const struct tgt_service *t)
+{
+	const struct cur_container *c = cur_for(in, a, t->name);
+
+	if (c == NULL || t->hash[0] == '\0' || strcmp(c->hash, t->hash) != 0)
+		return 0;
+	if (strcmp(c->name, t->container_name) != 0)
+		return 0;
+	return t->running ? c->status == CUR_RUNNING || c->status == CUR_EXITED
+			  : c->status != CUR_DEAD;
+}
+
+/* Every service t depends on has been started in its target form. */
+static int deps_met(const struct plan_input *in, const struct tgt_app *a,
+		    const struct tgt_service *t)
+{
+	int i;
+
+	for (i = 0; i < t->ndepends; i++) {
+		const struct tgt_service *d = tgt_find(a, t->depends[i]);
+
+		if (d != NULL && !settled(in, a, d))
+			return 0;
+	}
+	return 1;
+}
+
+static int named_exists(const struct cur_named *list, int n, const char *name)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(list[i].name, name) == 0)
+			return 1;
+	return 0;
+}
+
+static int in_list(char **list, int n, const char *name)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(list[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+/* Steps that need the app's update locks: emitted only once they are held. */
+struct locked_steps {
+	int needed;
+};
+
+static void guarded(struct planner *p, struct locked_steps *ls, const struct tgt_app *a, int ai,
+		    enum step_kind kind, const struct cur_container *c, const struct tgt_service *t,
+		    const char *why)
+{
+	if (a->locked)
+		emit(p, kind, ai, c, t, NULL, why);
+	else
+		ls->needed = 1;
+}
+
+static void plan_service(struct planner *p, struct locked_steps *ls, int ai,
+			 const struct tgt_service *t)
+{
+	const struct plan_input *in = p->in;
+	const struct tgt_app *a = &in->apps[ai];
+	const struct cur_container *c = cur_for(in, a, t->name);
+	int same_config, same_name;
+
+	if (c == NULL) {
+		if (!t->image_available)
+			emit(p, STEP_FETCH, ai, NULL, t, NULL, "image missing");
+		else if (!all_images_here(a))
+			emit(p, STEP_NOOP, ai, NULL, t, NULL, "waiting for the app's images");
+		else if (!deps_met(in, a, t))
+			emit(p, STEP_NOOP, ai, NULL, t, NULL, "waiting for dependencies");
+		else
+			emit(p, STEP_START, ai, NULL, t, NULL, "new service");
+		return;
+	}
+	if (!t->image_available) {
+		switch (t->strategy) {
+		case STRAT_KILL_THEN_DOWNLOAD:
+			guarded(p, ls, a, ai, STEP_KILL, c, t, "kill-then-download");
+			break;
+		case STRAT_DELETE_THEN_DOWNLOAD:
+			guarded(p, ls, a, ai, STEP_KILL, c, t, "delete-then-download");
+			break;
+		default:
+			emit(p, STEP_FETCH, ai, c, t, NULL, "new image");
+			break;
+		}
+		return;
+	}
+	same_config = t->hash[0] != '\0' && strcmp(c->hash, t->hash) == 0;
+	same_name = strcmp(c->name, t->container_name) == 0;
+	if (same_config) {
+		if (!same_name) {
+			if (!all_images_here(a))
+				emit(p, STEP_NOOP, ai, c, t, NULL, "waiting for the app's images");
+			else
+				guarded(p, ls, a, ai, STEP_RENAME, c, t,
+					"new release, same config");
+		} else if (!t->running && c->status == CUR_RUNNING) {
+			guarded(p, ls, a, ai, STEP_STOP, c, t, "running: false");
+		} else if (t->running && c->status == CUR_CREATED) {
+			if (deps_met(in, a, t))
+				emit(p, STEP_START, ai, c, t, NULL, "created, not started");
+			else
+				emit(p, STEP_NOOP, ai, c, t, NULL, "waiting for dependencies");
+		}
+		return;
+	}
+	/* The config changed and the new image is here. */
+	switch (t->strategy) {
+	case STRAT_HAND_OVER:
+		if (c->handover_old)
+			guarded(p, ls, a, ai, STEP_KILL, c, t, "hand-over leftover");
+		else if (deps_met(in, a, t) && all_images_here(a))
+			guarded(p, ls, a, ai, STEP_HANDOVER, c, t, "hand-over");
+		else
+			emit(p, STEP_NOOP, ai, c, t, NULL, "waiting to hand over");
+		break;
+	case STRAT_KILL_THEN_DOWNLOAD:
+	case STRAT_DELETE_THEN_DOWNLOAD:
+		guarded(p, ls, a, ai, STEP_KILL, c, t, "config changed");
+		break;
+	default:
+		if (all_images_here(a))
+			guarded(p, ls, a, ai, STEP_KILL, c, t, "config changed");
+		else
+			emit(p, STEP_NOOP, ai, c, t, NULL, "waiting for the app's images");
+		break;
+	}
+}
+
+static void plan_app(struct planner *p, int ai)
+{
+	const struct plan_input *in = p->in;
+	const struct tgt_app *a = &in->apps[ai];
+	struct locked_steps ls = {0};
+	int start = p->n, i;
+
+	for (i = 0; i < a->nnetworks; i++)
+		if (!named_exists(in->nets, in->nnets, a->networks[i]))
+			emit(p, STEP_CREATE_NETWORK, ai, NULL, NULL, a->networks[i], "missing");
+	for (i = 0; i < a->nvolumes; i++)
+		if (!named_exists(in->vols, in->nvols, a->volumes[i]))
+			emit(p, STEP_CREATE_VOLUME, ai, NULL, NULL, a->volumes[i], "missing");
+	if (p->n > start)
+		return; /* containers need their networks and volumes first */
+
+	for (i = 0; i < in->ncur; i++) {
+		const struct cur_container *c = &in->cur[i];
+		const struct tgt_service *t;
+
+		if (!cur_in_app(c, a))
+			continue;
+		if (c->status == CUR_DEAD) {
+			emit(p, STEP_REMOVE, ai, c, NULL, NULL, "dead");
+			continue;
+		}
+		t = tgt_find(a, c->service);
+		if (t == NULL)
+			guarded(p, &ls, a, ai, STEP_KILL, c, NULL, "not in the target");
+		else if (cur_for(in, a, c->service) != c)
+			guarded(p, &ls, a, ai, STEP_KILL, c, NULL, "duplicate");
+	}
+	for (i = 0; i < a->nsvc; i++)
+		plan_service(p, &ls, ai, &a->svc[i]);
+	if (ls.needed) {
+		emit(p, STEP_TAKE_LOCK, ai, NULL, NULL, a->uuid, "before changing containers");
+		return;
+	}
+	if (p->n > start)
+		return;
+	/* Nothing left to change: record the release, let the locks go, tidy up. */
+	if (!a->current_commit_matches)
+		emit(p, STEP_UPDATE_COMMIT, ai, NULL, NULL, a->uuid, "release applied");
+	if (a->locked)
+		emit(p, STEP_RELEASE_LOCK, ai, NULL, NULL, a->uuid, "release applied");
+	for (i = 0; i < in->nnets; i++)
+		if (strcmp(in->nets[i].app_uuid, a->uuid) == 0 &&
+		    !in_list(a->networks, a->nnetworks, in->nets[i].name))
+			emit(p, STEP_REMOVE_NETWORK, ai, NULL, NULL, in->nets[i].name,
+			     "not in the target");
+}
+
+static int app_in_target(const struct plan_input *in, const char *uuid, int app_id)
+{
+	int i;
+
+	for (i = 0; i < in->napps; i++)
+		if (strcmp(in->apps[i].uuid, uuid) == 0 ||
+		    (uuid[0] == '\0' && in->apps[i].app_id == app_id))
+			return 1;
+	return 0;
+}
+
+static int gone_locked(const struct plan_input *in, const char *uuid)
+{
+	int i;
+
+	for (i = 0; i < in->nlocked_gone; i++)
+		if (strcmp(in->locked_gone[i], uuid) == 0)
+			return 1;
+	return 0;
+}
+
+static int already(struct planner *p, enum step_kind kind, const char *name)
+{
+	int i;
+
+	for (i = 0; i < p->n; i++)
+		if (p->out[i].kind == kind && strcmp(p->out[i].name, name) == 0)
+			return 1;
+	return 0;
+}
+
+/* An app with containers (or networks, volumes) but no target: remove it all,
+ * under its locks; its volumes go with it. */
+static void plan_removed_apps(struct planner *p)
+{
+	const struct plan_input *in = p->in;
+	int i, j, busy;
+
+	for (i = 0; i < in->ncur; i++) {
+		const struct cur_container *c = &in->cur[i];
+
+		if (app_in_target(in, c->app_uuid, c->app_id))
+			continue;
+		if (c->status == CUR_DEAD)
+			emit(p, STEP_REMOVE, -1, c, NULL, c->app_uuid, "dead");
+		else if (gone_locked(in, c->app_uuid))
+			emit(p, STEP_KILL, -1, c, NULL, c->app_uuid, "app removed");
+		else if (!already(p, STEP_TAKE_LOCK, c->app_uuid))
+			emit(p, STEP_TAKE_LOCK, -1, c, NULL, c->app_uuid, "app removed");
+	}
+	for (i = 0; i < in->nnets + in->nvols; i++) {
+		const struct cur_named *n = i < in->nnets ? &in->nets[i] : &in->vols[i - in->nnets];
+
+		if (app_in_target(in, n->app_uuid, n->app_id))
+			continue;
+		for (busy = 0, j = 0; j < in->ncur; j++)
+			busy |= strcmp(in->cur[j].app_uuid, n->app_uuid) == 0;
+		if (!busy)
+			emit(p, i < in->nnets ? STEP_REMOVE_NETWORK : STEP_REMOVE_VOLUME, -1, NULL,
+			     NULL, n->name, "app removed");
+	}
+	for (i = 0; i < in->nlocked_gone; i++) {
+		for (busy = 0, j = 0; j < in->ncur; j++)
+			busy |= strcmp(in->cur[j].app_uuid, in->locked_gone[i]) == 0;
+		if (!busy)
+			emit(p, STEP_RELEASE_LOCK, -1, NULL, NULL, in->locked_gone[i],
+			     "app removed");
+	}
+}
+
+int plan_steps(const struct plan_input *in, struct step *out, int max)
+{
+	struct planner p = {in, out, max, 0};
+	int i;
+
+	plan_removed_apps(&p);
+	for (i = 0; i < in->napps; i++)
+		plan_app(&p, i);
+	return p.n;
+}

@@ -1,0 +1,43 @@
+/*
+ * target.h - the target state: what the device should run. Three inputs
+ * (the cloud's v3 state, the local API's v2 state, and the apps.json
+ * preload) are validated and converted into one internal form, a JSON
+ * object agentd stores and plans from:
+ *
+ *   {"name": str, "config": {VAR: str},          (VAR without BALENA_/RESIN_)
+ *    "local": bool,                               (set through the local API)
+ *    "apps": {"<appUuid>": {"id": int, "name": str, "class": str, "is_host": bool,
+ *             "commit": str, "release_id": int,
+ *             "services": {"<serviceName>": {"id": int, "image_id": int, "image": str,
+ *                          "environment": {}, "labels": {}, "running": bool,
+ *                          "composition": {}, "contract"?: {}}},
+ *             "volumes": {}, "networks": {}}}}
+ *
+ * An invalid target is rejected whole, with a one-line reason.
+ */
+#ifndef AGENTD_TARGET_H
+#define AGENTD_TARGET_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+/// The cloud's v3 state {<uuid>: {name, config, apps}}; `uuid` must be the key.
+json_t *target_from_v3(json_t *v3, const char *uuid, char *err, size_t errlen);
+/// The local API's v2 body {"local": {name, config, apps}}.
+json_t *target_from_v2_local(json_t *v2, char *err, size_t errlen);
+/// apps.json: {config, apps, pinDevice?} (v3 without the uuid wrapper).
+json_t *target_from_preload(json_t *preload, char *err, size_t errlen);
+
+/// The target as the local API shows it: {"local": {name, config, apps}} in
+/// v2 shape, so that a GET can be edited and POSTed back.
+json_t *target_to_v2_local(json_t *target);
+
+/// Strip BALENA_/RESIN_ prefixes from config var names (BALENA_ wins) and
+/// map the legacy OVERRIDE_LOCK. Returns a new object.
+json_t *target_config_keys(json_t *config);
+
+/// Parse a numeric id given as a number or a decimal string. -1 if neither.
+long long target_id(json_t *v);
+
+#endif

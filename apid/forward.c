@@ -1,0 +1,150 @@
+/*
+ * apid/forward.c - requests apid cannot answer itself go to agentd as
+ * MSG_API_CALL {route, params, query, body, scope}; the reply
+ * {status, json | text} becomes the HTTP answer. A client that hangs up
+ * meanwhile is forgotten: its reply is dropped when it comes.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/keyvalq_struct.h>
+
+#include "apid.h"
+#include "log.h"
+
+struct pending {
+	TAILQ_ENTRY(pending) entry;
+	struct apid *a;
+	struct evhttp_request *req; /* NULL once the client is gone */
+	struct evhttp_connection *conn;
+};
+
+static void pending_drop(struct pending *p)
+{
+	if (p->conn != NULL)
+		evhttp_connection_set_closecb(p->conn, NULL, NULL);
+	TAILQ_REMOVE(&p->a->pending, p, entry);
+	free(p);
+}
+
+static void forward_on_close(struct evhttp_connection *conn, void *arg)
+{
+	struct pending *p = arg;
+
+	(void)conn;
+	p->req = NULL;
+	p->conn = NULL;
+}
+
+static void forward_on_reply(struct chan *ch, const struct frame_hdr *hdr, json_t *body, void *arg)
+{
+	struct pending *p = arg;
+	json_t *j;
+	const char *text;
+	json_int_t status = 500;
+
+	(void)ch;
+	if (p->req == NULL) {
+		pending_drop(p);
+		return;
+	}
+	if (hdr == NULL || hdr->type != MSG_API_REPLY ||
+	    json_unpack(body, "{s:I}", "status", &status) == -1 || status < 100 || status > 599) {
+		reply_json(p->req, 503,
+			   json_pack("{s:s, s:s}", "status", "failed", "message",
+				     hdr && hdr->type == MSG_ERROR
+					     ? json_string_value(json_object_get(body, "error"))
+					     : "agentd did not answer"));
+	} else if ((text = json_string_value(json_object_get(body, "text"))) != NULL) {
+		reply_text(p->req, (int)status, text);
+	} else if ((j = json_object_get(body, "json")) != NULL) {
+		reply_json(p->req, (int)status, j);
+	} else {
+		evhttp_send_reply(p->req, (int)status, NULL, NULL);
+	}
+	pending_drop(p);
+}
+
+/* ?a=1&b=2 -> {"a": "1", "b": "2"} */
+static json_t *query_object(const char *q)
+{
+	struct evkeyvalq kv;
+	struct evkeyval *e;
+	json_t *o = json_object();
+
+	if (q == NULL || evhttp_parse_query_str(q, &kv) == -1)
+		return o;
+	TAILQ_FOREACH(e, &kv, next)
+	json_object_set_new(o, e->key, json_string(e->value));
+	evhttp_clear_headers(&kv);
+	return o;
+}
+
+/* The request body: JSON, a form, or nothing. -1 (answered 400) if malformed. */
+static int request_body(struct evhttp_request *req, json_t **out)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	const char *type =
+		evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
+	size_t len = evbuffer_get_length(in);
+	json_error_t jerr;
+	char *text, msg[300];
+
+	*out = json_null();
+	if (len == 0)
+		return 0;
+	text = (char *)evbuffer_pullup(in, -1);
+	if (type != NULL && strncmp(type, "application/x-www-form-urlencoded", 33) == 0) {
+		char *q = strndup(text, len);
+
+		*out = query_object(q);
+		free(q);
+		return 0;
+	}
+	if ((*out = json_loadb(text, len, JSON_DECODE_ANY, &jerr)) == NULL) {
+		snprintf(msg, sizeof(msg), "Malformed JSON: %s (line %d, column %d)", jerr.text,
+			 jerr.line, jerr.column);
+		reply_json(req, 400, json_pack("{s:s, s:s}", "status", "failed", "message", msg));
+		return -1;
+	}
+	return 0;
+}
+
+void forward_call(struct apid *a, struct evhttp_request *req, const char *call, json_t *params,
+		  json_t *scope)
+{
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	struct pending *p;
+	json_t *body, *msg;
+
+	if (request_body(req, &body) == -1)
+		return;
+	msg = json_pack("{s:s, s:O, s:o, s:o, s:O?}", "route", call, "params", params, "query",
+			query_object(uri ? evhttp_uri_get_query(uri) : NULL), "body", body, "scope",
+			scope);
+	if (msg == NULL || (p = calloc(1, sizeof(*p))) == NULL) {
+		json_decref(msg);
+		reply_text(req, 500, "Internal Server Error");
+		return;
+	}
+	p->a = a;
+	p->req = req;
+	p->conn = evhttp_request_get_connection(req);
+	TAILQ_INSERT_TAIL(&a->pending, p, entry);
+	if (p->conn != NULL)
+		evhttp_connection_set_closecb(p->conn, forward_on_close, p);
+	if (chan_request(child_chan(a->child), MSG_API_CALL, msg, forward_on_reply, p) == -1) {
+		reply_text(req, 503, "agentd unavailable");
+		pending_drop(p);
+	}
+	json_decref(msg);
+}
+
+void forward_free_all(struct apid *a)
+{
+	struct pending *p;
+
+	while ((p = TAILQ_FIRST(&a->pending)) != NULL)
+		pending_drop(p);
+}

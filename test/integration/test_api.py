@@ -1,0 +1,40 @@
+"""The local API that apid serves for an unmanaged device, and apid's log
+lines reaching agentd's output."""
+import re
+
+from lib import Agentd
+
+
+def test_unmanaged_api_answers_ping_healthy_404_and_405():
+    with Agentd() as a:
+        assert a.http("GET", "/ping") == (200, "OK"), a.http("GET", "/ping")
+        assert a.http("GET", "/v1/healthy") == (200, "OK")
+        status, _ = a.http("GET", "/nope")
+        assert status == 404, "GET /nope answered %d, not 404" % status
+        status, _ = a.http("POST", "/ping", body=b"")
+        assert status == 405, "POST /ping answered %d, not 405" % status
+        status, _ = a.http("DELETE", "/v1/healthy")
+        assert status == 405, "DELETE /v1/healthy answered %d, not 405" % status
+
+
+def test_head_and_query_string_on_ping():
+    with Agentd() as a:
+        status, body = a.http("HEAD", "/ping")
+        assert (status, body) == (200, ""), (status, body)
+        assert a.http("GET", "/ping?x=1") == (200, "OK")
+        # The balena supervisor's router (Express) ignores a trailing slash.
+        status, _ = a.http("GET", "/ping/")
+        assert status == 200, "GET /ping/ answered %d, not 200" % status
+        status, _ = a.http("GET", "/ping/x")
+        assert status == 404, "GET /ping/x answered %d, not 404" % status
+
+
+def test_apid_log_lines_reach_agentd_output_with_daemon_name():
+    with Agentd() as a:
+        m = a.wait_log(r"^apid: listening on 127\.0\.0\.1:(\d+)$")
+        assert int(m.group(1)) == a.port, "apid says port %s, config.json has %d" % (
+            m.group(1), a.port)
+        # agentd's own lines carry its name; every line has a "name: " prefix.
+        for line in a.log().splitlines():
+            assert re.match(r"^(agentd|enginectl|apid|cloudsyncd): ", line), \
+                "log line without a daemon name: %r" % line

@@ -1,0 +1,383 @@
+"""test_state_engine.py - the state engine against the real engine, driven
+through the local API (issue 4): names, labels, env, volumes and networks;
+no mutation on re-apply; rename on a commit-only release; recreate on a
+config change; update strategies; update locks; hand-over; depends_on;
+crash recovery; invalid targets.
+
+Every test removes the containers, volumes, networks and images it made.
+"""
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import time
+
+import lib
+from engine import engine, unique
+
+# A service that exits on TERM, so stops are quick.
+WAIT = "trap 'exit 0' TERM; while :; do sleep 0.1; done"
+
+
+def app_id():
+    return str(int(time.time() * 1000) % 1000000000 + os.getpid() % 1000)
+
+
+def service(sid, name, image, image_id, env=None, labels=None, **compose):
+    s = {"serviceName": name, "imageId": image_id, "image": image,
+         "environment": env or {}, "labels": labels or {}, "running": True,
+         "command": ["sh", "-c", WAIT], "network_mode": "none"}
+    s.update(compose)
+    return str(sid), s
+
+
+def target(aid, commit, release, services, volumes=None, name="agentd-test"):
+    return {"local": {"name": name, "config": {"SUPERVISOR_LOCAL_MODE": "true"},
+                      "apps": {aid: {"name": "app" + aid, "commit": commit, "releaseId": release,
+                                     "services": dict(services), "volumes": volumes or {},
+                                     "networks": {}}}}}
+
+
+class State:
+    """agentd on the real engine, with cleanup of everything of app `aid`."""
+
+    def __init__(self, aid, **kw):
+        self.eng = engine()
+        self.aid = aid
+        self.kw = kw
+
+    def __enter__(self):
+        self.ad = lib.Agentd(args=["-s", self.eng.sock], **self.kw).__enter__()
+        lib.wait_until(lambda: "engine" in self.ad.log() and
+                       "connected" in self.ad.log(), 20, what="engine connected")
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            self.ad.__exit__(*exc)
+        finally:
+            self.cleanup()
+        return False
+
+    def cleanup(self):
+        ids = self.eng.docker("ps", "-aq", "--filter", "label=io.balena.app-id=" + self.aid,
+                              check=False)
+        if ids:
+            self.eng.docker("rm", "-f", *ids.split(), check=False)
+        for v in self.eng.docker("volume", "ls", "-q", "--filter", "name=%s_" % self.aid,
+                                 check=False).split():
+            self.eng.docker("volume", "rm", "-f", v, check=False)
+        for n in self.eng.docker("network", "ls", "-q", "--filter",
+                                 "label=io.balena.app-uuid=" + self.aid, check=False).split():
+            self.eng.docker("network", "rm", n, check=False)
+
+    def post(self, t):
+        st, body = self.ad.http("POST", "/v2/local/target-state", json.dumps(t),
+                                {"Content-Type": "application/json"})
+        return st, json.loads(body) if body.startswith("{") else body
+
+    def apply(self, t, timeout=60):
+        st, body = self.post(t)
+        assert st == 200, (st, body)
+        self.wait_applied(t, timeout)
+
+    def status(self):
+        st, body = self.ad.http("GET", "/v2/state/status")
+        assert st == 200, (st, body)
+        return json.loads(body)
+
+    def containers(self):
+        """{service name: inspect} of the app's containers (all states)."""
+        ids = self.eng.docker("ps", "-aq", "--filter", "label=io.balena.app-id=" + self.aid,
+                              check=False).split()
+        out = {}
+        for i in ids:
+            text = self.eng.docker("inspect", i, check=False)
+            if not text.startswith("["):
+                continue  # removed between the listing and the inspect
+            info = json.loads(text)[0]
+            out.setdefault(info["Config"]["Labels"]["io.balena.service-name"], []).append(info)
+        return out
+
+    def wait_applied(self, t, timeout=60):
+        services = t["local"]["apps"][self.aid]["services"]
+        want = {s["serviceName"]: "%s_%s_%s_%s" % (s["serviceName"], s["imageId"],
+                                                   t["local"]["apps"][self.aid]["releaseId"],
+                                                   t["local"]["apps"][self.aid]["commit"])
+                for s in services.values()}
+
+        def done():
+            if self.status()["appState"] != "applied":
+                return False
+            cs = self.containers()
+            for name, cname in want.items():
+                if len(cs.get(name, [])) != 1 or cs[name][0]["Name"] != "/" + cname:
+                    return False
+            return len(cs) == len(want)
+        lib.wait_until(done, timeout, interval=0.2, what="target applied; log: ...")
+
+
+def events_since(eng, since, until=None):
+    """Engine events between two unix times, as dicts."""
+    args = ["events", "--since", "%.3f" % since, "--until", "%.3f" % (until or time.time()),
+            "--format", "{{json .}}"]
+    return [json.loads(line) for line in eng.docker(*args).splitlines() if line.strip()]
+
+
+def mutations(evs, aid):
+    return [(e["Action"], e["Actor"]["Attributes"].get("name")) for e in evs
+            if e.get("Type") == "container"
+            and e["Actor"]["Attributes"].get("io.balena.app-id") == aid
+            and e["Action"] in ("create", "destroy", "rename", "kill", "stop", "start", "die")]
+
+
+def test_two_service_app_gets_balena_names_labels_env_volumes_network():
+    aid = app_id()
+    with State(aid) as s:
+        img = s.eng.local_image
+        t = target(aid, "deadbeef", 1, [service(1, "one", img, 11, volumes=["data:/data"]),
+                                         service(2, "two", img, 12)],
+                   volumes={"data": {}})
+        s.apply(t)
+        cs = s.containers()
+        one = cs["one"][0]
+        assert one["Name"] == "/one_11_1_deadbeef"
+        assert cs["two"][0]["Name"] == "/two_12_1_deadbeef"
+        labels = one["Config"]["Labels"]
+        assert labels["io.balena.supervised"] == "true"
+        assert labels["io.balena.app-id"] == aid
+        assert labels["io.balena.app-uuid"] == aid  # local mode: the app id is its uuid
+        assert labels["io.balena.service-id"] == "1"
+        assert labels["io.balena.service-name"] == "one"
+        env = dict(e.split("=", 1) for e in one["Config"]["Env"])
+        for k, v in (("BALENA_APP_ID", aid), ("RESIN_APP_ID", aid), ("BALENA_SERVICE_NAME", "one"),
+                     ("BALENA_APP_LOCK_PATH", "/tmp/balena/updates.lock"),
+                     ("BALENA_SERVICE_HANDOVER_COMPLETE_PATH", "/tmp/balena/handover-complete"),
+                     ("BALENA", "1"), ("RESIN", "1"), ("USER", "root")):
+            assert env.get(k) == v, (k, env.get(k))
+        mounts = {m["Destination"]: m for m in one["Mounts"]}
+        assert mounts["/data"]["Name"] == "%s_data" % aid
+        assert mounts["/tmp/balena"]["Source"].endswith("/services/%s/one" % aid)
+        assert mounts["/tmp/resin"]["Source"] == mounts["/tmp/balena"]["Source"]
+        assert one["State"]["Running"]
+        nets = s.eng.docker("network", "ls", "--format", "{{.Name}}").split()
+        assert "%s_default" % aid in nets
+        st = s.status()
+        assert st["status"] == "success" and st["release"] == "deadbeef"
+        assert sorted(c["serviceName"] for c in st["containers"]) == ["one", "two"]
+
+
+def test_reapplying_the_same_target_changes_nothing():
+    aid = app_id()
+    with State(aid) as s:
+        img = s.eng.local_image
+        t = target(aid, "c1", 1, [service(1, "one", img, 11), service(2, "two", img, 12)])
+        s.apply(t)
+        ids = {k: v[0]["Id"] for k, v in s.containers().items()}
+        t0 = time.time()
+        s.apply(t)
+        # several rounds would have run by now if anything were to change
+        time.sleep(1.5)
+        assert mutations(events_since(s.eng, t0), aid) == []
+        assert {k: v[0]["Id"] for k, v in s.containers().items()} == ids
+
+
+def test_commit_only_release_renames_the_same_container():
+    aid = app_id()
+    with State(aid) as s:
+        img = s.eng.local_image
+        s.apply(target(aid, "c1", 1, [service(1, "one", img, 11)]))
+        before = s.containers()["one"][0]["Id"]
+        s.apply(target(aid, "c2", 2, [service(1, "one", img, 11)]))
+        after = s.containers()["one"][0]
+        assert after["Id"] == before
+        assert after["Name"] == "/one_11_2_c2"
+
+
+def test_environment_change_recreates_only_that_service():
+    aid = app_id()
+    with State(aid) as s:
+        img = s.eng.local_image
+        s.apply(target(aid, "c1", 1, [service(1, "one", img, 11, env={"A": "1"}),
+                                      service(2, "two", img, 12)]))
+        ids = {k: v[0]["Id"] for k, v in s.containers().items()}
+        s.apply(target(aid, "c1", 1, [service(1, "one", img, 11, env={"A": "2"}),
+                                      service(2, "two", img, 12)]))
+        cs = s.containers()
+        assert cs["one"][0]["Id"] != ids["one"]
+        assert "A=2" in cs["one"][0]["Config"]["Env"]
+        assert cs["two"][0]["Id"] == ids["two"]
+
+
+def order_of(evs, aid, image):
+    """[(kind, detail)] of the container kills and the image pull, in engine order."""
+    out = []
+    for e in evs:
+        a = e["Actor"]["Attributes"]
+        if e.get("Type") == "container" and a.get("io.balena.app-id") == aid and \
+                e["Action"] in ("destroy", "start"):
+            out.append((e["Action"], a.get("name")))
+        elif e.get("Type") == "image" and e["Action"] == "pull" and e["Actor"]["ID"] == image:
+            out.append(("pull", image))
+    return out
+
+
+def strategy_order(strategy):
+    aid = app_id()
+    with State(aid) as s:
+        eng = s.eng
+        eng.docker("rmi", "-f", eng.image, check=False)
+        try:
+            lbl = {"io.balena.update.strategy": strategy}
+            s.apply(target(aid, "c1", 1, [service(1, "one", eng.local_image, 11, labels=lbl)]))
+            t0 = time.time()
+            s.apply(target(aid, "c2", 2, [service(1, "one", eng.image, 21, labels=lbl)]), 120)
+            return order_of(events_since(eng, t0), aid, eng.image)
+        finally:
+            eng.docker("rmi", "-f", eng.image, check=False)
+
+
+def test_download_then_kill_pulls_before_killing():
+    order = [k for k, _ in strategy_order("download-then-kill")]
+    assert order.index("pull") < order.index("destroy") < order.index("start"), order
+
+
+def test_kill_then_download_kills_before_pulling():
+    order = [k for k, _ in strategy_order("kill-then-download")]
+    assert order.index("destroy") < order.index("pull") < order.index("start"), order
+
+
+def test_user_lock_blocks_the_kill_until_removed():
+    aid = app_id()
+    with State(aid) as s:
+        img = s.eng.local_image
+        s.apply(target(aid, "c1", 1, [service(1, "one", img, 11, env={"V": "1"})]))
+        old = s.containers()["one"][0]["Id"]
+        lock = os.path.join(s.ad.rundir, "services", aid, "one", "updates.lock")
+        with open(lock, "w"):
+            pass  # owned by root: the application's lock
+        mark = s.ad.mark()
+        st, _ = s.post(target(aid, "c1", 1, [service(1, "one", img, 11, env={"V": "2"})]))
+        assert st == 200
+        s.ad.wait_log(r"Updates are locked, retrying in .*Reason: Lockfile exists for "
+                      r"\{ appId: %s, service: one \}" % aid, 20, since=mark)
+        assert s.containers()["one"][0]["Id"] == old
+        os.unlink(lock)
+        s.wait_applied(target(aid, "c1", 1, [service(1, "one", img, 11, env={"V": "2"})]), 60)
+        assert s.containers()["one"][0]["Id"] != old
+
+
+def test_hand_over_keeps_the_old_container_until_handover_complete():
+    aid = app_id()
+    with State(aid) as s:
+        img = s.eng.local_image
+        lbl = {"io.balena.update.strategy": "hand-over",
+               "io.balena.update.handover-timeout": "60000"}
+        s.apply(target(aid, "c1", 1, [service(1, "one", img, 11, env={"V": "1"}, labels=lbl)]))
+        old = s.containers()["one"][0]["Id"]
+        st, _ = s.post(target(aid, "c1", 1, [service(1, "one", img, 11, env={"V": "2"},
+                                                     labels=lbl)]))
+        assert st == 200
+
+        def both_running():
+            cs = s.containers().get("one", [])
+            run = [c for c in cs if c["State"]["Running"]]
+            return len(run) == 2 and run
+        run = lib.wait_until(both_running, 30, what="old and new running side by side")
+        names = sorted(c["Name"] for c in run)
+        assert names == ["/old_one_11_1_c1", "/one_11_1_c1"], names
+        # the old one keeps running until the application says it is done
+        time.sleep(1)
+        assert any(c["Id"] == old and c["State"]["Running"] for c in s.containers()["one"])
+        with open(os.path.join(s.ad.rundir, "services", aid, "one", "handover-complete"), "w"):
+            pass
+        lib.wait_until(lambda: [c["Id"] for c in s.containers()["one"]] != [old] and
+                       len(s.containers()["one"]) == 1, 30, what="old container removed")
+        assert s.containers()["one"][0]["Id"] != old
+
+
+def test_depends_on_starts_the_dependency_first():
+    aid = app_id()
+    with State(aid) as s:
+        img = s.eng.local_image
+        s.apply(target(aid, "c1", 1, [service(2, "web", img, 12, depends_on=["db"]),
+                                      service(1, "db", img, 11)]))
+        cs = s.containers()
+        assert cs["db"][0]["State"]["StartedAt"] < cs["web"][0]["State"]["StartedAt"]
+
+
+def test_running_false_creates_but_does_not_start():
+    aid = app_id()
+    with State(aid) as s:
+        img = s.eng.local_image
+        s.apply(target(aid, "c1", 1, [service(1, "one", img, 11, running=False)]))
+        c = s.containers()["one"][0]
+        assert c["State"]["Status"] == "created"
+
+
+def test_invalid_target_is_rejected_whole_and_nothing_changes():
+    aid = app_id()
+    with State(aid) as s:
+        img = s.eng.local_image
+        s.apply(target(aid, "c1", 1, [service(1, "one", img, 11)]))
+        before = s.containers()["one"][0]["Id"]
+        bad = target(aid, "c2", 2, [service(1, "one", img, 11), service(2, "bad name", img, 12)])
+        st, body = s.post(bad)
+        assert st == 400 and body["status"] == "failed", (st, body)
+        assert "service name" in body["message"]
+        st, body = s.post({"local": {"apps": "nope"}})
+        assert st == 400
+        st, body = s.ad.http("POST", "/v2/local/target-state", "{not json",
+                             {"Content-Type": "application/json"})
+        assert st == 400 and "Malformed JSON" in body
+        time.sleep(1)
+        assert s.containers()["one"][0]["Id"] == before
+        st, body = s.ad.http("GET", "/v2/local/target-state")
+        assert json.loads(body)["state"]["local"]["apps"][aid]["commit"] == "c1"
+
+
+def test_kill_9_of_agentd_mid_apply_converges_without_duplicates():
+    aid = app_id()
+    with State(aid) as s:
+        img = s.eng.local_image
+        t = target(aid, "c1", 1, [service(i, "s%d" % i, img, 10 + i) for i in range(1, 7)])
+        st, _ = s.post(t)
+        assert st == 200
+        lib.wait_until(lambda: s.containers(), 30, what="the first container")
+        os.kill(s.ad.pid, signal.SIGKILL)
+        s.ad.proc.wait(10)
+        for pid, (_n, start) in s.ad.seen_children().items():
+            lib.wait_until(lambda: lib.gone(pid, start), 10, what="children to go")
+        # restart on the same data and run dirs
+        first = s.ad
+        ad2 = lib.Agentd(args=["-s", s.eng.sock], workdir=first.dir).__enter__()
+        try:
+            s.ad = ad2
+            s.wait_applied(t, 90)
+            for name, cs in s.containers().items():
+                assert len(cs) == 1, (name, [c["Name"] for c in cs])
+            db = sqlite3.connect(os.path.join(ad2.datadir, "database.sqlite"))
+            assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            db.close()
+        finally:
+            ad2.__exit__(None, None, None)
+            s.ad = first  # its exit removes the directory
+
+
+def test_device_info_and_target_state_read_back():
+    aid = app_id()
+    with State(aid) as s:
+        st, body = s.ad.http("GET", "/v2/local/device-info")
+        info = json.loads(body)
+        assert st == 200 and info["status"] == "success" and info["info"]["arch"]
+        t = target(aid, "c9", 3, [service(1, "one", s.eng.local_image, 11)])
+        s.apply(t)
+        st, body = s.ad.http("GET", "/v2/local/target-state")
+        got = json.loads(body)["state"]["local"]
+        assert got["name"] == "agentd-test"
+        assert got["config"]["SUPERVISOR_LOCAL_MODE"] == "true"
+        assert got["apps"][aid]["services"]["1"]["serviceName"] == "one"
+        st, body = s.ad.http("GET", "/v2/applications/state")
+        apps = json.loads(body)
+        assert apps["app" + aid]["services"]["one"]["status"] == "Running"

@@ -1,0 +1,264 @@
+/*
+ * test_target.c - target states in, internal form out: the cloud's v3, the
+ * local API's v2 and apps.json; an invalid target is refused whole with a
+ * reason; config var names lose their BALENA_/RESIN_ prefixes.
+ */
+#include "testutil.h"
+
+#include "target.h"
+
+static json_t *load(const char *text)
+{
+	json_error_t e;
+	json_t *j = json_loads(text, 0, &e);
+
+	if (j == NULL)
+		fail_msg("bad test JSON: %s", e.text);
+	return j;
+}
+
+#define V3                                                                                         \
+	"{\"dev1\": {\"name\": \"holy-wildflower\", \"config\": "                                  \
+	"{\"RESIN_SUPERVISOR_POLL_INTERVAL\": "                                                    \
+	"\"900000\", \"BALENA_SUPERVISOR_POLL_INTERVAL\": \"60000\"}, \"apps\": {\"appuuid1\": {"  \
+	"\"id\": 1011165, \"name\": \"myfleet\", \"releases\": {\"217d5523\": {\"id\": 557617, "   \
+	"\"services\": {\"web\": {\"id\": 43697, \"image_id\": \"431889\", \"image\": "            \
+	"\"reg/web\", "                                                                            \
+	"\"environment\": {\"FOO\": \"bar\"}, \"labels\": {\"io.balena.update.strategy\": "        \
+	"\"hand-over\"}, \"composition\": {\"ports\": [\"80:8080\"]}}}, \"volumes\": {\"data\": "  \
+	"{}}, "                                                                                    \
+	"\"networks\": {}}}}}}}"
+
+static void v3_target_converts_to_the_internal_form(void **state)
+{
+	char err[256] = "";
+	json_t *in = load(V3), *t, *app, *web;
+
+	(void)state;
+	t = target_from_v3(in, "dev1", err, sizeof(err));
+	if (t == NULL)
+		fail_msg("%s", err);
+	assert_string_equal(json_string_value(json_object_get(t, "name")), "holy-wildflower");
+	/* BALENA_ wins over RESIN_ */
+	assert_string_equal(json_string_value(json_object_get(json_object_get(t, "config"),
+							      "SUPERVISOR_POLL_INTERVAL")),
+			    "60000");
+	app = json_object_get(json_object_get(t, "apps"), "appuuid1");
+	assert_int_equal(json_integer_value(json_object_get(app, "id")), 1011165);
+	assert_string_equal(json_string_value(json_object_get(app, "commit")), "217d5523");
+	assert_int_equal(json_integer_value(json_object_get(app, "release_id")), 557617);
+	web = json_object_get(json_object_get(app, "services"), "web");
+	assert_int_equal(json_integer_value(json_object_get(web, "image_id")), 431889);
+	assert_true(json_is_true(json_object_get(web, "running")));
+	assert_non_null(json_object_get(json_object_get(app, "volumes"), "data"));
+	json_decref(t);
+	json_decref(in);
+}
+
+/* facts §9.2 #28 */
+static void target_without_this_device_is_rejected(void **state)
+{
+	char err[256] = "";
+	json_t *in = load(V3);
+
+	(void)state;
+	assert_null(target_from_v3(in, "other", err, sizeof(err)));
+	assert_string_equal(err, "Expected target state for local device with uuid 'other'.");
+	json_decref(in);
+}
+
+static void v2_shape_on_the_v3_path_is_rejected(void **state)
+{
+	char err[256] = "";
+	json_t *in = load("{\"local\": {\"name\": \"x\", \"apps\": {}}}");
+
+	(void)state;
+	assert_null(target_from_v3(in, "dev1", err, sizeof(err)));
+	json_decref(in);
+}
+
+static void invalid_service_name_rejects_the_whole_target(void **state)
+{
+	char err[256] = "";
+	json_t *in = load("{\"d\": {\"apps\": {\"u\": {\"id\": 1, \"name\": \"a\", \"releases\": "
+			  "{\"c\": {\"id\": 1, \"services\": {\"bad name\": {\"id\": 1, "
+			  "\"image_id\": 1, \"image\": \"x\"}}}}}}}}");
+
+	(void)state;
+	assert_null(target_from_v3(in, "d", err, sizeof(err)));
+	assert_non_null(strstr(err, "invalid service name"));
+	json_decref(in);
+}
+
+static void bad_env_and_ids_are_rejected(void **state)
+{
+	char err[256] = "";
+	json_t *in;
+
+	(void)state;
+	in = load(
+		"{\"d\": {\"apps\": {\"u\": {\"id\": 1, \"name\": \"a\", \"releases\": {\"c\": "
+		"{\"id\": 1, \"services\": {\"s\": {\"id\": 1, \"image_id\": 1, \"image\": \"x\", "
+		"\"environment\": {\"1BAD\": \"v\"}}}}}}}}}");
+	assert_null(target_from_v3(in, "d", err, sizeof(err)));
+	assert_non_null(strstr(err, "environment variable"));
+	json_decref(in);
+	in = load("{\"d\": {\"apps\": {\"u\": {\"id\": \"x1\", \"name\": \"a\"}}}}");
+	assert_null(target_from_v3(in, "d", err, sizeof(err)));
+	assert_non_null(strstr(err, "numeric id"));
+	json_decref(in);
+	in = load(
+		"{\"d\": {\"apps\": {\"u\": {\"id\": 1, \"name\": \"a\", \"releases\": {\"c\": "
+		"{\"id\": 1, \"services\": {\"s\": {\"id\": 1, \"image_id\": 1, \"image\": \"x\", "
+		"\"environment\": {\"A\": 5}}}}}}}}}");
+	assert_null(target_from_v3(in, "d", err, sizeof(err)));
+	json_decref(in);
+}
+
+/* facts §9.2 #7 */
+static void v2_local_target_keeps_compose_fields(void **state)
+{
+	char err[256] = "";
+	json_t *in = load(
+		       "{\"local\": {\"name\": \"dev\", \"config\": {\"SUPERVISOR_LOCAL_MODE\": "
+		       "\"true\"}, "
+		       "\"apps\": {\"123\": {\"name\": \"app\", \"commit\": \"deadbeef\", "
+		       "\"releaseId\": "
+		       "\"1\", \"services\": {\"1\": {\"serviceName\": \"one\", \"imageId\": 11, "
+		       "\"image\": "
+		       "\"alpine\", \"environment\": {}, \"labels\": {}, \"running\": true, "
+		       "\"restart\": "
+		       "\"always\", \"network_mode\": \"host\"}, \"2\": {\"serviceName\": \"two\", "
+		       "\"imageId\": 12, \"image\": \"alpine\"}}, \"volumes\": {}, \"networks\": "
+		       "{}}}}}"),
+	       *t, *app, *one;
+
+	(void)state;
+	if ((t = target_from_v2_local(in, err, sizeof(err))) == NULL)
+		fail_msg("%s", err);
+	app = json_object_get(json_object_get(t, "apps"), "123");
+	assert_int_equal(json_integer_value(json_object_get(app, "id")), 123);
+	assert_int_equal(json_integer_value(json_object_get(app, "release_id")), 1);
+	one = json_object_get(json_object_get(app, "services"), "one");
+	assert_int_equal(json_integer_value(json_object_get(one, "id")), 1);
+	assert_int_equal(json_integer_value(json_object_get(one, "image_id")), 11);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(one, "composition"),
+							      "network_mode")),
+			    "host");
+	assert_null(json_object_get(json_object_get(one, "composition"), "serviceName"));
+	assert_non_null(json_object_get(json_object_get(app, "services"), "two"));
+	assert_true(json_is_true(json_object_get(t, "local")));
+	json_decref(t);
+	json_decref(in);
+}
+
+static void v2_round_trips_through_the_local_api_shape(void **state)
+{
+	char err[256] = "";
+	json_t *in = load("{\"local\": {\"name\": \"dev\", \"config\": {}, \"apps\": {\"7\": {"
+			  "\"name\": \"a\", \"commit\": \"c1\", \"releaseId\": 3, \"services\": "
+			  "{\"5\": {\"serviceName\": \"s\", \"imageId\": 9, \"image\": \"img\", "
+			  "\"tty\": true}}}}}}"),
+	       *t, *out, *t2;
+
+	(void)state;
+	assert_non_null(t = target_from_v2_local(in, err, sizeof(err)));
+	out = target_to_v2_local(t);
+	assert_non_null(t2 = target_from_v2_local(out, err, sizeof(err)));
+	assert_true(json_equal(t, t2));
+	json_decref(t);
+	json_decref(t2);
+	json_decref(out);
+	json_decref(in);
+}
+
+static void v2_without_local_wrapper_is_rejected(void **state)
+{
+	char err[256] = "";
+	json_t *in = load("{\"apps\": {}}");
+
+	(void)state;
+	assert_null(target_from_v2_local(in, err, sizeof(err)));
+	json_decref(in);
+}
+
+/* facts §9.2 #22 */
+static void config_keys_lose_prefixes_and_unprefixed_are_dropped(void **state)
+{
+	json_t *in = load("{\"FOO\": \"bar\", \"RESIN_SUPERVISOR_LOCAL_MODE\": \"false\", "
+			  "\"BALENA_SUPERVISOR_POLL_INTERVAL\": \"100\", \"RESIN_HOST_CONFIG_"
+			  "dtparam\": \"x\", \"RESIN_HOST_CONFIGFS_ssdt\": \"spidev1.0\", "
+			  "\"BALENA_HOST_EXTLINUX_isolcpus\": \"1,2,3\", \"RESIN_OVERRIDE_LOCK\": "
+			  "\"1\", \"HOST_FIREWALL_MODE\": \"off\", \"BALENA_FOO\": \"x\"}"),
+	       *out = target_config_keys(in);
+
+	(void)state;
+	assert_null(json_object_get(out, "FOO"));
+	assert_null(json_object_get(out, "BALENA_FOO"));
+	assert_string_equal(json_string_value(json_object_get(out, "SUPERVISOR_LOCAL_MODE")),
+			    "false");
+	assert_string_equal(json_string_value(json_object_get(out, "SUPERVISOR_POLL_INTERVAL")),
+			    "100");
+	assert_non_null(json_object_get(out, "HOST_CONFIG_dtparam"));
+	assert_non_null(json_object_get(out, "HOST_CONFIGFS_ssdt"));
+	assert_non_null(json_object_get(out, "HOST_EXTLINUX_isolcpus"));
+	assert_string_equal(json_string_value(json_object_get(out, "SUPERVISOR_OVERRIDE_LOCK")),
+			    "1");
+	/* unprefixed known names are kept (the balena CLI sends them so) */
+	assert_string_equal(json_string_value(json_object_get(out, "HOST_FIREWALL_MODE")), "off");
+	json_decref(in);
+	json_decref(out);
+}
+
+static void preload_is_v3_without_the_uuid(void **state)
+{
+	char err[256] = "";
+	json_t *in = load("{\"config\": {}, \"apps\": {\"u1\": {\"id\": 5, \"name\": \"demo\", "
+			  "\"releases\": {\"c\": {\"id\": 2, \"services\": {\"s\": {\"id\": 1, "
+			  "\"image_id\": 3, \"image\": \"img:1\"}}}}}}, \"pinDevice\": true}"),
+	       *t;
+
+	(void)state;
+	assert_non_null(t = target_from_preload(in, err, sizeof(err)));
+	assert_non_null(json_object_get(
+		json_object_get(json_object_get(json_object_get(t, "apps"), "u1"), "services"),
+		"s"));
+	json_decref(t);
+	json_decref(in);
+}
+
+static void ids_as_numbers_or_decimal_strings(void **state)
+{
+	json_t *a = json_integer(5), *b = json_string("17"), *c = json_string("1x"),
+	       *d = json_integer(-3);
+
+	(void)state;
+	assert_int_equal(target_id(a), 5);
+	assert_int_equal(target_id(b), 17);
+	assert_int_equal(target_id(c), -1);
+	assert_int_equal(target_id(d), -1);
+	assert_int_equal(target_id(NULL), -1);
+	json_decref(a);
+	json_decref(b);
+	json_decref(c);
+	json_decref(d);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(v3_target_converts_to_the_internal_form),
+		cmocka_unit_test(target_without_this_device_is_rejected),
+		cmocka_unit_test(v2_shape_on_the_v3_path_is_rejected),
+		cmocka_unit_test(invalid_service_name_rejects_the_whole_target),
+		cmocka_unit_test(bad_env_and_ids_are_rejected),
+		cmocka_unit_test(v2_local_target_keeps_compose_fields),
+		cmocka_unit_test(v2_round_trips_through_the_local_api_shape),
+		cmocka_unit_test(v2_without_local_wrapper_is_rejected),
+		cmocka_unit_test(config_keys_lose_prefixes_and_unprefixed_are_dropped),
+		cmocka_unit_test(preload_is_v3_without_the_uuid),
+		cmocka_unit_test(ids_as_numbers_or_decimal_strings),
+	};
+
+	return cmocka_run_group_tests_name("target", tests, NULL, NULL);
+}
