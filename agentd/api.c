@@ -11,6 +11,7 @@
 #include <sys/random.h>
 
 #include "agentd.h"
+#include "compose.h"
 #include "db.h"
 #include "log.h"
 #include "target.h"
@@ -168,7 +169,7 @@ static void status_containers(struct agentd *ad, int status, json_t *body, const
 			json_pack("{s:s, s:O?, s:I, s:I, s:I, s:O?, s:I}", "status",
 				  container_status(ct), "serviceName",
 				  json_object_get(labels, "io.balena.service-name"), "appId",
-				  (json_int_t)first_app, "imageId", (json_int_t)0, "serviceId",
+				  (json_int_t)first_app, "imageId", (json_int_t)image_id, "serviceId",
 				  (json_int_t)target_id(
 					  json_object_get(labels, "io.balena.service-id")),
 				  "containerId", json_object_get(ct, "Id"), "createdAt",

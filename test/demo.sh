@@ -38,10 +38,39 @@ if [ -z "$sock" ]; then
 	sock="$engine_dir/docker.sock"
 fi
 
+# The demo app: one service printing a greeting, from an image made here
+# (busybox-static imported into the engine: no registry needed).
+DOCKER="docker -H unix://$sock"
+if ! $DOCKER image inspect agentd-demo/hello:latest >/dev/null 2>&1; then
+	bb=$(command -v busybox || echo /bin/busybox)
+	root=$(mktemp -d /tmp/agentd-demo-root.XXXXXX)
+	mkdir -p "$root/bin" "$root/tmp"
+	cp "$bb" "$root/bin/busybox"
+	for a in sh echo sleep cat date; do ln -s busybox "$root/bin/$a"; done
+	tar -C "$root" -c . | $DOCKER import --change 'CMD ["/bin/sh"]' \
+		--change 'ENV PATH=/bin' - agentd-demo/hello:latest >/dev/null
+	rm -rf "$root"
+fi
+if [ ! -e "$dev/data/database.sqlite" ] && [ ! -e "$dev/data/apps.json" ]; then
+	cat >"$dev/data/apps.json" <<'EOJ'
+{"config": {},
+ "apps": {"de70a9915e4b4c6f8c1a2b3c4d5e6f70": {"id": 1, "name": "demo", "class": "fleet",
+  "releases": {"0000000000000000000000000000de70": {"id": 1,
+   "services": {"hello": {"id": 1, "image_id": 1, "image": "agentd-demo/hello:latest",
+    "environment": {"GREETING": "hello from agentd"}, "labels": {},
+    "composition": {"network_mode": "none",
+     "command": ["sh", "-c", "trap 'exit 0' TERM; while :; do echo \"$GREETING\"; sleep 5; done"]}}},
+   "volumes": {}, "networks": {}}}}}}
+EOJ
+fi
+
 cat <<EOT
 demo: agentd on 127.0.0.1:$port, engine $sock, state in $dev
 demo: try   curl http://127.0.0.1:$port/ping
-demo:       curl -i http://127.0.0.1:$port/v1/healthy
+demo:       curl http://127.0.0.1:$port/v2/state/status
+demo:       curl http://127.0.0.1:$port/v2/applications/state
+demo:       curl http://127.0.0.1:$port/v2/local/target-state
+demo:       docker -H unix://$sock ps       (the demo app: hello_1_1_0000…de70)
 demo: Ctrl-C stops agentd (and the private engine, if one was started)
 EOT
 "$top/build/agentd" -f -c "$dev/config.json" -d "$dev/data" -r "$dev/run" -a 127.0.0.1 \
