@@ -120,8 +120,7 @@ static int in_scope(json_t *scope, long long app_id)
 
 	if (scope == NULL || json_is_null(scope))
 		return 1; /* auth off */
-	json_array_foreach(scope, i, s)
-	{
+	json_array_foreach(scope, i, s) {
 		const char *type = json_string_value(json_object_get(s, "type"));
 
 		if (type && !strcmp(type, "global"))
@@ -149,8 +148,7 @@ static void status_containers(struct agentd *ad, int status, json_t *body, const
 		return;
 	}
 	/* Like the balena supervisor: only the first app (in scope) is described. */
-	json_object_foreach(json_object_get(apply_target(ad), "apps"), uuid, app)
-	{
+	json_object_foreach(json_object_get(apply_target(ad), "apps"), uuid, app) {
 		long long id = json_integer_value(json_object_get(app, "id"));
 
 		if (in_scope(c->scope, id)) {
@@ -159,21 +157,28 @@ static void status_containers(struct agentd *ad, int status, json_t *body, const
 			break;
 		}
 	}
-	json_array_foreach(body, i, ct)
-	{
+	json_array_foreach(body, i, ct) {
+		char svc[128], commit[80];
+		const char *name =
+			json_string_value(json_array_get(json_object_get(ct, "Names"), 0));
+		int image_id = 0, release_id = 0;
+
 		labels = json_object_get(ct, "Labels");
 		if (target_id(json_object_get(labels, "io.balena.app-id")) != first_app)
 			continue;
+		if (name != NULL)
+			compose_parse_name(name, svc, sizeof(svc), &image_id, &release_id, commit,
+					   sizeof(commit));
 		json_array_append_new(
-			list,
-			json_pack("{s:s, s:O?, s:I, s:I, s:I, s:O?, s:I}", "status",
-				  container_status(ct), "serviceName",
-				  json_object_get(labels, "io.balena.service-name"), "appId",
-				  (json_int_t)first_app, "imageId", (json_int_t)image_id, "serviceId",
-				  (json_int_t)target_id(
-					  json_object_get(labels, "io.balena.service-id")),
-				  "containerId", json_object_get(ct, "Id"), "createdAt",
-				  json_integer_value(json_object_get(ct, "Created"))));
+			list, json_pack("{s:s, s:O?, s:I, s:I, s:I, s:O?, s:I}", "status",
+					container_status(ct), "serviceName",
+					json_object_get(labels, "io.balena.service-name"), "appId",
+					(json_int_t)first_app, "imageId", (json_int_t)image_id,
+					"serviceId",
+					(json_int_t)target_id(
+						json_object_get(labels, "io.balena.service-id")),
+					"containerId", json_object_get(ct, "Id"), "createdAt",
+					json_integer_value(json_object_get(ct, "Created"))));
 	}
 	json_object_set_new(out, "containers", list);
 	json_object_set_new(out, "status", json_string("success"));
@@ -203,19 +208,16 @@ static void apps_state_containers(struct agentd *ad, int status, json_t *body, c
 		reply_failed(c, 503, err ? err : "engine error");
 		return;
 	}
-	json_object_foreach(json_object_get(apply_target(ad), "apps"), uuid, app)
-	{
+	json_object_foreach(json_object_get(apply_target(ad), "apps"), uuid, app) {
 		long long id = json_integer_value(json_object_get(app, "id"));
 		json_t *svcs = json_object();
 
 		if (!in_scope(c->scope, id))
 			continue;
-		json_object_foreach(json_object_get(app, "services"), name, svc)
-		{
+		json_object_foreach(json_object_get(app, "services"), name, svc) {
 			const char *state = "Downloading";
 
-			json_array_foreach(body, i, ct)
-			{
+			json_array_foreach(body, i, ct) {
 				json_t *l = json_object_get(ct, "Labels");
 				const char *sn = json_string_value(
 					json_object_get(l, "io.balena.service-name"));

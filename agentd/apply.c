@@ -316,18 +316,17 @@ static const char *image_lookup(json_t *images, const char *ref)
 	json_t *img, *tag;
 	size_t i, k;
 
-	json_array_foreach(images, i, img)
-	{
+	json_array_foreach(images, i, img) {
 		const char *id = json_string_value(json_object_get(img, "Id"));
 
 		if (id != NULL && strcmp(id, ref) == 0)
 			return id;
-		json_array_foreach(json_object_get(img, "RepoTags"), k,
-				   tag) if (json_is_string(tag) &&
-					    strcmp(json_string_value(tag), ref) == 0) return id;
-		json_array_foreach(json_object_get(img, "RepoDigests"), k,
-				   tag) if (json_is_string(tag) &&
-					    strcmp(json_string_value(tag), ref) == 0) return id;
+		json_array_foreach(json_object_get(img, "RepoTags"), k, tag)
+			if (json_is_string(tag) && strcmp(json_string_value(tag), ref) == 0)
+				return id;
+		json_array_foreach(json_object_get(img, "RepoDigests"), k, tag)
+			if (json_is_string(tag) && strcmp(json_string_value(tag), ref) == 0)
+				return id;
 	}
 	return NULL;
 }
@@ -351,8 +350,7 @@ static void read_current(struct apply *a)
 	size_t i, n = json_array_size(a->containers);
 
 	a->cur = calloc(n ? n : 1, sizeof(*a->cur));
-	json_array_foreach(a->containers, i, c)
-	{
+	json_array_foreach(a->containers, i, c) {
 		struct cur_container *cc = &a->cur[a->ncur];
 		const char *name, *s;
 		long long app_id, sid;
@@ -399,8 +397,7 @@ static void read_named(json_t *list, struct cur_named **out, int *n)
 
 	*out = calloc(json_array_size(list) + 1, sizeof(**out));
 	*n = 0;
-	json_array_foreach(list, i, o)
-	{
+	json_array_foreach(list, i, o) {
 		struct cur_named *cn = &(*out)[*n];
 		const char *name = json_string_value(json_object_get(o, "Name")), *s;
 
@@ -500,8 +497,7 @@ static int build_target(struct apply *a)
 
 	a->apps = calloc(napps + 1, sizeof(*a->apps));
 	a->svcs = calloc(napps + 1, sizeof(*a->svcs));
-	json_object_foreach(apps, uuid, app)
-	{
+	json_object_foreach(apps, uuid, app) {
 		struct tgt_app *ta = &a->apps[ai];
 		json_t *svcs = json_object_get(app, "services");
 
@@ -524,8 +520,7 @@ static int build_target(struct apply *a)
 		json_object_foreach(json_object_get(app, "volumes"), k, v)
 			add_unique(&ta->volumes, &ta->nvolumes, str_printf("%d_%s", ta->app_id, k));
 		si = 0;
-		json_object_foreach(svcs, name, svc)
-		{
+		json_object_foreach(svcs, name, svc) {
 			struct tgt_service *t = &ta->svc[si];
 			struct svc_state *ss = &a->svcs[ai][si];
 			struct compose_ctx ctx;
@@ -556,14 +551,15 @@ static int build_target(struct apply *a)
 				compose_hash(ss->comp.spec, t->hash);
 			t->running = ss->comp.running;
 			t->strategy = strategy_of(ss->comp.strategy);
-			json_array_foreach(ss->comp.depends_on, di,
-					   v) if (t->ndepends < PLAN_MAX_DEPS && json_is_string(v))
-				snprintf(t->depends[t->ndepends++], sizeof(t->depends[0]), "%s",
-					 json_string_value(v));
+			json_array_foreach(ss->comp.depends_on, di, v)
+				if (t->ndepends < PLAN_MAX_DEPS && json_is_string(v))
+					snprintf(t->depends[t->ndepends++], sizeof(t->depends[0]),
+						 "%s", json_string_value(v));
 			json_object_foreach(ss->comp.networks, k, v)
 				add_unique(&ta->networks, &ta->nnetworks, strdup(k));
-			json_array_foreach(ss->comp.volumes, di, v) add_unique(
-				&ta->volumes, &ta->nvolumes, strdup(json_string_value(v)));
+			json_array_foreach(ss->comp.volumes, di, v)
+				add_unique(&ta->volumes, &ta->nvolumes,
+					   strdup(json_string_value(v)));
 			si++;
 		}
 		ta->nsvc = si;
@@ -572,8 +568,7 @@ static int build_target(struct apply *a)
 	a->napps = ai;
 	/* Locks held for apps that left the target. */
 	a->locked_gone = calloc(json_object_size(a->locked) + 1, sizeof(*a->locked_gone));
-	json_object_foreach(a->locked, k, v)
-	{
+	json_object_foreach(a->locked, k, v) {
 		for (j = 0; j < a->napps; j++)
 			if (strcmp(a->apps[j].uuid, k) == 0)
 				break;
@@ -772,8 +767,7 @@ static void start_next(struct stepctx *sc)
 	case PH_CONNECT:
 		/* Networks beyond the first, which the create attached already. */
 		if (ss->comp.network_mode_service == NULL) {
-			json_object_foreach(ss->comp.networks, k, v)
-			{
+			json_object_foreach(ss->comp.networks, k, v) {
 				if (i++ <= sc->netidx)
 					continue;
 				engine_call(a->ad, "network.connect",
@@ -988,7 +982,9 @@ static void step_lock(struct stepctx *sc, int take)
 		if (app_id < 0)
 			app_id = (int)json_integer_value(json_object_get(held, "app_id"));
 	}
-	json_array_foreach(list, k, v) if (n < 256) svcs[n++] = json_string_value(v);
+	json_array_foreach(list, k, v)
+		if (n < 256)
+			svcs[n++] = json_string_value(v);
 	force = config_truthy(a->target, "SUPERVISOR_OVERRIDE_LOCK");
 	if (take) {
 		devlog_system(a->ad, "Taking update locks");
@@ -1196,10 +1192,8 @@ static void gather_images(struct apply *a)
 	const char *id;
 
 	a->pending = 1;
-	json_object_foreach(json_object_get(a->target, "apps"), k, app)
-	{
-		json_object_foreach(json_object_get(app, "services"), n, svc)
-		{
+	json_object_foreach(json_object_get(a->target, "apps"), k, app) {
+		json_object_foreach(json_object_get(app, "services"), n, svc) {
 			compose_image_normalise(json_string_value(json_object_get(svc, "image")),
 						ref, sizeof(ref));
 			id = image_lookup(a->images, ref);
@@ -1236,10 +1230,9 @@ static void list_done(struct agentd *ad, int status, json_t *body, const char *e
 		json_t *v;
 		void *tmp;
 
-		json_object_foreach_safe(a->image_config, tmp, id,
-					 v) if (json_is_null(v) ||
-						image_lookup(a->images, id) == NULL)
-			json_object_del(a->image_config, id);
+		json_object_foreach_safe(a->image_config, tmp, id, v)
+			if (json_is_null(v) || image_lookup(a->images, id) == NULL)
+				json_object_del(a->image_config, id);
 	}
 	gather_images(a);
 }
@@ -1354,8 +1347,7 @@ json_t *apply_status(struct agentd *ad)
 	const char *k;
 	int total = 0, n = 0;
 
-	json_object_foreach(a->fetching, k, v)
-	{
+	json_object_foreach(a->fetching, k, v) {
 		json_array_append_new(images, json_pack("{s:s, s:s, s:O}", "name", k, "status",
 							"Downloading", "downloadProgress", v));
 		total += (int)json_integer_value(v);

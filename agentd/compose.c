@@ -345,9 +345,9 @@ static json_t *string_or_array(json_t *v, int split, const char *field, char *er
 	if (!json_is_array(v))
 		return cfail(err, errlen, "%s must be a string or an array of strings", field),
 		       NULL;
-	json_array_foreach(v, i, e) if (!json_is_string(e)) return cfail(
-		err, errlen, "%s must hold only strings", field),
-		NULL;
+	json_array_foreach(v, i, e)
+		if (!json_is_string(e))
+			return cfail(err, errlen, "%s must hold only strings", field), NULL;
 	return json_deep_copy(v);
 }
 
@@ -359,8 +359,7 @@ static json_t *compose_labels(const struct compose_ctx *ctx, json_t *svc)
 	const char *k;
 	char buf[32];
 
-	json_object_foreach(json_object_get(svc, "labels"), k, v)
-	{
+	json_object_foreach(json_object_get(svc, "labels"), k, v) {
 		if (!strncmp(k, "io.resin.", 9)) {
 			char *nk = NULL;
 
@@ -372,9 +371,9 @@ static json_t *compose_labels(const struct compose_ctx *ctx, json_t *svc)
 			json_object_set(labels, k, v);
 		}
 	}
-	json_object_foreach(json_object_get(ctx->image_config, "Labels"), k,
-			    v) if (json_object_get(labels, k) == NULL && json_is_string(v))
-		json_object_set(labels, k, v);
+	json_object_foreach(json_object_get(ctx->image_config, "Labels"), k, v)
+		if (json_object_get(labels, k) == NULL && json_is_string(v))
+			json_object_set(labels, k, v);
 	json_object_set_new(labels, "io.balena.supervised", json_string("true"));
 	snprintf(buf, sizeof(buf), "%d", ctx->app_id);
 	json_object_set_new(labels, "io.balena.app-id", json_string(buf));
@@ -434,14 +433,14 @@ static json_t *compose_env(const struct compose_ctx *ctx, json_t *svc, json_t *l
 		env_both(env, "API_URL", ctx->api_endpoint);
 	}
 	/* The user's environment overrides the defaults... */
-	json_object_foreach(json_object_get(svc, "environment"), k, v) json_object_set(env, k, v);
+	json_object_foreach(json_object_get(svc, "environment"), k, v)
+		json_object_set(env, k, v);
 	if (truthy(json_object_get(labels, "io.balena.features.balena-socket")) &&
 	    json_object_get(env, "DOCKER_HOST") == NULL)
 		json_object_set_new(env, "DOCKER_HOST",
 				    json_string("unix:///host/run/balena-engine.sock"));
 	/* ...and the image's fills the gaps. */
-	json_array_foreach(json_object_get(ctx->image_config, "Env"), i, v)
-	{
+	json_array_foreach(json_object_get(ctx->image_config, "Env"), i, v) {
 		const char *e = json_string_value(v), *eq = e ? strchr(e, '=') : NULL;
 
 		if (eq == NULL)
@@ -456,7 +455,8 @@ static json_t *compose_env(const struct compose_ctx *ctx, json_t *svc, json_t *l
 		const char **keys = malloc(json_object_size(env) * sizeof(char *) + 1);
 		size_t n = 0, a, b;
 
-		json_object_foreach(env, k, v) keys[n++] = k;
+		json_object_foreach(env, k, v)
+			keys[n++] = k;
 		for (a = 1; a < n; a++)
 			for (b = a; b > 0 && strcmp(keys[b - 1], keys[b]) > 0; b--) {
 				const char *t = keys[b];
@@ -485,8 +485,7 @@ static int compose_volumes(const struct compose_ctx *ctx, json_t *comp, json_t *
 	char dir[1024], buf[1200];
 	size_t i;
 
-	json_array_foreach(json_object_get(comp, "volumes"), i, v)
-	{
+	json_array_foreach(json_object_get(comp, "volumes"), i, v) {
 		if (json_is_string(v)) {
 			const char *s = json_string_value(v), *colon = strchr(s, ':');
 
@@ -570,9 +569,9 @@ static int compose_volumes(const struct compose_ctx *ctx, json_t *comp, json_t *
 	{
 		const char *k;
 
-		json_object_foreach(json_object_get(ctx->image_config, "Volumes"), k,
-				    v) if (json_object_get(anon, k) == NULL)
-			json_object_set_new(anon, k, json_object());
+		json_object_foreach(json_object_get(ctx->image_config, "Volumes"), k, v)
+			if (json_object_get(anon, k) == NULL)
+				json_object_set_new(anon, k, json_object());
 	}
 	json_object_set_new(host, "Binds", binds);
 	if (json_array_size(mounts))
@@ -594,8 +593,7 @@ static int compose_ports(json_t *comp, json_t *host, json_t *spec, char *err, si
 	json_t *bind = json_object(), *exposed = json_object(), *v;
 	size_t i;
 
-	json_array_foreach(json_object_get(comp, "ports"), i, v)
-	{
+	json_array_foreach(json_object_get(comp, "ports"), i, v) {
 		char buf[128], *proto, *parts[3];
 		unsigned hs = 0, he = 0, cs, ce, k;
 		const char *ip = "";
@@ -700,8 +698,7 @@ static int compose_network(const struct compose_ctx *ctx, json_t *comp, json_t *
 				    json_pack("{s:[s]}", "Aliases", ctx->service_name));
 	}
 	if (json_is_array(nets)) {
-		json_array_foreach(nets, i, v)
-		{
+		json_array_foreach(nets, i, v) {
 			if (!json_is_string(v))
 				return cfail(err, errlen, "networks must be names");
 			snprintf(full, sizeof(full), "%s_%s", ctx->app_uuid, json_string_value(v));
@@ -709,13 +706,13 @@ static int compose_network(const struct compose_ctx *ctx, json_t *comp, json_t *
 					    json_pack("{s:[s]}", "Aliases", ctx->service_name));
 		}
 	} else if (json_is_object(nets)) {
-		json_object_foreach(nets, k, v)
-		{
+		json_object_foreach(nets, k, v) {
 			json_t *aliases = json_pack("[s]", ctx->service_name), *a;
 			json_t *ep = json_object();
 
-			json_array_foreach(json_object_get(v, "aliases"), i,
-					   a) if (json_is_string(a)) json_array_append(aliases, a);
+			json_array_foreach(json_object_get(v, "aliases"), i, a)
+				if (json_is_string(a))
+					json_array_append(aliases, a);
 			json_object_set_new(ep, "Aliases", aliases);
 			if (json_is_string(json_object_get(v, "ipv4_address")) ||
 			    json_is_string(json_object_get(v, "ipv6_address")))
@@ -735,8 +732,7 @@ static int compose_network(const struct compose_ctx *ctx, json_t *comp, json_t *
 		json_object_set_new(out->networks, full,
 				    json_pack("{s:[s]}", "Aliases", ctx->service_name));
 	}
-	json_object_foreach(out->networks, k, v)
-	{
+	json_object_foreach(out->networks, k, v) {
 		first = v;
 		json_object_set_new(host, "NetworkMode", json_string(k));
 		json_object_set_new(spec, "NetworkingConfig",
@@ -854,8 +850,9 @@ static int compose_host_fields(json_t *comp, json_t *host, json_t *spec, struct 
 		if (l == NULL)
 			return -1;
 		keep = json_array();
-		json_array_foreach(l, i, e) if (strncmp(json_string_value(e), "label=", 6) != 0)
-			json_array_append(keep, e);
+		json_array_foreach(l, i, e)
+			if (strncmp(json_string_value(e), "label=", 6) != 0)
+				json_array_append(keep, e);
 		json_decref(l);
 		json_object_set_new(host, "SecurityOpt", keep);
 	}
@@ -865,8 +862,7 @@ static int compose_host_fields(json_t *comp, json_t *host, json_t *spec, struct 
 		if (l == NULL)
 			return -1;
 		out_l = json_array();
-		json_array_foreach(l, i, e)
-		{
+		json_array_foreach(l, i, e) {
 			char *s = strdup(json_string_value(e)), *eq = strchr(s, '=');
 
 			if (eq != NULL)
@@ -893,14 +889,15 @@ static int compose_host_fields(json_t *comp, json_t *host, json_t *spec, struct 
 		json_t *s = json_object();
 
 		if (json_is_object(v)) {
-			json_object_foreach(v, k, e) json_object_set_new(
-				s, k,
-				json_is_string(e)
-					? json_incref(e)
-					: json_sprintf("%lld", (long long)json_integer_value(e)));
+			json_object_foreach(v, k, e)
+				json_object_set_new(
+					s, k,
+					json_is_string(e)
+						? json_incref(e)
+						: json_sprintf("%lld",
+							       (long long)json_integer_value(e)));
 		} else if (json_is_array(v)) {
-			json_array_foreach(v, i, e)
-			{
+			json_array_foreach(v, i, e) {
 				const char *kv = json_string_value(e), *eq;
 
 				if (kv == NULL || (eq = strchr(kv, '=')) == NULL) {
@@ -920,8 +917,7 @@ static int compose_host_fields(json_t *comp, json_t *host, json_t *spec, struct 
 	if ((v = json_object_get(comp, "ulimits")) != NULL) {
 		json_t *u = json_array();
 
-		json_object_foreach(v, k, e)
-		{
+		json_object_foreach(v, k, e) {
 			json_int_t soft, hard;
 
 			if (json_is_integer(e)) {
@@ -942,8 +938,7 @@ static int compose_host_fields(json_t *comp, json_t *host, json_t *spec, struct 
 	if ((v = json_object_get(comp, "devices")) != NULL) {
 		json_t *d = json_array();
 
-		json_array_foreach(v, i, e)
-		{
+		json_array_foreach(v, i, e) {
 			char *s = json_is_string(e) ? strdup(json_string_value(e)) : NULL, *c1, *c2;
 
 			if (s == NULL) {
@@ -1077,7 +1072,9 @@ static void compose_unknown_fields(json_t *comp, struct composed *out)
 	size_t n = 0, i, j, off = 0;
 	json_t *v;
 
-	json_object_foreach(comp, k, v) if (!known_field(k) && n < 64) names[n++] = k;
+	json_object_foreach(comp, k, v)
+		if (!known_field(k) && n < 64)
+			names[n++] = k;
 	if (n == 0)
 		return;
 	for (i = 1; i < n; i++)
@@ -1148,8 +1145,9 @@ int compose_service(const struct compose_ctx *ctx, json_t *svc, struct composed 
 	    compose_host_fields(comp, host, spec, out, err, errlen) == -1 ||
 	    compose_config_fields(ctx, comp, spec, err, errlen) == -1)
 		goto fail;
-	json_array_foreach(json_object_get(comp, "depends_on"), i, v) if (json_is_string(v))
-		json_array_append(out->depends_on, v);
+	json_array_foreach(json_object_get(comp, "depends_on"), i, v)
+		if (json_is_string(v))
+			json_array_append(out->depends_on, v);
 	compose_unknown_fields(comp, out);
 	compose_update_labels(labels, out);
 	out->running = !json_is_false(json_object_get(svc, "running"));

@@ -44,8 +44,7 @@ static int check_keys(json_t *obj, const char *const *allowed, const char *where
 	json_t *v;
 	int i, ok;
 
-	json_object_foreach(obj, key, v)
-	{
+	json_object_foreach(obj, key, v) {
 		ok = 0;
 		for (i = 0; allowed[i] != NULL; i++)
 			ok |= strcmp(allowed[i], key) == 0;
@@ -137,8 +136,7 @@ int settings_load(const char *path, struct settings *s, char *err, size_t errlen
 			snprintf(err, errlen, "%s: \"daemons\" must be an object", where);
 			goto out;
 		}
-		json_object_foreach(v, name, dv)
-		{
+		json_object_foreach(v, name, dv) {
 			for (d = D_ENGINECTL; d < D_COUNT; d++)
 				if (strcmp(name, daemon_names[d]) == 0)
 					break;

@@ -100,8 +100,7 @@ static int string_map(json_t *m, int (*ok)(const char *), const char *what, cons
 		return 0;
 	if (!json_is_object(m))
 		return fail(err, errlen, "%s: %s must be an object", where, what);
-	json_object_foreach(m, k, v)
-	{
+	json_object_foreach(m, k, v) {
 		if (!ok(k))
 			return fail(err, errlen, "%s: invalid %s name \"%s\"", where, what, k);
 		if (!json_is_string(v))
@@ -156,8 +155,7 @@ json_t *target_config_keys(json_t *config)
 
 	/* Unprefixed first, then RESIN_, then BALENA_: later passes win. */
 	for (pass = 0; pass < 3; pass++) {
-		json_object_foreach(config, k, v)
-		{
+		json_object_foreach(config, k, v) {
 			const char *name = NULL;
 
 			if (pass == 0 && strncmp(k, "RESIN_", 6) && strncmp(k, "BALENA_", 7))
@@ -295,8 +293,7 @@ static json_t *app_from_v3(const char *uuid, json_t *a, char *err, size_t errlen
 		json_decref(out);
 		return fail(err, errlen, "%s: services must be an object", where), NULL;
 	}
-	json_object_foreach(svcs, k, v)
-	{
+	json_object_foreach(svcs, k, v) {
 		json_t *s;
 
 		if (!json_is_object(v)) {
@@ -345,8 +342,7 @@ static json_t *target_from_parts(json_t *name, json_t *config, json_t *apps, int
 	if (apps != NULL && !json_is_null(apps) && !json_is_object(apps))
 		return fail(err, errlen, "%s: apps must be an object", where), NULL;
 	outapps = json_object();
-	json_object_foreach(apps, uuid, v)
-	{
+	json_object_foreach(apps, uuid, v) {
 		if ((app = app_from_v3(uuid, v, err, errlen)) == NULL) {
 			json_decref(outapps);
 			return NULL;
@@ -412,8 +408,7 @@ static json_t *service_from_v2(const char *key, json_t *v, const char *where, ch
 	    (name = json_string_value(json_object_get(v, "serviceName"))) == NULL)
 		return fail(err, errlen, "%s: service %s needs a serviceName", where, key), NULL;
 	comp = json_object();
-	json_object_foreach(v, ck, cv)
-	{
+	json_object_foreach(v, ck, cv) {
 		if (!v2_service_key(ck))
 			json_object_set(comp, ck, cv);
 	}
@@ -445,8 +440,7 @@ json_t *target_from_v2_local(json_t *v2, char *err, size_t errlen)
 	if (apps != NULL && !json_is_null(apps) && !json_is_object(apps))
 		return fail(err, errlen, "Invalid target state: apps must be an object"), NULL;
 	outapps = json_object();
-	json_object_foreach(apps, appid, a)
-	{
+	json_object_foreach(apps, appid, a) {
 		json_t *services, *svcs, *name, *commit;
 		long long id, rel;
 		char where[96], *end;
@@ -467,8 +461,7 @@ json_t *target_from_v2_local(json_t *v2, char *err, size_t errlen)
 			goto bad;
 		}
 		services = json_object();
-		json_object_foreach(svcs, key, v)
-		{
+		json_object_foreach(svcs, key, v) {
 			json_t *s = service_from_v2(key, v, where, err, errlen);
 
 			if (s == NULL) {
@@ -509,14 +502,13 @@ json_t *target_to_v2_local(json_t *target)
 	json_t *apps = json_object(), *a, *s, *cfg = json_object(), *v;
 	const char *uuid, *name, *k;
 
-	json_object_foreach(json_object_get(target, "config"), k, v) json_object_set(cfg, k, v);
-	json_object_foreach(json_object_get(target, "apps"), uuid, a)
-	{
+	json_object_foreach(json_object_get(target, "config"), k, v)
+		json_object_set(cfg, k, v);
+	json_object_foreach(json_object_get(target, "apps"), uuid, a) {
 		json_t *svcs = json_object();
 		char appid[32];
 
-		json_object_foreach(json_object_get(a, "services"), name, s)
-		{
+		json_object_foreach(json_object_get(a, "services"), name, s) {
 			json_t *o = json_deep_copy(json_object_get(s, "composition"));
 			char sid[32];
 

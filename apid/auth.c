@@ -51,8 +51,7 @@ json_t *auth_check(struct apid *a, struct evhttp_request *req)
 	if (buf[0] == '\0')
 		return NULL;
 	n = strlen(buf);
-	json_array_foreach(a->keys, i, k)
-	{
+	json_array_foreach(a->keys, i, k) {
 		const char *v = json_string_value(json_object_get(k, "key"));
 
 		if (v != NULL && strlen(v) == n && memcmp(v, buf, n) == 0)

@@ -76,7 +76,7 @@ static json_t *query_object(const char *q)
 	if (q == NULL || evhttp_parse_query_str(q, &kv) == -1)
 		return o;
 	TAILQ_FOREACH(e, &kv, next)
-	json_object_set_new(o, e->key, json_string(e->value));
+		json_object_set_new(o, e->key, json_string(e->value));
 	evhttp_clear_headers(&kv);
 	return o;
 }

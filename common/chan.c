@@ -189,8 +189,8 @@ static void chan_route_reply(struct chan *ch, const struct frame_hdr *hdr, const
 	json_t *body;
 
 	TAILQ_FOREACH(p, &ch->pending, entry)
-	if (p->id == hdr->id)
-		break;
+		if (p->id == hdr->id)
+			break;
 	if (p == NULL)
 		return; /* a late reply whose requester gave up: drop it */
 	TAILQ_REMOVE(&ch->pending, p, entry);

@@ -654,8 +654,8 @@ static struct follower *follower_find(struct enginectl *e, const char *id)
 	struct follower *f;
 
 	TAILQ_FOREACH(f, &e->followers, entry)
-	if (strcmp(f->id, id) == 0)
-		return f;
+		if (strcmp(f->id, id) == 0)
+			return f;
 	return NULL;
 }
 
