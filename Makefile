@@ -97,6 +97,9 @@ $(BUILD)/cloudsyncd: $(call obj,cloudsyncd/main.c $(CLOUDSYNCD_LIB_SRCS)) $(COMM
 $(BUILD)/engine-drive: $(call obj,test/tools/engine-drive.c) $(COMMON_OBJS)
 	@echo "LD $@"; $(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LIBS_CHILD)
 
+$(BUILD)/bench-plan: test/bench/bench_plan.c agentd/plan.c agentd/plan.h
+	@echo "LD $@"; $(CC) $(CFLAGS) test/bench/bench_plan.c agentd/plan.c -o $@
+
 # Unit tests link the daemons' code minus their main().
 $(BUILD)/test/unit/%: test/unit/%.c $(AGENTD_OBJS) $(COMMON_OBJS) \
 		$(call obj,$(ENGINECTL_LIB_SRCS) $(APID_LIB_SRCS) $(CLOUDSYNCD_LIB_SRCS))
@@ -130,7 +133,8 @@ run:
 	@$(MAKE) --no-print-directory all
 	@sh test/demo.sh
 
-bench: all
+bench: all $(BUILD)/bench-plan
+	@$(BUILD)/bench-plan
 	@python3 test/bench/run.py
 	@python3 test/bench/bench_engine.py
 

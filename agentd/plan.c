@@ -5,15 +5,22 @@
  * alone renames; user locks are taken before anything is killed, stopped
  * or renamed; dependencies start first; volumes outlive releases.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "plan.h"
 
+#define PLAN_APP_MAX_CUR 1024 /* containers of one app considered per round */
+
 struct planner {
 	const struct plan_input *in;
 	struct step *out;
 	int max, n;
+	/* The current app's containers (indexes into in->cur), found once per
+	 * app so that per-service lookups do not scan every container. */
+	int mine[PLAN_APP_MAX_CUR];
+	int nmine;
 };
 
 static const char *const step_names[] = {
@@ -66,16 +73,15 @@ static int cur_in_app(const struct cur_container *c, const struct tgt_app *a)
 }
 
 /* The container to keep for a service: the newest, not a hand-over leftover. */
-static const struct cur_container *cur_for(const struct plan_input *in, const struct tgt_app *a,
-					   const char *service)
+static const struct cur_container *cur_for(const struct planner *p, const char *service)
 {
 	const struct cur_container *best = NULL;
 	int i;
 
-	for (i = 0; i < in->ncur; i++) {
-		const struct cur_container *c = &in->cur[i];
+	for (i = 0; i < p->nmine; i++) {
+		const struct cur_container *c = &p->in->cur[p->mine[i]];
 
-		if (!cur_in_app(c, a) || strcmp(c->service, service) != 0 || c->status == CUR_DEAD)
+		if (strcmp(c->service, service) != 0 || c->status == CUR_DEAD)
 			continue;
 		if (best == NULL || (best->handover_old && !c->handover_old) ||
 		    (best->handover_old == c->handover_old && c->created > best->created))
@@ -105,10 +111,9 @@ static int all_images_here(const struct tgt_app *a)
 }
 
 /* A service's container is where its target wants it. */
-static int settled(const struct plan_input *in, const struct tgt_app *a,
-		   const struct tgt_service *t)
+static int settled(const struct planner *p, const struct tgt_service *t)
 {
-	const struct cur_container *c = cur_for(in, a, t->name);
+	const struct cur_container *c = cur_for(p, t->name);
 
 	if (c == NULL || t->hash[0] == '\0' || strcmp(c->hash, t->hash) != 0)
 		return 0;
@@ -119,7 +124,7 @@ static int settled(const struct plan_input *in, const struct tgt_app *a,
 }
 
 /* Every service t depends on has been started in its target form. */
-static int deps_met(const struct plan_input *in, const struct tgt_app *a,
+static int deps_met(const struct planner *p, const struct tgt_app *a,
 		    const struct tgt_service *t)
 {
 	int i;
@@ -127,7 +132,7 @@ static int deps_met(const struct plan_input *in, const struct tgt_app *a,
 	for (i = 0; i < t->ndepends; i++) {
 		const struct tgt_service *d = tgt_find(a, t->depends[i]);
 
-		if (d != NULL && !settled(in, a, d))
+		if (d != NULL && !settled(p, d))
 			return 0;
 	}
 	return 1;
@@ -171,9 +176,8 @@ static void guarded(struct planner *p, struct locked_steps *ls, const struct tgt
 static void plan_service(struct planner *p, struct locked_steps *ls, int ai,
 			 const struct tgt_service *t)
 {
-	const struct plan_input *in = p->in;
-	const struct tgt_app *a = &in->apps[ai];
-	const struct cur_container *c = cur_for(in, a, t->name);
+	const struct tgt_app *a = &p->in->apps[ai];
+	const struct cur_container *c = cur_for(p, t->name);
 	int same_config, same_name;
 
 	if (c == NULL) {
@@ -181,7 +185,7 @@ static void plan_service(struct planner *p, struct locked_steps *ls, int ai,
 			emit(p, STEP_FETCH, ai, NULL, t, NULL, "image missing");
 		else if (!all_images_here(a))
 			emit(p, STEP_NOOP, ai, NULL, t, NULL, "waiting for the app's images");
-		else if (!deps_met(in, a, t))
+		else if (!deps_met(p, a, t))
 			emit(p, STEP_NOOP, ai, NULL, t, NULL, "waiting for dependencies");
 		else
 			emit(p, STEP_START, ai, NULL, t, NULL, "new service");
@@ -213,7 +217,7 @@ static void plan_service(struct planner *p, struct locked_steps *ls, int ai,
 		} else if (!t->running && c->status == CUR_RUNNING) {
 			guarded(p, ls, a, ai, STEP_STOP, c, t, "running: false");
 		} else if (t->running && c->status == CUR_CREATED) {
-			if (deps_met(in, a, t))
+			if (deps_met(p, a, t))
 				emit(p, STEP_START, ai, c, t, NULL, "created, not started");
 			else
 				emit(p, STEP_NOOP, ai, c, t, NULL, "waiting for dependencies");
@@ -225,7 +229,7 @@ static void plan_service(struct planner *p, struct locked_steps *ls, int ai,
 	case STRAT_HAND_OVER:
 		if (c->handover_old)
 			guarded(p, ls, a, ai, STEP_KILL, c, t, "hand-over leftover");
-		else if (deps_met(in, a, t) && all_images_here(a))
+		else if (deps_met(p, a, t) && all_images_here(a))
 			guarded(p, ls, a, ai, STEP_HANDOVER, c, t, "hand-over");
 		else
 			emit(p, STEP_NOOP, ai, c, t, NULL, "waiting to hand over");
@@ -259,12 +263,14 @@ static void plan_app(struct planner *p, int ai)
 	if (p->n > start)
 		return; /* containers need their networks and volumes first */
 
-	for (i = 0; i < in->ncur; i++) {
-		const struct cur_container *c = &in->cur[i];
+	p->nmine = 0;
+	for (i = 0; i < in->ncur && p->nmine < PLAN_APP_MAX_CUR; i++)
+		if (cur_in_app(&in->cur[i], a))
+			p->mine[p->nmine++] = i;
+	for (i = 0; i < p->nmine; i++) {
+		const struct cur_container *c = &in->cur[p->mine[i]];
 		const struct tgt_service *t;
 
-		if (!cur_in_app(c, a))
-			continue;
 		if (c->status == CUR_DEAD) {
 			emit(p, STEP_REMOVE, ai, c, NULL, NULL, "dead");
 			continue;
@@ -272,7 +278,7 @@ static void plan_app(struct planner *p, int ai)
 		t = tgt_find(a, c->service);
 		if (t == NULL)
 			guarded(p, &ls, a, ai, STEP_KILL, c, NULL, "not in the target");
-		else if (cur_for(in, a, c->service) != c)
+		else if (cur_for(p, c->service) != c)
 			guarded(p, &ls, a, ai, STEP_KILL, c, NULL, "duplicate");
 	}
 	for (i = 0; i < a->nsvc; i++)
@@ -367,7 +373,12 @@ static void plan_removed_apps(struct planner *p)
 
 int plan_steps(const struct plan_input *in, struct step *out, int max)
 {
-	struct planner p = {in, out, max, 0};
+	struct planner p;
+
+	memset(&p, 0, offsetof(struct planner, mine));
+	p.in = in;
+	p.out = out;
+	p.max = max;
 	int i;
 
 	plan_removed_apps(&p);
