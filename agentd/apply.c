@@ -142,9 +142,11 @@ static void round_free(struct apply *a)
 	json_decref(a->volumes);
 	a->containers = a->images = a->networks = a->volumes = NULL;
 	for (i = 0; i < a->napps; i++) {
-		for (j = 0; j < a->apps[i].nsvc; j++)
+		for (j = 0; j < a->apps[i].nsvc; j++) {
 			if (a->svcs[i][j].composed)
 				compose_free(&a->svcs[i][j].comp);
+			free(a->apps[i].svc[j].needs);
+		}
 		free(a->svcs[i]);
 		free(a->apps[i].svc);
 		for (j = 0; j < a->apps[i].nvolumes; j++)
@@ -555,8 +557,16 @@ static int build_target(struct apply *a)
 				if (t->ndepends < PLAN_MAX_DEPS && json_is_string(v))
 					snprintf(t->depends[t->ndepends++], sizeof(t->depends[0]),
 						 "%s", json_string_value(v));
-			json_object_foreach(ss->comp.networks, k, v)
+			t->needs = calloc(json_object_size(ss->comp.networks) +
+						  json_array_size(ss->comp.volumes) + 1,
+					  sizeof(char *));
+			json_object_foreach(ss->comp.networks, k, v) {
 				add_unique(&ta->networks, &ta->nnetworks, strdup(k));
+				if (ss->comp.network_mode_service == NULL)
+					t->needs[t->nneeds++] = k;
+			}
+			json_array_foreach(ss->comp.volumes, di, v)
+				t->needs[t->nneeds++] = json_string_value(v);
 			json_array_foreach(ss->comp.volumes, di, v)
 				add_unique(&ta->volumes, &ta->nvolumes,
 					   strdup(json_string_value(v)));

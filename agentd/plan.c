@@ -124,8 +124,7 @@ static int settled(const struct planner *p, const struct tgt_service *t)
 }
 
 /* Every service t depends on has been started in its target form. */
-static int deps_met(const struct planner *p, const struct tgt_app *a,
-		    const struct tgt_service *t)
+static int deps_met(const struct planner *p, const struct tgt_app *a, const struct tgt_service *t)
 {
 	int i;
 
@@ -158,6 +157,18 @@ static int in_list(char **list, int n, const char *name)
 	return 0;
 }
 
+/* The networks and volumes a service uses exist. */
+static int needs_met(const struct planner *p, const struct tgt_service *t)
+{
+	int i;
+
+	for (i = 0; i < t->nneeds; i++)
+		if (!named_exists(p->in->nets, p->in->nnets, t->needs[i]) &&
+		    !named_exists(p->in->vols, p->in->nvols, t->needs[i]))
+			return 0;
+	return 1;
+}
+
 /* Steps that need the app's update locks: emitted only once they are held. */
 struct locked_steps {
 	int needed;
@@ -183,6 +194,8 @@ static void plan_service(struct planner *p, struct locked_steps *ls, int ai,
 	if (c == NULL) {
 		if (!t->image_available)
 			emit(p, STEP_FETCH, ai, NULL, t, NULL, "image missing");
+		else if (!needs_met(p, t))
+			emit(p, STEP_NOOP, ai, NULL, t, NULL, "waiting for networks and volumes");
 		else if (!all_images_here(a))
 			emit(p, STEP_NOOP, ai, NULL, t, NULL, "waiting for the app's images");
 		else if (!deps_met(p, a, t))
@@ -260,8 +273,8 @@ static void plan_app(struct planner *p, int ai)
 	for (i = 0; i < a->nvolumes; i++)
 		if (!named_exists(in->vols, in->nvols, a->volumes[i]))
 			emit(p, STEP_CREATE_VOLUME, ai, NULL, NULL, a->volumes[i], "missing");
-	if (p->n > start)
-		return; /* containers need their networks and volumes first */
+	/* Services wait for the networks and volumes they use (needs_met); the
+	 * others go ahead in the same round. */
 
 	p->nmine = 0;
 	for (i = 0; i < in->ncur && p->nmine < PLAN_APP_MAX_CUR; i++)

@@ -57,6 +57,8 @@ struct tgt_service {
 	} strategy;
 	char depends[PLAN_MAX_DEPS][128];
 	int ndepends;
+	const char **needs; /* networks and volumes it uses (full names) */
+	int nneeds;
 	int image_available; /* present in the engine */
 	int image_failed;    /* the last fetch failed (backoff in the executor) */
 };

@@ -168,6 +168,49 @@ def kmsg_readable():
     return True
 
 
+class KmsgReader:
+    """Follows /dev/kmsg from now on, to see which seccomp audit records the
+    kernel actually printed. Without auditd the kernel prints them through
+    printk_ratelimit() (10 per 5 s by default, shared by the whole machine),
+    so a record can be dropped before agentd could ever read it: tests use
+    this to tell "agentd missed a record" from "there was no record"."""
+
+    def __init__(self):
+        self.fd = os.open("/dev/kmsg", os.O_RDONLY | os.O_NONBLOCK)
+        os.lseek(self.fd, 0, os.SEEK_END)
+        self.records = []
+
+    def poll(self):
+        while True:
+            try:
+                data = os.read(self.fd, 8192)
+            except BlockingIOError:
+                return self.records
+            except BrokenPipeError:
+                continue  # overrun: some records were lost, go on
+            if not data:
+                return self.records
+            self.records.append(data.decode("utf-8", "replace"))
+
+    def seccomp_record(self, pid, syscall=None):
+        """The printed type=1326 record for pid (and syscall), or None."""
+        for rec in self.poll():
+            if "type=1326" in rec and re.search(r" pid=%d " % pid, rec) and (
+                    syscall is None or re.search(r" syscall=%d " % syscall, rec)):
+                return rec
+        return None
+
+    def close(self):
+        os.close(self.fd)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
 # --------------------------------------------------------------------------- network
 
 

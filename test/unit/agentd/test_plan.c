@@ -142,15 +142,33 @@ static void new_app_starts_its_services(void **state)
 /* facts §9.2 #11: the app's networks (and volumes) come before containers */
 static void networks_and_volumes_are_created_first(void **state)
 {
+	static const char *needs[] = {UUID "_default", "123_data"};
+	struct tgt_service *t;
+
 	(void)state;
-	add_svc("one", 11);
+	t = add_svc("one", 11);
+	t->needs = needs;
+	t->nneeds = 2;
 	in.nnets = 0;
 	app_vols[0] = "123_data";
 	app.nvolumes = 1;
 	plan();
-	assert_int_equal(n, 2);
+	assert_int_equal(n, 3);
 	assert_string_equal(find(STEP_CREATE_NETWORK, NULL)->name, UUID "_default");
 	assert_string_equal(find(STEP_CREATE_VOLUME, NULL)->name, "123_data");
+	assert_non_null(find(STEP_NOOP, "one"));
+	assert_null(find(STEP_START, "one"));
+}
+
+/* A service that does not use the missing network need not wait for it. */
+static void service_without_the_missing_network_starts_at_once(void **state)
+{
+	(void)state;
+	add_svc("one", 11); /* e.g. network_mode: none */
+	in.nnets = 0;
+	plan();
+	assert_non_null(find(STEP_CREATE_NETWORK, NULL));
+	assert_non_null(find(STEP_START, "one"));
 }
 
 static void missing_image_is_fetched_before_anything_starts(void **state)
@@ -541,6 +559,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(new_app_starts_its_services),
 		T(networks_and_volumes_are_created_first),
+		T(service_without_the_missing_network_starts_at_once),
 		T(missing_image_is_fetched_before_anything_starts),
 		T(identical_target_makes_no_steps),
 		T(commit_only_change_takes_lock_then_renames),
