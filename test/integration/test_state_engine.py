@@ -108,8 +108,9 @@ class State:
                 for s in services.values()}
 
         def done():
-            if self.status()["appState"] != "applied":
-                return False
+            st, body = self.ad.http("GET", "/v2/state/status")
+            if st != 200 or json.loads(body)["appState"] != "applied":
+                return False  # 503 until agentd has its engine back
             cs = self.containers()
             for name, cname in want.items():
                 if len(cs.get(name, [])) != 1 or cs[name][0]["Name"] != "/" + cname:
