@@ -76,6 +76,8 @@ struct agentd {
 	int healthy;
 	int engine_up;       /* enginectl reports the engine reachable */
 	struct apply *apply; /* owned: the state engine */
+	json_t *followed;    /* owned: container id -> {serviceName, serviceId} followed */
+	int log_wanted;      /* apid has /v2/local/logs listeners */
 	char device_uuid[64];
 	char device_type[64], device_arch[32], os_version[128];
 };
@@ -130,16 +132,29 @@ void apply_progress(struct agentd *ad, const char *image, int percent);
 json_t *apply_target(struct agentd *ad);
 /// {appState, overallDownloadProgress, containers, images, release} for the API.
 json_t *apply_status(struct agentd *ad);
+/// Append the state engine's Prometheus lines to buf.
+void apply_metrics(struct agentd *ad, char *buf, size_t len);
 
 /* api.c */
 /// A MSG_API_CALL from apid. -1 if malformed (apid is then killed).
 int api_dispatch(struct daemon *d, const struct frame_hdr *hdr, json_t *body);
 /// Tell apid whether auth is on and which keys are valid.
 void api_send_auth(struct agentd *ad);
+/// The API key of a service (app_id 0, service NULL: the global key), made
+/// and stored on first use. malloc'd, NULL on failure.
+char *api_key_for(struct agentd *ad, int app_id, const char *service);
 
 /* devlog.c */
 /// A system message for the device's log (the balena wording, facts §7.4).
 void devlog_system(struct agentd *ad, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/// A container's log line from enginectl (MSG_ENGINE_LOG body).
+void devlog_container(struct agentd *ad, json_t *body);
+/// Have enginectl follow a supervised container's output from `since` (unix s).
+void devlog_follow(struct agentd *ad, const char *id, json_t *labels, int64_t since);
+/// enginectl stopped following a container.
+void devlog_unfollowed(struct agentd *ad, const char *id);
+/// Follow every running supervised container (after the engine (re)connects).
+void devlog_resync(struct agentd *ad);
 
 /* dispatch.c */
 /// Channel callback for every child's messages.

@@ -73,7 +73,8 @@ struct apply {
 	json_t *locked;   /* app uuid -> {"app_id", "services": [...]}: locks agentd holds */
 	json_t *fetching; /* image -> percent, while its pull runs */
 	int applied;      /* the last round found nothing to do */
-	int64_t applied_gen;
+	unsigned long rounds, rounds_failed, applies; /* for /metrics */
+	uint64_t apply_started_ms, apply_ms_total;
 };
 
 static void apply_round(struct apply *a);
@@ -197,7 +198,9 @@ static void round_end(struct apply *a, int all_noops)
 		apply_schedule(a, 0);
 		return;
 	}
+	a->rounds++;
 	if (a->failed) {
+		a->rounds_failed++;
 		a->failures++;
 		d = backoff_ms(a->failures);
 		pretty_ms(d, when, sizeof(when));
@@ -1144,8 +1147,13 @@ static void round_plan(struct apply *a)
 	in.nlocked_gone = a->nlocked_gone;
 	a->nsteps = plan_steps(&in, a->steps, MAX_STEPS);
 	if (a->nsteps == 0) {
-		if (!a->applied)
+		if (!a->applied) {
 			log_info("apply: target state applied");
+			a->applies++;
+			if (a->apply_started_ms)
+				a->apply_ms_total += now_ms() - a->apply_started_ms;
+			a->apply_started_ms = 0;
+		}
 		a->applied = 1;
 		round_free(a);
 		a->busy = 0;
@@ -1156,6 +1164,8 @@ static void round_plan(struct apply *a)
 		}
 		return;
 	}
+	if (a->applied || a->apply_started_ms == 0)
+		a->apply_started_ms = now_ms();
 	a->applied = 0;
 	a->only_noops = 1;
 	for (i = 0; i < a->nsteps; i++) {
@@ -1366,4 +1376,21 @@ json_t *apply_status(struct agentd *ad)
 	return json_pack("{s:s, s:o, s:o}", "appState",
 			 a->applied && !a->busy ? "applied" : "applying", "overallDownloadProgress",
 			 n ? json_integer(total / n) : json_null(), "images", images);
+}
+
+void apply_metrics(struct agentd *ad, char *buf, size_t len)
+{
+	struct apply *a = ad->apply;
+
+	snprintf(buf, len,
+		 "# HELP agentd_apply_total Targets fully applied.\n"
+		 "# TYPE agentd_apply_total counter\nagentd_apply_total %lu\n"
+		 "# HELP agentd_apply_seconds_total Time spent applying targets.\n"
+		 "# TYPE agentd_apply_seconds_total counter\nagentd_apply_seconds_total %.3f\n"
+		 "# HELP agentd_apply_rounds_total Planning rounds run (failed ones too).\n"
+		 "# TYPE agentd_apply_rounds_total counter\nagentd_apply_rounds_total %lu\n"
+		 "# HELP agentd_apply_rounds_failed_total Rounds that failed and were retried.\n"
+		 "# TYPE agentd_apply_rounds_failed_total counter\n"
+		 "agentd_apply_rounds_failed_total %lu\n",
+		 a->applies, (double)a->apply_ms_total / 1000.0, a->rounds, a->rounds_failed);
 }

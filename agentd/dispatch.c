@@ -150,6 +150,10 @@ void dispatch_child(struct chan *ch, const struct frame_hdr *hdr, const char *pa
 	case MSG_API_CALL:
 		ok = d->state == DS_READY && api_dispatch(d, hdr, body) == 0;
 		break;
+	case MSG_LOG_WANT:
+		ok = d->state == DS_READY && json_is_boolean(json_object_get(body, "want"));
+		d->ad->log_wanted = json_is_true(json_object_get(body, "want"));
+		break;
 	default:
 		break;
 	}

@@ -18,14 +18,32 @@ static int engine_state(struct agentd *ad, json_t *body)
 			&api, "engine_version", &ver, "resync", &resync, "error", &err) == -1)
 		return -1;
 	ad->engine_up = connected;
-	if (connected)
+	if (connected) {
 		apply_trigger(ad, resync ? "engine resync" : "engine connected");
+		devlog_resync(ad);
+	}
 	if (connected)
 		log_info("engine %s connected (API %s)%s", ver ? ver : "?", api ? api : "?",
 			 resync ? ": re-reading state" : "");
 	else
 		log_warnx("engine connection lost: %s", err ? err : "unknown reason");
 	return 0;
+}
+
+/* Container events the device log cares about (facts §4.7). */
+static void engine_event(struct agentd *ad, const char *type, const char *action, const char *id,
+			 json_t *attrs)
+{
+	const char *svc = json_string_value(json_object_get(attrs, "io.balena.service-name"));
+	const char *image = json_string_value(json_object_get(attrs, "image"));
+
+	if (type == NULL || strcmp(type, "container") || action == NULL || id == NULL ||
+	    json_object_get(attrs, "io.balena.supervised") == NULL)
+		return;
+	if (!strcmp(action, "start"))
+		devlog_follow(ad, id, attrs, 0);
+	else if (!strcmp(action, "die"))
+		devlog_system(ad, "Service exited '%s %s'", svc ? svc : "?", image ? image : "?");
 }
 
 int engine_dispatch(struct daemon *d, uint32_t type, json_t *body)
@@ -41,6 +59,7 @@ int engine_dispatch(struct daemon *d, uint32_t type, json_t *body)
 		    -1)
 			return -1;
 		log_debug("engine event: %s %s %.12s", s1 ? s1 : "?", s2 ? s2 : "?", s3 ? s3 : "?");
+		engine_event(d->ad, s1, s2, s3, json_object_get(body, "attributes"));
 		return 0;
 	case MSG_ENGINE_PROGRESS:
 		if (json_unpack(body, "{s:I, s:s, s:I}", "request", &n, "image", &s1, "percent",
@@ -53,10 +72,12 @@ int engine_dispatch(struct daemon *d, uint32_t type, json_t *body)
 		if (json_unpack(body, "{s:s, s:s, s:I, s:s}", "container", &s1, "stream", &s2,
 				"timestamp", &n, "message", &s3) == -1)
 			return -1;
+		devlog_container(d->ad, body);
 		return 0;
 	case MSG_ENGINE_LOG_END:
 		if (json_unpack(body, "{s:s, s:s}", "container", &s1, "reason", &s2) == -1)
 			return -1;
+		devlog_unfollowed(d->ad, s1);
 		return 0;
 	default:
 		return -1;

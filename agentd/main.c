@@ -302,6 +302,7 @@ int main(int argc, char **argv)
 	}
 	event_add(ad.ev_ping, &ping);
 	ad.kmsg = kmsg_open(ad.base, supervise_seccomp_record, &ad);
+	ad.followed = json_object();
 	if (apply_init(&ad) == -1)
 		fatalx("cannot set up the state engine");
 
@@ -312,6 +313,7 @@ int main(int argc, char **argv)
 	kmsg_close(ad.kmsg);
 	supervise_free(&ad);
 	apply_free(&ad);
+	json_decref(ad.followed);
 	event_free(ad.ev_term);
 	event_free(ad.ev_int);
 	event_free(ad.ev_chld);
@@ -320,6 +322,7 @@ int main(int argc, char **argv)
 	event_base_free(ad.base);
 	notify_close(&ad.notify);
 	config_free(&ad.cfg);
+	settings_free(&ad.set);
 	db_close(ad.db);
 	return 0;
 }

@@ -2,6 +2,7 @@
  * settings.c - parse agentd.json over the built-in defaults (see settings.h).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -18,6 +19,50 @@ void settings_default(struct settings *s)
 	s->ping_interval_ms = 5000;
 	for (d = 0; d < D_COUNT; d++)
 		restart_policy_default(&s->policy[d]);
+	s->reboot_command[0] = strdup("systemctl");
+	s->reboot_command[1] = strdup("reboot");
+	s->shutdown_command[0] = strdup("systemctl");
+	s->shutdown_command[1] = strdup("poweroff");
+	snprintf(s->led_file, sizeof(s->led_file), "/sys/class/leds/led0/brightness");
+}
+
+void settings_free(struct settings *s)
+{
+	int i;
+
+	for (i = 0; i < 16; i++) {
+		free(s->reboot_command[i]);
+		free(s->shutdown_command[i]);
+		s->reboot_command[i] = s->shutdown_command[i] = NULL;
+	}
+}
+
+static int get_argv(json_t *obj, const char *key, char **argv, const char *where, char *err,
+		    size_t errlen)
+{
+	json_t *v = json_object_get(obj, key), *e;
+	size_t i;
+
+	if (v == NULL)
+		return 0;
+	if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > 15) {
+		snprintf(err, errlen, "%s: \"%s\" must be a command: [program, args...]", where,
+			 key);
+		return -1;
+	}
+	json_array_foreach(v, i, e) {
+		if (!json_is_string(e)) {
+			snprintf(err, errlen, "%s: \"%s\" must hold strings", where, key);
+			return -1;
+		}
+	}
+	for (i = 0; i < 16; i++) {
+		free(argv[i]);
+		argv[i] = NULL;
+	}
+	json_array_foreach(v, i, e)
+		argv[i] = strdup(json_string_value(e));
+	return 0;
 }
 
 static int get_uint(json_t *obj, const char *key, unsigned min, unsigned max, unsigned *out,
@@ -99,8 +144,9 @@ static int settings_daemon(json_t *obj, struct restart_policy *p, const char *wh
 
 int settings_load(const char *path, struct settings *s, char *err, size_t errlen)
 {
-	static const char *const keys[] = {"user", "handshake_timeout_ms", "ping_interval_ms",
-					   "daemons", NULL};
+	static const char *const keys[] = {
+		"user",           "handshake_timeout_ms", "ping_interval_ms", "daemons",
+		"reboot_command", "shutdown_command",     "led_file",         NULL};
 	char where[512];
 	json_error_t jerr;
 	json_t *root, *v, *dv;
@@ -131,6 +177,16 @@ int settings_load(const char *path, struct settings *s, char *err, size_t errlen
 	    get_uint(root, "ping_interval_ms", 100, 600000, &s->ping_interval_ms, where, err,
 		     errlen) == -1)
 		goto out;
+	if (get_argv(root, "reboot_command", s->reboot_command, where, err, errlen) == -1 ||
+	    get_argv(root, "shutdown_command", s->shutdown_command, where, err, errlen) == -1)
+		goto out;
+	if ((v = json_object_get(root, "led_file")) != NULL) {
+		if (!json_is_string(v) || json_string_length(v) >= sizeof(s->led_file)) {
+			snprintf(err, errlen, "%s: \"led_file\" must be a path", where);
+			goto out;
+		}
+		snprintf(s->led_file, sizeof(s->led_file), "%s", json_string_value(v));
+	}
 	if ((v = json_object_get(root, "daemons")) != NULL) {
 		if (!json_is_object(v)) {
 			snprintf(err, errlen, "%s: \"daemons\" must be an object", where);

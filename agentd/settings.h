@@ -7,6 +7,9 @@
  *     "user": "nobody",                  unprivileged user for apid/cloudsyncd
  *     "handshake_timeout_ms": 10000,     a child must be ready within this
  *     "ping_interval_ms": 5000,          liveness probes of the children
+ *     "reboot_command": ["systemctl", "reboot"],     POST /v1/reboot runs it
+ *     "shutdown_command": ["systemctl", "poweroff"], POST /v1/shutdown runs it
+ *     "led_file": "/sys/class/leds/led0/brightness", POST /v1/blink writes it
  *     "daemons": {
  *       "apid": { "restart": "always", "backoff_initial_ms": 100,
  *                 "backoff_max_ms": 30000, "stable_after_ms": 60000,
@@ -27,9 +30,14 @@ struct settings {
 	unsigned handshake_timeout_ms;
 	unsigned ping_interval_ms;
 	struct restart_policy policy[D_COUNT]; /* indexed by daemon id; [D_AGENTD] unused */
+	/* Host actions of the API (argv, NULL-terminated; owned). */
+	char *reboot_command[16];
+	char *shutdown_command[16];
+	char led_file[256];
 };
 
 void settings_default(struct settings *s);
+void settings_free(struct settings *s);
 /// Apply the overrides in `path` over `s`. -1 with a one-line reason on error.
 int settings_load(const char *path, struct settings *s, char *err, size_t errlen);
 

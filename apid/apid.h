@@ -13,15 +13,17 @@
 #include "child.h"
 
 struct pending;
+struct log_client;
 
 struct apid {
 	struct child *child;
-	struct evhttp *http;           /* owned */
-	int healthy;                   /* last MSG_HEALTH from agentd */
-	char *unhealthy_why;           /* owned, may be NULL */
-	int auth_enabled;              /* from MSG_API_AUTH */
-	json_t *keys;                  /* owned: [{key, scopes}] */
-	TAILQ_HEAD(, pending) pending; /* requests waiting for agentd (owned) */
+	struct evhttp *http;                  /* owned */
+	int healthy;                          /* last MSG_HEALTH from agentd */
+	char *unhealthy_why;                  /* owned, may be NULL */
+	int auth_enabled;                     /* from MSG_API_AUTH */
+	json_t *keys;                         /* owned: [{key, scopes}] */
+	TAILQ_HEAD(, pending) pending;        /* requests waiting for agentd (owned) */
+	TAILQ_HEAD(, log_client) log_clients; /* /v2/local/logs streams (owned) */
 };
 
 typedef void (*route_fn)(struct apid *a, struct evhttp_request *req);
@@ -46,15 +48,22 @@ void reply_json(struct evhttp_request *req, int status, json_t *body);
 /* forward.c */
 /// Ask agentd to answer `req` for `route`; params are the path's values.
 void forward_call(struct apid *a, struct evhttp_request *req, const char *call, json_t *params,
-		  json_t *scope);
+		  json_t *scope, const char *key);
 /// Drop requests still waiting (shutdown).
 void forward_free_all(struct apid *a);
 
 /* auth.c */
-/// The scopes of the key the request carries, or NULL when it has no valid one.
-json_t *auth_check(struct apid *a, struct evhttp_request *req);
+/// The scopes of the key the request carries, or NULL when it has no valid
+/// one; the key itself goes into key[].
+json_t *auth_check(struct apid *a, struct evhttp_request *req, char *key, size_t keylen);
 /// Take a new key list from agentd (MSG_API_AUTH body).
 int auth_update(struct apid *a, json_t *body);
+
+/* api_logs.c */
+void api_local_logs(struct apid *a, struct evhttp_request *req);
+/// Send one device log line (MSG_LOG body) to every stream.
+void logs_broadcast(struct apid *a, json_t *line);
+void logs_free_all(struct apid *a);
 
 /* api_health.c */
 void api_ping(struct apid *a, struct evhttp_request *req);

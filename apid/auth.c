@@ -5,6 +5,7 @@
  * unmanaged or in local mode.
  */
 #include <ctype.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -22,7 +23,7 @@ static int key_chars(const char *s, size_t n)
 	return n > 0;
 }
 
-json_t *auth_check(struct apid *a, struct evhttp_request *req)
+json_t *auth_check(struct apid *a, struct evhttp_request *req, char *keyout, size_t keylen)
 {
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *q = uri ? evhttp_uri_get_query(uri) : NULL, *h, *key = NULL;
@@ -54,8 +55,10 @@ json_t *auth_check(struct apid *a, struct evhttp_request *req)
 	json_array_foreach(a->keys, i, k) {
 		const char *v = json_string_value(json_object_get(k, "key"));
 
-		if (v != NULL && strlen(v) == n && memcmp(v, buf, n) == 0)
+		if (v != NULL && strlen(v) == n && memcmp(v, buf, n) == 0) {
+			snprintf(keyout, keylen, "%s", buf);
 			return json_incref(json_object_get(k, "scopes"));
+		}
 	}
 	return NULL;
 }

@@ -56,6 +56,9 @@ static void forward_on_reply(struct chan *ch, const struct frame_hdr *hdr, json_
 				     hdr && hdr->type == MSG_ERROR
 					     ? json_string_value(json_object_get(body, "error"))
 					     : "agentd did not answer"));
+	} else if (status == 204 || (json_is_null(json_object_get(body, "json")) &&
+				     json_object_get(body, "text") == NULL)) {
+		evhttp_send_reply(p->req, (int)status, NULL, NULL); /* no body */
 	} else if ((text = json_string_value(json_object_get(body, "text"))) != NULL) {
 		reply_text(p->req, (int)status, text);
 	} else if ((j = json_object_get(body, "json")) != NULL) {
@@ -112,17 +115,22 @@ static int request_body(struct evhttp_request *req, json_t **out)
 }
 
 void forward_call(struct apid *a, struct evhttp_request *req, const char *call, json_t *params,
-		  json_t *scope)
+		  json_t *scope, const char *key)
 {
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	struct pending *p;
 	json_t *body, *msg;
 
+	json_t *query;
+
 	if (request_body(req, &body) == -1)
 		return;
+	query = query_object(uri ? evhttp_uri_get_query(uri) : NULL);
+	json_object_del(query, "_key");
+	if (key != NULL) /* the calling key: /v1/regenerate-api-key replaces it */
+		json_object_set_new(query, "_key", json_string(key));
 	msg = json_pack("{s:s, s:O, s:o, s:o, s:O?}", "route", call, "params", params, "query",
-			query_object(uri ? evhttp_uri_get_query(uri) : NULL), "body", body, "scope",
-			scope);
+			query, "body", body, "scope", scope);
 	if (msg == NULL || (p = calloc(1, sizeof(*p))) == NULL) {
 		json_decref(msg);
 		reply_text(req, 500, "Internal Server Error");

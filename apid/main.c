@@ -33,6 +33,7 @@ static int apid_setup(struct child *c, json_t *config)
 	a->auth_enabled = 1; /* until agentd says otherwise */
 	a->keys = json_array();
 	TAILQ_INIT(&a->pending);
+	TAILQ_INIT(&a->log_clients);
 	if ((a->http = evhttp_new(child_base(c))) == NULL) {
 		free(a);
 		return -1;
@@ -63,6 +64,10 @@ static int apid_dispatch(struct child *c, const struct frame_hdr *hdr, json_t *b
 		close(fd);
 	if (hdr->type == MSG_API_AUTH)
 		return auth_update(a, body);
+	if (hdr->type == MSG_LOG) {
+		logs_broadcast(a, body);
+		return 0;
+	}
 	if (hdr->type != MSG_HEALTH)
 		return -1;
 	if (json_unpack(body, "{s:b, s?s}", "healthy", &healthy, "reason", &why) == -1)
@@ -78,6 +83,7 @@ static void apid_teardown(struct child *c)
 	struct apid *a = child_data(c);
 
 	forward_free_all(a);
+	logs_free_all(a);
 	evhttp_free(a->http);
 	json_decref(a->keys);
 	free(a->unhealthy_why);

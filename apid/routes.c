@@ -16,12 +16,42 @@
 static const struct route routes[] = {
 	{EVHTTP_REQ_GET, "/ping", 0, api_ping, NULL},
 	{EVHTTP_REQ_GET, "/v1/healthy", 0, api_healthy, NULL},
-	{EVHTTP_REQ_GET, "/v2/version", 1, api_version, NULL},
+	{EVHTTP_REQ_POST, "/v1/blink", 1, NULL, "v1.blink"},
+	{EVHTTP_REQ_POST, "/v1/regenerate-api-key", 1, NULL, "v1.regenerate-api-key"},
+	{EVHTTP_REQ_POST, "/v1/update", 1, NULL, "v1.update"},
+	{EVHTTP_REQ_POST, "/v1/reboot", 1, NULL, "v1.reboot"},
+	{EVHTTP_REQ_POST, "/v1/shutdown", 1, NULL, "v1.shutdown"},
+	{EVHTTP_REQ_POST, "/v1/restart", 1, NULL, "app.restart"},
+	{EVHTTP_REQ_POST, "/v1/purge", 1, NULL, "app.purge"},
+	{EVHTTP_REQ_POST, "/v1/apps/:appId/stop", 1, NULL, "v1.apps.stop"},
+	{EVHTTP_REQ_POST, "/v1/apps/:appId/start", 1, NULL, "v1.apps.start"},
+	{EVHTTP_REQ_GET, "/v1/apps/:appId", 1, NULL, "v1.apps.get"},
+	{EVHTTP_REQ_GET, "/v1/device", 1, NULL, "device.v1"},
+	{EVHTTP_REQ_GET, "/v1/device/host-config", 1, NULL, "device.host-config.get"},
+	{EVHTTP_REQ_PATCH, "/v1/device/host-config", 1, NULL, "device.host-config.patch"},
+	{EVHTTP_REQ_GET, "/v2/applications/state", 1, NULL, "applications.state"},
+	{EVHTTP_REQ_GET, "/v2/applications/:appId/state", 1, NULL, "app.state"},
+	{EVHTTP_REQ_POST, "/v2/applications/:appId/restart-service", 1, NULL,
+	 "app.restart-service"},
+	{EVHTTP_REQ_POST, "/v2/applications/:appId/stop-service", 1, NULL, "app.stop-service"},
+	{EVHTTP_REQ_POST, "/v2/applications/:appId/start-service", 1, NULL, "app.start-service"},
+	{EVHTTP_REQ_POST, "/v2/applications/:appId/restart", 1, NULL, "app.restart"},
+	{EVHTTP_REQ_POST, "/v2/applications/:appId/purge", 1, NULL, "app.purge"},
 	{EVHTTP_REQ_GET, "/v2/local/target-state", 1, NULL, "local.target.get"},
 	{EVHTTP_REQ_POST, "/v2/local/target-state", 1, NULL, "local.target.set"},
 	{EVHTTP_REQ_GET, "/v2/local/device-info", 1, NULL, "local.device-info"},
+	{EVHTTP_REQ_GET, "/v2/local/logs", 1, api_local_logs, NULL},
+	{EVHTTP_REQ_GET, "/v2/version", 1, api_version, NULL},
+	{EVHTTP_REQ_GET, "/v2/containerId", 1, NULL, "containerId"},
 	{EVHTTP_REQ_GET, "/v2/state/status", 1, NULL, "state.status"},
-	{EVHTTP_REQ_GET, "/v2/applications/state", 1, NULL, "applications.state"},
+	{EVHTTP_REQ_GET, "/v2/device/name", 1, NULL, "device.name"},
+	{EVHTTP_REQ_GET, "/v2/device/tags", 1, NULL, "device.tags"},
+	{EVHTTP_REQ_PATCH, "/v2/device/tags", 1, NULL, "device.tags"},
+	{EVHTTP_REQ_GET, "/v2/device/vpn", 1, NULL, "device.vpn"},
+	{EVHTTP_REQ_GET, "/v2/cleanup-volumes", 1, NULL, "cleanup-volumes"},
+	{EVHTTP_REQ_POST, "/v2/cleanup-volumes", 1, NULL, "cleanup-volumes"},
+	{EVHTTP_REQ_POST, "/v2/journal-logs", 1, NULL, "journal-logs"},
+	{EVHTTP_REQ_GET, "/metrics", 1, NULL, "metrics"},
 };
 
 static const char *status_text(int status)
@@ -116,13 +146,47 @@ static int route_match(const char *pattern, const char *path, json_t *params)
 	return *pattern == '\0' && (*path == '\0' || (path[0] == '/' && path[1] == '\0'));
 }
 
+static const char *method_name(enum evhttp_cmd_type m)
+{
+	switch (m) {
+	case EVHTTP_REQ_GET:
+		return "GET";
+	case EVHTTP_REQ_POST:
+		return "POST";
+	case EVHTTP_REQ_PATCH:
+		return "PATCH";
+	case EVHTTP_REQ_PUT:
+		return "PUT";
+	case EVHTTP_REQ_DELETE:
+		return "DELETE";
+	default:
+		return "";
+	}
+}
+
+/* The methods a path accepts, for a 405's Allow header. */
+static const char *route_allow(const char *path, char *buf, size_t len)
+{
+	size_t i, off = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+		if (route_match(routes[i].path, path, NULL) && off < len)
+			off += (size_t)snprintf(buf + off, len - off, "%s%s", off ? ", " : "",
+						method_name(routes[i].method));
+	return buf;
+}
+
 void routes_dispatch(struct apid *a, struct evhttp_request *req)
 {
+	char allow[64];
+
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
 	enum evhttp_cmd_type method = evhttp_request_get_command(req);
 	int path_known = 0;
 	json_t *scope = NULL;
+	char key[256] = "";
 	size_t i;
 
 	if (path == NULL || path[0] == '\0')
@@ -136,7 +200,8 @@ void routes_dispatch(struct apid *a, struct evhttp_request *req)
 		if (r->method != method &&
 		    !(method == EVHTTP_REQ_HEAD && r->method == EVHTTP_REQ_GET))
 			continue;
-		if (r->auth && a->auth_enabled && (scope = auth_check(a, req)) == NULL) {
+		if (r->auth && a->auth_enabled &&
+		    (scope = auth_check(a, req, key, sizeof(key))) == NULL) {
 			reply_text(req, 401, "Unauthorized");
 			return;
 		}
@@ -146,7 +211,7 @@ void routes_dispatch(struct apid *a, struct evhttp_request *req)
 			json_t *params = json_object();
 
 			route_match(r->path, path, params);
-			forward_call(a, req, r->call, params, scope);
+			forward_call(a, req, r->call, params, scope, key[0] ? key : NULL);
 			json_decref(params);
 		}
 		json_decref(scope);
@@ -154,7 +219,7 @@ void routes_dispatch(struct apid *a, struct evhttp_request *req)
 	}
 	if (path_known) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
-				  method == EVHTTP_REQ_GET ? "POST" : "GET");
+				  route_allow(path, allow, sizeof(allow)));
 		reply_text(req, 405, "Method Not Allowed");
 	} else {
 		reply_text(req, 404, "Not Found");

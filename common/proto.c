@@ -35,6 +35,8 @@ const struct msg_spec msg_catalogue[MSG_TYPE_COUNT] = {
 	[MSG_API_CALL] = {"api-call", D_BIT(D_APID), D_BIT(D_AGENTD), PROTO_MAX_PAYLOAD},
 	[MSG_API_REPLY] = {"api-reply", D_BIT(D_AGENTD), D_BIT(D_APID), PROTO_MAX_PAYLOAD},
 	[MSG_API_AUTH] = {"api-auth", D_BIT(D_AGENTD), D_BIT(D_APID), 1024 * KiB},
+	[MSG_LOG_WANT] = {"log-want", D_BIT(D_APID), D_BIT(D_AGENTD), 1 * KiB},
+	[MSG_LOG] = {"log", D_BIT(D_AGENTD), D_BIT(D_APID), 64 * KiB},
 };
 
 const char *msg_name(uint32_t type)

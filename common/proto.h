@@ -11,7 +11,7 @@
 
 #include <stdint.h>
 
-#define PROTO_VERSION 3
+#define PROTO_VERSION 4
 
 /* agentd's own version, for User-Agent and /v2/version */
 #define AGENTD_VERSION_STR "0.1.0"
@@ -58,6 +58,8 @@ enum msg_type {
 	MSG_API_CALL,  /* apid -> agentd   {route, params, query, body, key_scope} request */
 	MSG_API_REPLY, /* agentd -> apid   {status, json | text} reply */
 	MSG_API_AUTH,  /* agentd -> apid   {enabled, keys: [{key, scopes}]} who may call */
+	MSG_LOG_WANT,  /* apid -> agentd   {want} whether anyone streams /v2/local/logs */
+	MSG_LOG,       /* agentd -> apid   one device log line, as /v2/local/logs shows it */
 	MSG_TYPE_COUNT
 };
 

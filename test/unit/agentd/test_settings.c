@@ -33,6 +33,7 @@ static void expect_error(const char *text, const char *expect)
 	settings_default(&s);
 	test_write_file(path, text);
 	assert_int_equal(settings_load(path, &s, err, sizeof(err)), -1);
+	settings_free(&s);
 	if (strstr(err, expect) == NULL)
 		fail_msg("error '%s' does not mention '%s'", err, expect);
 }
@@ -55,6 +56,7 @@ static void overrides_apply_to_the_named_daemon_only(void **state)
 	assert_int_equal(s.policy[D_APID].backoff_max_ms, 30000);
 	assert_int_equal(s.policy[D_ENGINECTL].mode, RESTART_ALWAYS);
 	assert_int_equal(s.policy[D_ENGINECTL].burst_limit, 10);
+	settings_free(&s);
 }
 
 static void bad_files_are_clear_errors(void **state)
