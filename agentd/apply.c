@@ -491,14 +491,21 @@ static int strategy_of(const char *s)
 	return STRAT_DOWNLOAD_THEN_KILL;
 }
 
+static int label_truthy(json_t *svc, const char *label)
+{
+	const char *v = json_string_value(json_object_get(json_object_get(svc, "labels"), label));
+
+	return v != NULL && (!strcmp(v, "1") || !strcasecmp(v, "true") || !strcasecmp(v, "on"));
+}
+
 /* Build the planner's target from the stored target and this round's view. */
 static int build_target(struct apply *a)
 {
 	json_t *apps = json_object_get(a->target, "apps"), *app, *svc, *v;
 	const char *uuid, *name, *k;
-	char err[512], cur_commit[128];
+	char err[512], cur_commit[128], *key = NULL;
 	size_t napps = json_object_size(apps);
-	int ai = 0, si, j;
+	int ai = 0, si, j, rc;
 
 	a->apps = calloc(napps + 1, sizeof(*a->apps));
 	a->svcs = calloc(napps + 1, sizeof(*a->svcs));
@@ -538,7 +545,14 @@ static int build_target(struct apply *a)
 			if ((id = image_lookup(a->images, ss->image)) != NULL)
 				snprintf(ss->image_id, sizeof(ss->image_id), "%s", id);
 			compose_ctx_for(a, app, uuid, name, svc, ss, &ctx);
-			if (compose_service(&ctx, svc, &ss->comp, err, sizeof(err)) == -1) {
+			/* A service labelled for the supervisor API gets its own key. */
+			if (label_truthy(svc, "io.balena.features.supervisor-api") ||
+			    label_truthy(svc, "io.resin.features.supervisor-api"))
+				ctx.api_key = key = api_key_for(a->ad, ctx.app_id, name);
+			rc = compose_service(&ctx, svc, &ss->comp, err, sizeof(err));
+			free(key);
+			key = NULL;
+			if (rc == -1) {
 				devlog_system(a->ad,
 					      "Could not move to new release: service %s: %s", name,
 					      err);

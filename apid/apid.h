@@ -37,6 +37,10 @@ struct route {
 };
 
 /* routes.c */
+/// The route for a method and path, filling params with the path's values;
+/// NULL when none (then *path_known says whether another method would do).
+const struct route *routes_find(enum evhttp_cmd_type method, const char *path, json_t *params,
+				int *path_known);
 /// Route one request through the table: 404 for unknown paths, 405 for a
 /// known path with the wrong method, 401 without a valid key.
 void routes_dispatch(struct apid *a, struct evhttp_request *req);
@@ -53,6 +57,8 @@ void forward_call(struct apid *a, struct evhttp_request *req, const char *call, 
 void forward_free_all(struct apid *a);
 
 /* auth.c */
+/// The key of an "Authorization: Bearer|ApiKey <key>" header value; -1 if none.
+int auth_header_key(const char *header, char *out, size_t len);
 /// The scopes of the key the request carries, or NULL when it has no valid
 /// one; the key itself goes into key[].
 json_t *auth_check(struct apid *a, struct evhttp_request *req, char *key, size_t keylen);

@@ -23,6 +23,19 @@ static int key_chars(const char *s, size_t n)
 	return n > 0;
 }
 
+int auth_header_key(const char *h, char *out, size_t len)
+{
+	out[0] = '\0';
+	if (strncasecmp(h, "Bearer ", 7) == 0 || strncasecmp(h, "ApiKey ", 7) == 0)
+		h += 7;
+	else
+		return -1;
+	if (!key_chars(h, strlen(h)) || strlen(h) >= len)
+		return -1;
+	memcpy(out, h, strlen(h) + 1);
+	return 0;
+}
+
 json_t *auth_check(struct apid *a, struct evhttp_request *req, char *keyout, size_t keylen)
 {
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
@@ -39,16 +52,8 @@ json_t *auth_check(struct apid *a, struct evhttp_request *req, char *keyout, siz
 		evhttp_clear_headers(&kv);
 	}
 	if (buf[0] == '\0' &&
-	    (h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization"))) {
-		if (strncasecmp(h, "Bearer ", 7) == 0)
-			h += 7;
-		else if (strncasecmp(h, "ApiKey ", 7) == 0)
-			h += 7;
-		else
-			h = NULL;
-		if (h != NULL && key_chars(h, strlen(h)))
-			snprintf(buf, sizeof(buf), "%s", h);
-	}
+	    (h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization")))
+		auth_header_key(h, buf, sizeof(buf));
 	if (buf[0] == '\0')
 		return NULL;
 	n = strlen(buf);

@@ -177,51 +177,58 @@ static const char *route_allow(const char *path, char *buf, size_t len)
 	return buf;
 }
 
-void routes_dispatch(struct apid *a, struct evhttp_request *req)
+const struct route *routes_find(enum evhttp_cmd_type method, const char *path, json_t *params,
+				int *path_known)
 {
-	char allow[64];
-
-	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
-	enum evhttp_cmd_type method = evhttp_request_get_command(req);
-	int path_known = 0;
-	json_t *scope = NULL;
-	char key[256] = "";
 	size_t i;
 
-	if (path == NULL || path[0] == '\0')
-		path = "/";
+	*path_known = 0;
 	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		const struct route *r = &routes[i];
 
 		if (!route_match(r->path, path, NULL))
 			continue;
-		path_known = 1;
+		*path_known = 1;
 		if (r->method != method &&
 		    !(method == EVHTTP_REQ_HEAD && r->method == EVHTTP_REQ_GET))
 			continue;
-		if (r->auth && a->auth_enabled &&
-		    (scope = auth_check(a, req, key, sizeof(key))) == NULL) {
-			reply_text(req, 401, "Unauthorized");
-			return;
-		}
-		if (r->fn != NULL) {
-			r->fn(a, req);
-		} else {
-			json_t *params = json_object();
-
+		if (params != NULL)
 			route_match(r->path, path, params);
-			forward_call(a, req, r->call, params, scope, key[0] ? key : NULL);
-			json_decref(params);
+		return r;
+	}
+	return NULL;
+}
+
+void routes_dispatch(struct apid *a, struct evhttp_request *req)
+{
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+	enum evhttp_cmd_type method = evhttp_request_get_command(req);
+	const struct route *r;
+	json_t *scope = NULL, *params;
+	char key[256] = "", allow[64];
+	int path_known;
+
+	if (path == NULL || path[0] == '\0')
+		path = "/";
+	params = json_object();
+	if ((r = routes_find(method, path, params, &path_known)) == NULL) {
+		json_decref(params);
+		if (path_known) {
+			evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
+					  route_allow(path, allow, sizeof(allow)));
+			reply_text(req, 405, "Method Not Allowed");
+		} else {
+			reply_text(req, 404, "Not Found");
 		}
-		json_decref(scope);
 		return;
 	}
-	if (path_known) {
-		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
-				  route_allow(path, allow, sizeof(allow)));
-		reply_text(req, 405, "Method Not Allowed");
-	} else {
-		reply_text(req, 404, "Not Found");
-	}
+	if (r->auth && a->auth_enabled && (scope = auth_check(a, req, key, sizeof(key))) == NULL)
+		reply_text(req, 401, "Unauthorized");
+	else if (r->fn != NULL)
+		r->fn(a, req);
+	else
+		forward_call(a, req, r->call, params, scope, key[0] ? key : NULL);
+	json_decref(scope);
+	json_decref(params);
 }

@@ -10,11 +10,11 @@ mkdir -p "$out"
 if ! command -v clang >/dev/null 2>&1; then
 	echo "fuzz: clang not installed (make deps)"; echo "fuzz: 0 passed, 1 failed"; exit 1
 fi
-CF="-g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Icommon -Ienginectl $(pkg-config --cflags jansson)"
+CF="-g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Icommon -Ienginectl -Iapid $(pkg-config --cflags jansson libevent)"
 passed=0 failed=0
 build() { # name sources...
 	name=$1; shift
-	clang $CF "$@" -o "$out/bin-$name" $(pkg-config --libs jansson) 2>"$out/$name.build.log" ||
+	clang $CF "$@" -o "$out/bin-$name" $(pkg-config --libs jansson libevent libseccomp) 2>"$out/$name.build.log" ||
 		{ echo "fuzz: cannot build $name"; cat "$out/$name.build.log"; return 1; }
 }
 run() { # name
@@ -31,6 +31,10 @@ run() { # name
 build frame test/fuzz/fuzz_frame.c common/frame.c common/proto.c && run frame || failed=$((failed + 1))
 build logdemux test/fuzz/fuzz_logdemux.c enginectl/stream.c && run logdemux || failed=$((failed + 1))
 build jsonstream test/fuzz/fuzz_jsonstream.c enginectl/stream.c && run jsonstream ||
+	failed=$((failed + 1))
+build route test/fuzz/fuzz_route.c apid/routes.c apid/auth.c apid/api_health.c apid/api_logs.c \
+	apid/forward.c apid/sandbox.c common/chan.c common/frame.c common/proto.c common/log.c \
+	common/child.c common/sandbox.c && run route ||
 	failed=$((failed + 1))
 echo "fuzz: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
