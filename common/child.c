@@ -30,6 +30,7 @@ struct child {
 #endif
 	enum sandbox_mode mode;
 	int configured;
+	int set_up;
 	int exit_code;
 	void *data;
 };
@@ -81,6 +82,7 @@ static int child_configure(struct child *c, json_t *body)
 	}
 	if (c->ops->setup != NULL && c->ops->setup(c, body) == -1)
 		return -1;
+	c->set_up = 1; /* from here on, teardown() owes what setup() made */
 	if (c->ops->drop_user && getuid() == 0 && sandbox_drop_user(user) == -1)
 		return -1;
 	if (sandbox_apply(c->ops->policy, c->mode) == -1)
@@ -224,7 +226,7 @@ int child_main(int argc, char **argv, const struct child_ops *ops)
 
 	event_base_dispatch(c.base);
 
-	if (c.configured && ops->teardown != NULL)
+	if (c.set_up && ops->teardown != NULL)
 		ops->teardown(&c);
 	chan_free(c.ch);
 	event_free(c.ev_term);
