@@ -252,6 +252,13 @@ static int target_store(struct agentd *ad, json_t *target, char *err, size_t err
 int apply_set_target(struct agentd *ad, json_t *target, char *err, size_t errlen)
 {
 	struct apply *a = ad->apply;
+	json_t *warnings = json_array(), *w;
+	size_t i;
+
+	target_config_check(json_object_get(target, "config"), warnings);
+	json_array_foreach(warnings, i, w)
+		devlog_system(ad, "%s", json_string_value(w));
+	json_decref(warnings);
 
 	if (target_store(ad, target, err, errlen) == -1) {
 		json_decref(target);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "target.h"
 
@@ -534,4 +535,92 @@ json_t *target_to_v2_local(json_t *target)
 	}
 	return json_pack("{s:{s:O, s:o, s:o}}", "local", "name", json_object_get(target, "name"),
 			 "config", cfg, "apps", apps);
+}
+
+/* Typed device config vars (facts §5.1): type and default. */
+static const struct {
+	const char *name;
+	char type; /* 'i' int, 'b' bool, 'f' firewall mode */
+	const char *def;
+} config_types[] = {
+	{"SUPERVISOR_POLL_INTERVAL", 'i', "900000"},
+	{"SUPERVISOR_INSTANT_UPDATE_TRIGGER", 'b', "true"},
+	{"SUPERVISOR_LOCAL_MODE", 'b', "false"},
+	{"SUPERVISOR_CONNECTIVITY_CHECK", 'b', "true"},
+	{"SUPERVISOR_LOG_CONTROL", 'b', "true"},
+	{"SUPERVISOR_API_REQUEST_TIMEOUT", 'i', "59000"},
+	{"SUPERVISOR_DELTA", 'b', "false"},
+	{"SUPERVISOR_DELTA_REQUEST_TIMEOUT", 'i', "59000"},
+	{"SUPERVISOR_DELTA_APPLY_TIMEOUT", 'i', "0"},
+	{"SUPERVISOR_DELTA_RETRY_COUNT", 'i', "30"},
+	{"SUPERVISOR_DELTA_RETRY_INTERVAL", 'i', "10000"},
+	{"SUPERVISOR_DELTA_VERSION", 'i', "2"},
+	{"SUPERVISOR_OVERRIDE_LOCK", 'b', "false"},
+	{"SUPERVISOR_PERSISTENT_LOGGING", 'b', "false"},
+	{"HOST_FIREWALL_MODE", 'f', "off"},
+	{"HOST_DISCOVERABILITY", 'b', "true"},
+	{"SUPERVISOR_HARDWARE_METRICS", 'b', "true"},
+	{"SUPERVISOR_VPN_CONTROL", 'b', "true"},
+};
+
+/* checkInt: /^-?[0-9]+\.?0*$/ */
+static int config_int_ok(const char *s)
+{
+	if (*s == '-')
+		s++;
+	if (!isdigit((unsigned char)*s))
+		return 0;
+	while (isdigit((unsigned char)*s))
+		s++;
+	if (*s == '.')
+		for (s++; *s == '0'; s++)
+			;
+	return *s == '\0';
+}
+
+static int config_bool_ok(const char *s)
+{
+	static const char *const words[] = {"1", "true", "on", "0", "false", "off", NULL};
+	int i;
+
+	for (i = 0; words[i]; i++)
+		if (strcasecmp(s, words[i]) == 0)
+			return 1;
+	return 0;
+}
+
+int target_config_check(json_t *config, json_t *warnings)
+{
+	size_t i;
+	int fixed = 0;
+
+	for (i = 0; i < sizeof(config_types) / sizeof(config_types[0]); i++) {
+		const char *v = json_string_value(json_object_get(config, config_types[i].name));
+		int ok;
+
+		if (v == NULL)
+			continue;
+		switch (config_types[i].type) {
+		case 'i':
+			ok = config_int_ok(v);
+			break;
+		case 'b':
+			ok = config_bool_ok(v);
+			break;
+		default:
+			ok = !strcmp(v, "on") || !strcmp(v, "off") || !strcmp(v, "auto");
+			break;
+		}
+		if (ok)
+			continue;
+		if (warnings != NULL)
+			json_array_append_new(
+				warnings,
+				json_sprintf("Warning: Ignoring invalid device configuration value "
+					     "for %s, value: %s. Falling back to default (%s)",
+					     config_types[i].name, v, config_types[i].def));
+		json_object_set_new(config, config_types[i].name, json_string(config_types[i].def));
+		fixed++;
+	}
+	return fixed;
 }

@@ -37,6 +37,10 @@ json_t *target_to_v2_local(json_t *target);
 /// map the legacy OVERRIDE_LOCK. Returns a new object.
 json_t *target_config_keys(json_t *config);
 
+/// Replace device config values of the wrong type by their defaults, adding
+/// one balena-worded warning per value to `warnings`. Returns how many.
+int target_config_check(json_t *config, json_t *warnings);
+
 /// Parse a numeric id given as a number or a decimal string. -1 if neither.
 long long target_id(json_t *v);
 

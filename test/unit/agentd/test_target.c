@@ -244,6 +244,29 @@ static void ids_as_numbers_or_decimal_strings(void **state)
 	json_decref(d);
 }
 
+/* facts §9.2 #24 */
+static void invalid_config_value_falls_back_to_its_default_with_a_warning(void **state)
+{
+	json_t *cfg = load("{\"SUPERVISOR_POLL_INTERVAL\": \"abc\", \"SUPERVISOR_LOCAL_MODE\": "
+			   "\"TRUE\", \"SUPERVISOR_DELTA\": \"maybe\", \"HOST_FIREWALL_MODE\": "
+			   "\"auto\", \"SUPERVISOR_API_REQUEST_TIMEOUT\": \"5.00\"}"),
+	       *w = json_array();
+
+	(void)state;
+	assert_int_equal(target_config_check(cfg, w), 2);
+	assert_string_equal(json_string_value(json_object_get(cfg, "SUPERVISOR_POLL_INTERVAL")),
+			    "900000");
+	assert_string_equal(json_string_value(json_object_get(cfg, "SUPERVISOR_DELTA")), "false");
+	assert_string_equal(json_string_value(json_object_get(cfg, "SUPERVISOR_LOCAL_MODE")),
+			    "TRUE");
+	assert_string_equal(
+		json_string_value(json_array_get(w, 0)),
+		"Warning: Ignoring invalid device configuration value for "
+		"SUPERVISOR_POLL_INTERVAL, value: abc. Falling back to default (900000)");
+	json_decref(cfg);
+	json_decref(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -258,6 +281,7 @@ int main(void)
 		cmocka_unit_test(config_keys_lose_prefixes_and_unprefixed_are_dropped),
 		cmocka_unit_test(preload_is_v3_without_the_uuid),
 		cmocka_unit_test(ids_as_numbers_or_decimal_strings),
+		cmocka_unit_test(invalid_config_value_falls_back_to_its_default_with_a_warning),
 	};
 
 	return cmocka_run_group_tests_name("target", tests, NULL, NULL);
