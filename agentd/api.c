@@ -693,6 +693,7 @@ static void api_v1_app_start(struct api_call *c)
 struct app_reset {
 	struct api_call *c;
 	int pending, purge, v1, failed;
+	int volumes_phase; /* purge: the containers are gone, now the volumes */
 	int app_id;
 	const char *svcs[256];
 	int nsvcs;
@@ -715,16 +716,28 @@ static void app_reset_finish(struct app_reset *r)
 	free(r);
 }
 
+static void app_reset_volumes(struct agentd *ad, int status, json_t *body, const char *err,
+			      void *arg);
+
 static void app_reset_step(struct agentd *ad, int status, json_t *body, const char *err, void *arg)
 {
 	struct app_reset *r = arg;
 
-	(void)ad;
 	(void)body;
 	if (err != NULL && status != 404)
 		r->failed = 1;
-	if (--r->pending == 0)
-		app_reset_finish(r);
+	if (--r->pending > 0)
+		return;
+	if (r->purge && !r->volumes_phase && !r->failed) {
+		/* volumes only once no container holds them */
+		r->volumes_phase = 1;
+		r->pending = 1;
+		engine_call(ad, "volumes.list",
+			    json_pack("{s:[s]}", "labels", "io.balena.supervised"),
+			    app_reset_volumes, r);
+		return;
+	}
+	app_reset_finish(r);
 }
 
 static void app_reset_volumes(struct agentd *ad, int status, json_t *body, const char *err,
@@ -747,8 +760,7 @@ static void app_reset_volumes(struct agentd *ad, int status, json_t *body, const
 			}
 		}
 	}
-	if (--r->pending == 0)
-		app_reset_finish(r);
+	app_reset_step(ad, 200, NULL, NULL, r);
 }
 
 static void app_reset(struct api_call *c, json_t *list, int purge, int v1)
@@ -805,14 +817,7 @@ static void app_reset(struct api_call *c, json_t *list, int purge, int v1)
 				      1, "volumes", 1),
 			    app_reset_step, r);
 	}
-	if (purge) {
-		r->pending++;
-		engine_call(c->ad, "volumes.list",
-			    json_pack("{s:[s]}", "labels", "io.balena.supervised"),
-			    app_reset_volumes, r);
-	}
-	if (--r->pending == 0)
-		app_reset_finish(r);
+	app_reset_step(c->ad, 200, NULL, NULL, r); /* our own hold on pending */
 }
 
 static void reset_restart_v2(struct api_call *c, json_t *l)
