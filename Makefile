@@ -55,7 +55,7 @@ AGENTD_OBJS := $(call obj,$(AGENTD_LIB_SRCS)) $(BUILD)/obj/gen/migrations.o
 BINS := $(BUILD)/agentd $(BUILD)/enginectl $(BUILD)/apid $(BUILD)/cloudsyncd
 
 UNIT_TESTS := enginectl/test_stream agentd/test_plan agentd/test_target agentd/test_locks \
-	agentd/test_compose_fields agentd/test_compose common/test_frame common/test_chan common/test_sandbox agentd/test_restart \
+	agentd/test_compose common/test_frame common/test_chan common/test_sandbox agentd/test_restart \
 	agentd/test_config agentd/test_settings agentd/test_db agentd/test_kmsg
 UNIT_BINS := $(patsubst %,$(BUILD)/test/unit/%,$(UNIT_TESTS))
 UNIT_LIBS := $(call pc,--libs,cmocka libevent jansson sqlite3 libseccomp libcurl)

@@ -56,16 +56,9 @@ struct apply {
 	int failed, lock_failed;
 	char reason[512];
 
-	/* The planner's input and output for this round. */
-	struct cur_container *cur;
-	int ncur;
-	struct cur_named *vols, *nets;
-	int nvols, nnets;
-	struct tgt_app *apps;
-	int napps;
-	struct svc_state **svcs; /* [app][service] */
-	char (*locked_gone)[64];
-	int nlocked_gone;
+	/* The planner's input (its arrays owned here) and output for this round. */
+	struct plan_input in;
+	struct svc_state **svcs; /* [app][service], beside in.apps */
 	struct step steps[MAX_STEPS];
 	int nsteps;
 	int only_noops; /* this round only waits */
@@ -142,33 +135,33 @@ static void round_free(struct apply *a)
 	json_decref(a->networks);
 	json_decref(a->volumes);
 	a->containers = a->images = a->networks = a->volumes = NULL;
-	for (i = 0; i < a->napps; i++) {
-		for (j = 0; j < a->apps[i].nsvc; j++) {
+	for (i = 0; i < a->in.napps; i++) {
+		for (j = 0; j < a->in.apps[i].nsvc; j++) {
 			if (a->svcs[i][j].composed)
 				compose_free(&a->svcs[i][j].comp);
-			free(a->apps[i].svc[j].needs);
+			free(a->in.apps[i].svc[j].needs);
 		}
 		free(a->svcs[i]);
-		free(a->apps[i].svc);
-		for (j = 0; j < a->apps[i].nvolumes; j++)
-			free(a->apps[i].volumes[j]);
-		for (j = 0; j < a->apps[i].nnetworks; j++)
-			free(a->apps[i].networks[j]);
-		free(a->apps[i].volumes);
-		free(a->apps[i].networks);
+		free(a->in.apps[i].svc);
+		for (j = 0; j < a->in.apps[i].nvolumes; j++)
+			free(a->in.apps[i].volumes[j]);
+		for (j = 0; j < a->in.apps[i].nnetworks; j++)
+			free(a->in.apps[i].networks[j]);
+		free(a->in.apps[i].volumes);
+		free(a->in.apps[i].networks);
 	}
 	free(a->svcs);
-	free(a->apps);
-	free(a->cur);
-	free(a->vols);
-	free(a->nets);
-	free(a->locked_gone);
+	free(a->in.apps);
+	free(a->in.cur);
+	free(a->in.vols);
+	free(a->in.nets);
+	free(a->in.locked_gone);
 	a->svcs = NULL;
-	a->apps = NULL;
-	a->cur = NULL;
-	a->vols = a->nets = NULL;
-	a->locked_gone = NULL;
-	a->napps = a->ncur = a->nvols = a->nnets = a->nlocked_gone = a->nsteps = 0;
+	a->in.apps = NULL;
+	a->in.cur = NULL;
+	a->in.vols = a->in.nets = NULL;
+	a->in.locked_gone = NULL;
+	a->in.napps = a->in.ncur = a->in.nvols = a->in.nnets = a->in.nlocked_gone = a->nsteps = 0;
 }
 
 static void round_fail(struct apply *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -361,9 +354,9 @@ static void read_current(struct apply *a)
 	json_t *c, *labels, *names, *v;
 	size_t i, n = json_array_size(a->containers);
 
-	a->cur = calloc(n ? n : 1, sizeof(*a->cur));
+	a->in.cur = calloc(n ? n : 1, sizeof(*a->in.cur));
 	json_array_foreach(a->containers, i, c) {
-		struct cur_container *cc = &a->cur[a->ncur];
+		struct cur_container *cc = &a->in.cur[a->in.ncur];
 		const char *name, *s;
 		long long app_id, sid;
 
@@ -398,7 +391,7 @@ static void read_current(struct apply *a)
 			snprintf(cc->service, sizeof(cc->service), "%s", json_string_value(v));
 		cc->status = cur_status_of(json_string_value(json_object_get(c, "State")));
 		cc->created = json_integer_value(json_object_get(c, "Created"));
-		a->ncur++;
+		a->in.ncur++;
 	}
 }
 
@@ -514,10 +507,10 @@ static int build_target(struct apply *a)
 	size_t napps = json_object_size(apps);
 	int ai = 0, si, j, rc;
 
-	a->apps = calloc(napps + 1, sizeof(*a->apps));
+	a->in.apps = calloc(napps + 1, sizeof(*a->in.apps));
 	a->svcs = calloc(napps + 1, sizeof(*a->svcs));
 	json_object_foreach(apps, uuid, app) {
-		struct tgt_app *ta = &a->apps[ai];
+		struct tgt_app *ta = &a->in.apps[ai];
 		json_t *svcs = json_object_get(app, "services");
 
 		if (json_is_true(json_object_get(app, "is_host")))
@@ -599,15 +592,15 @@ static int build_target(struct apply *a)
 		ta->nsvc = si;
 		ai++;
 	}
-	a->napps = ai;
+	a->in.napps = ai;
 	/* Locks held for apps that left the target. */
-	a->locked_gone = calloc(json_object_size(a->locked) + 1, sizeof(*a->locked_gone));
+	a->in.locked_gone = calloc(json_object_size(a->locked) + 1, sizeof(*a->in.locked_gone));
 	json_object_foreach(a->locked, k, v) {
-		for (j = 0; j < a->napps; j++)
-			if (strcmp(a->apps[j].uuid, k) == 0)
+		for (j = 0; j < a->in.napps; j++)
+			if (strcmp(a->in.apps[j].uuid, k) == 0)
 				break;
-		if (j == a->napps)
-			snprintf(a->locked_gone[a->nlocked_gone++], 64, "%s", k);
+		if (j == a->in.napps)
+			snprintf(a->in.locked_gone[a->in.nlocked_gone++], 64, "%s", k);
 	}
 	return a->failed ? -1 : 0;
 }
@@ -631,7 +624,7 @@ static struct svc_state *svc_state_of(struct apply *a, const struct step *st)
 {
 	if (st->app < 0 || st->tgt == NULL)
 		return NULL;
-	return &a->svcs[st->app][st->tgt - a->apps[st->app].svc];
+	return &a->svcs[st->app][st->tgt - a->in.apps[st->app].svc];
 }
 
 static void step_end(struct stepctx *sc)
@@ -752,19 +745,19 @@ static json_t *start_spec(struct stepctx *sc)
 	if (ss->comp.network_mode_service == NULL)
 		return spec;
 	/* network_mode: service:x becomes the id of x's container. */
-	for (c = 0; c < a->ncur; c++)
-		if (strcmp(a->cur[c].service, ss->comp.network_mode_service) == 0 &&
-		    strcmp(a->cur[c].app_uuid, a->apps[st->app].uuid) == 0 &&
-		    !a->cur[c].handover_old)
+	for (c = 0; c < a->in.ncur; c++)
+		if (strcmp(a->in.cur[c].service, ss->comp.network_mode_service) == 0 &&
+		    strcmp(a->in.cur[c].app_uuid, a->in.apps[st->app].uuid) == 0 &&
+		    !a->in.cur[c].handover_old)
 			break;
-	if (c == a->ncur) {
+	if (c == a->in.ncur) {
 		round_fail(a, "service %s: network_mode service:%s has no container", st->tgt->name,
 			   ss->comp.network_mode_service);
 		json_decref(spec);
 		return NULL;
 	}
 	json_object_set_new(json_object_get(spec, "HostConfig"), "NetworkMode",
-			    json_sprintf("container:%s", a->cur[c].id));
+			    json_sprintf("container:%s", a->in.cur[c].id));
 	return spec;
 }
 
@@ -788,7 +781,7 @@ static void start_next(struct stepctx *sc)
 		}
 		devlog_system(a->ad, "Installing service '%s'",
 			      svc_label(sc, label, sizeof(label)));
-		if (lock_dir_make(a->ad->run_dir, a->apps[st->app].app_id, st->tgt->name) == -1)
+		if (lock_dir_make(a->ad->run_dir, a->in.apps[st->app].app_id, st->tgt->name) == -1)
 			log_warn("cannot create the lock dir of %s", st->tgt->name);
 		if ((spec = start_spec(sc)) == NULL) {
 			step_end(sc);
@@ -905,7 +898,7 @@ static int handover_complete(struct stepctx *sc)
 	int i;
 	static const char *const names[] = {"handover-complete", "resin-kill-me"};
 
-	lock_dir_path(sc->a->ad->run_dir, sc->a->apps[st->app].app_id, st->tgt->name, dir,
+	lock_dir_path(sc->a->ad->run_dir, sc->a->in.apps[st->app].app_id, st->tgt->name, dir,
 		      sizeof(dir));
 	for (i = 0; i < 2; i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
@@ -998,16 +991,16 @@ static void step_lock(struct stepctx *sc, int take)
 	size_t k;
 
 	/* All services of the app, current and target. */
-	for (i = 0; i < a->ncur && n < 256; i++) {
-		if (strcmp(a->cur[i].app_uuid, st->name) == 0) {
-			json_array_append_new(list, json_string(a->cur[i].service));
-			app_id = a->cur[i].app_id;
+	for (i = 0; i < a->in.ncur && n < 256; i++) {
+		if (strcmp(a->in.cur[i].app_uuid, st->name) == 0) {
+			json_array_append_new(list, json_string(a->in.cur[i].service));
+			app_id = a->in.cur[i].app_id;
 		}
 	}
 	if (st->app >= 0) {
-		app_id = a->apps[st->app].app_id;
-		for (i = 0; i < a->apps[st->app].nsvc; i++)
-			json_array_append_new(list, json_string(a->apps[st->app].svc[i].name));
+		app_id = a->in.apps[st->app].app_id;
+		for (i = 0; i < a->in.apps[st->app].nsvc; i++)
+			json_array_append_new(list, json_string(a->in.apps[st->app].svc[i].name));
 	}
 	if (!take) {
 		json_t *held = json_object_get(a->locked, st->name);
@@ -1044,7 +1037,7 @@ static void step_lock(struct stepctx *sc, int take)
 static void step_run(struct apply *a, const struct step *st)
 {
 	struct stepctx *sc = calloc(1, sizeof(*sc));
-	const struct tgt_app *ta = st->app >= 0 ? &a->apps[st->app] : NULL;
+	const struct tgt_app *ta = st->app >= 0 ? &a->in.apps[st->app] : NULL;
 	json_t *cfg;
 
 	if (sc == NULL) {
@@ -1145,28 +1138,17 @@ static void round_step_done(struct apply *a)
 
 static void round_plan(struct apply *a)
 {
-	struct plan_input in;
 	int i;
 
 	read_current(a);
-	read_named(a->volumes ? json_object_get(a->volumes, "Volumes") : NULL, &a->vols, &a->nvols);
-	read_named(a->networks, &a->nets, &a->nnets);
+	read_named(a->volumes ? json_object_get(a->volumes, "Volumes") : NULL, &a->in.vols,
+		   &a->in.nvols);
+	read_named(a->networks, &a->in.nets, &a->in.nnets);
 	if (build_target(a) == -1) {
 		round_end(a, 0);
 		return;
 	}
-	memset(&in, 0, sizeof(in));
-	in.cur = a->cur;
-	in.ncur = a->ncur;
-	in.vols = a->vols;
-	in.nvols = a->nvols;
-	in.nets = a->nets;
-	in.nnets = a->nnets;
-	in.apps = a->apps;
-	in.napps = a->napps;
-	in.locked_gone = a->locked_gone;
-	in.nlocked_gone = a->nlocked_gone;
-	a->nsteps = plan_steps(&in, a->steps, MAX_STEPS);
+	a->nsteps = plan_steps(&a->in, a->steps, MAX_STEPS);
 	if (a->nsteps == 0) {
 		if (!a->applied) {
 			log_info("apply: target state applied");

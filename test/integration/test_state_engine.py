@@ -94,9 +94,10 @@ class State:
         out = {}
         for i in ids:
             text = self.eng.docker("inspect", i, check=False)
-            if not text.startswith("["):
+            found = json.loads(text) if text.startswith("[") else []
+            if not found:
                 continue  # removed between the listing and the inspect
-            info = json.loads(text)[0]
+            info = found[0]
             out.setdefault(info["Config"]["Labels"]["io.balena.service-name"], []).append(info)
         return out
 
