@@ -43,7 +43,7 @@ COMMON_SRCS := common/log.c common/proto.c common/frame.c common/chan.c common/s
 	common/child.c
 AGENTD_LIB_SRCS := agentd/supervise.c agentd/dispatch.c agentd/restart.c agentd/config.c \
 	agentd/settings.c agentd/db.c agentd/notify.c agentd/kmsg.c agentd/engine.c \
-	agentd/target.c agentd/plan.c agentd/locks.c agentd/apply.c agentd/devlog.c agentd/api.c agentd/compose.c
+	agentd/target.c agentd/plan.c agentd/locks.c agentd/apply.c agentd/devlog.c agentd/api.c agentd/compose.c agentd/contract.c
 ENGINECTL_LIB_SRCS := enginectl/sandbox.c enginectl/stream.c enginectl/http.c enginectl/ops.c
 APID_LIB_SRCS := apid/sandbox.c apid/routes.c apid/api_health.c apid/forward.c apid/auth.c apid/api_logs.c
 CLOUDSYNCD_LIB_SRCS := cloudsyncd/sandbox.c
@@ -55,7 +55,7 @@ AGENTD_OBJS := $(call obj,$(AGENTD_LIB_SRCS)) $(BUILD)/obj/gen/migrations.o
 BINS := $(BUILD)/agentd $(BUILD)/enginectl $(BUILD)/apid $(BUILD)/cloudsyncd
 
 UNIT_TESTS := enginectl/test_stream agentd/test_plan agentd/test_target agentd/test_locks \
-	agentd/test_compose common/test_frame common/test_chan common/test_sandbox agentd/test_restart \
+	agentd/test_compose agentd/test_contract common/test_frame common/test_chan common/test_sandbox agentd/test_restart \
 	agentd/test_config agentd/test_settings agentd/test_db agentd/test_kmsg
 UNIT_BINS := $(patsubst %,$(BUILD)/test/unit/%,$(UNIT_TESTS))
 UNIT_LIBS := $(call pc,--libs,cmocka libevent jansson sqlite3 libseccomp libcurl)

@@ -132,6 +132,8 @@ void apply_progress(struct agentd *ad, const char *image, int percent);
 json_t *apply_target(struct agentd *ad);
 /// {appState, overallDownloadProgress, containers, images, release} for the API.
 json_t *apply_status(struct agentd *ad);
+/// 1 if the app's release was rejected for an unmet contract.
+int apply_app_rejected(struct agentd *ad, const char *uuid);
 /// Append the state engine's Prometheus lines to buf.
 void apply_metrics(struct agentd *ad, char *buf, size_t len);
 

@@ -240,8 +240,9 @@ static void apps_state_containers(struct agentd *ad, int status, json_t *body, c
 			out, json_string_value(json_object_get(app, "name")),
 			json_pack("{s:I, s:s, s:O, s:s, s:o}", "appId", (json_int_t)id, "appUuid",
 				  uuid, "commit", json_object_get(app, "commit"), "updateStatus",
-				  strcmp(json_string_value(json_object_get(st, "appState")),
-					 "applied") == 0
+				  apply_app_rejected(ad, uuid) ? "rejected"
+				  : strcmp(json_string_value(json_object_get(st, "appState")),
+					   "applied") == 0
 					  ? "done"
 					  : "applying changes",
 				  "services", svcs));

@@ -22,6 +22,7 @@
 
 #include "agentd.h"
 #include "compose.h"
+#include "contract.h"
 #include "db.h"
 #include "locks.h"
 #include "log.h"
@@ -63,9 +64,11 @@ struct apply {
 	int nsteps;
 	int only_noops; /* this round only waits */
 
-	json_t *locked;   /* app uuid -> {"app_id", "services": [...]}: locks agentd holds */
-	json_t *fetching; /* image -> percent, while its pull runs */
-	int applied;      /* the last round found nothing to do */
+	json_t *locked;          /* app uuid -> {"app_id", "services": [...]}: locks agentd holds */
+	json_t *rejected;        /* app uuid -> why, for apps whose release broke a contract */
+	json_t *contract_logged; /* contract messages already logged for this target */
+	json_t *fetching;        /* image -> percent, while its pull runs */
+	int applied;             /* the last round found nothing to do */
 	unsigned long rounds, rounds_failed, applies; /* for /metrics */
 	uint64_t apply_started_ms, apply_ms_total;
 };
@@ -259,6 +262,8 @@ int apply_set_target(struct agentd *ad, json_t *target, char *err, size_t errlen
 	}
 	json_decref(a->target);
 	a->target = target;
+	json_object_clear(a->rejected);
+	json_object_clear(a->contract_logged);
 	if (a->busy)
 		a->cancelled = 1;
 	apply_trigger(ad, "new target");
@@ -498,6 +503,34 @@ static int label_truthy(json_t *svc, const char *label)
 	return v != NULL && (!strcmp(v, "1") || !strcasecmp(v, "true") || !strcasecmp(v, "on"));
 }
 
+/* A service's contract. An unmet one drops the service when it is optional,
+ * else rejects its app; each verdict is logged once per target. */
+static int contract_ok(struct apply *a, const char *uuid, const char *name, json_t *svc,
+		       struct tgt_app *ta)
+{
+	struct contract_env env = {CONTRACT_SUPERVISOR_VERSION, a->ad->device_type,
+				   a->ad->device_arch};
+	char why[256], msg[600];
+
+	if (contract_met(json_object_get(svc, "contract"), &env, why, sizeof(why)))
+		return 1;
+	if (label_truthy(svc, "io.balena.features.optional")) {
+		snprintf(msg, sizeof(msg),
+			 "Not running containers because of contract violations: %s", name);
+	} else {
+		ta->rejected = 1;
+		json_object_set_new(a->rejected, uuid, json_string(why));
+		snprintf(msg, sizeof(msg),
+			 "Some releases were rejected due to having unmet requirements: %s: %s",
+			 name, why);
+	}
+	if (json_object_get(a->contract_logged, msg) == NULL) {
+		devlog_system(a->ad, "%s", msg);
+		json_object_set_new(a->contract_logged, msg, json_true());
+	}
+	return 0;
+}
+
 /* Build the planner's target from the stored target and this round's view. */
 static int build_target(struct apply *a)
 {
@@ -539,6 +572,8 @@ static int build_target(struct apply *a)
 			const char *id;
 			size_t di;
 
+			if (!contract_ok(a, uuid, name, svc, ta))
+				continue;
 			ss->svc = svc;
 			compose_image_normalise(json_string_value(json_object_get(svc, "image")),
 						ss->image, sizeof(ss->image));
@@ -1331,6 +1366,8 @@ int apply_init(struct agentd *ad)
 	a->image_config = json_object();
 	a->locked = json_object();
 	a->fetching = json_object();
+	a->rejected = json_object();
+	a->contract_logged = json_object();
 	a->ev_timer = evtimer_new(ad->base, apply_on_timer, a);
 	ad->apply = a;
 	a->target = target_load(ad);
@@ -1357,6 +1394,8 @@ void apply_free(struct agentd *ad)
 	json_decref(a->image_config);
 	json_decref(a->locked);
 	json_decref(a->fetching);
+	json_decref(a->rejected);
+	json_decref(a->contract_logged);
 	free(a);
 	ad->apply = NULL;
 }
@@ -1396,4 +1435,9 @@ void apply_metrics(struct agentd *ad, char *buf, size_t len)
 		 "# TYPE agentd_apply_rounds_failed_total counter\n"
 		 "agentd_apply_rounds_failed_total %lu\n",
 		 a->applies, (double)a->apply_ms_total / 1000.0, a->rounds, a->rounds_failed);
+}
+
+int apply_app_rejected(struct agentd *ad, const char *uuid)
+{
+	return json_object_get(ad->apply->rejected, uuid) != NULL;
 }

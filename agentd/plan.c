@@ -396,6 +396,7 @@ int plan_steps(const struct plan_input *in, struct step *out, int max)
 
 	plan_removed_apps(&p);
 	for (i = 0; i < in->napps; i++)
-		plan_app(&p, i);
+		if (!in->apps[i].rejected)
+			plan_app(&p, i);
 	return p.n;
 }

@@ -75,6 +75,7 @@ struct tgt_app {
 	char **networks; /* full names "<appUuid>_<name>", "default" included */
 	int nnetworks;
 	int locked;                 /* agentd holds this app's update locks */
+	int rejected;               /* its release broke a contract: leave the app as it is */
 	int current_commit_matches; /* the stored current commit equals commit */
 };
 

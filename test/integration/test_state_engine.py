@@ -383,3 +383,35 @@ def test_device_info_and_target_state_read_back():
         st, body = s.ad.http("GET", "/v2/applications/state")
         apps = json.loads(body)
         assert apps["app" + aid]["services"]["one"]["status"] == "Running"
+
+
+def test_contract_violation_rejects_the_app_unless_the_service_is_optional():
+    aid = app_id()
+    with State(aid) as s:
+        img = s.eng.local_image
+        s.apply(target(aid, "c1", 1, [service(1, "one", img, 11)]))
+        before = s.containers()["one"][0]["Id"]
+        impossible = {"requires": [{"type": "sw.supervisor", "version": ">99"}]}
+        mark = s.ad.mark()
+        st, _ = s.post(target(aid, "c2", 2, [service(1, "one", img, 11, env={"X": "1"},
+                                                     contract=impossible)]))
+        assert st == 200
+        s.ad.wait_log(r"Some releases were rejected due to having unmet requirements", 20,
+                      since=mark)
+        st, body = s.ad.http("GET", "/v2/applications/state")
+        assert json.loads(body)["app" + aid]["updateStatus"] == "rejected"
+        time.sleep(1)
+        assert s.containers()["one"][0]["Id"] == before  # neither changed nor removed
+        # the same contract on an optional service skips only that service
+        mark = s.ad.mark()
+        st, _ = s.post(target(aid, "c3", 3, [
+            service(1, "one", img, 11),
+            service(2, "extra", img, 12, contract=impossible,
+                    labels={"io.balena.features.optional": "1"})]))
+        assert st == 200
+        s.ad.wait_log(r"Not running containers because of contract violations: extra", 20,
+                      since=mark)
+        lib.wait_until(lambda: s.containers().get("one") and
+                       s.containers()["one"][0]["Name"] == "/one_11_3_c3", 30,
+                       what="one renamed to release 3")
+        assert "extra" not in s.containers()

@@ -552,6 +552,20 @@ static void new_image_for_unchanged_service_is_fetched_without_downtime(void **s
 	only(STEP_FETCH);
 }
 
+/* facts §9.2 #29: an app whose release breaks a contract is neither changed nor removed */
+static void rejected_app_is_left_as_it_is(void **state)
+{
+	struct cur_container *c;
+
+	(void)state;
+	c = add_cur(add_svc("one", 11), CUR_RUNNING);
+	snprintf(c->hash, sizeof(c->hash), "old");
+	app.rejected = 1;
+	app.locked = 1;
+	plan();
+	assert_int_equal(n, 0);
+}
+
 #define T(fn) cmocka_unit_test_setup(fn, setup)
 
 int main(void)
@@ -585,6 +599,7 @@ int main(void)
 		T(commit_is_recorded_and_locks_released_when_settled),
 		T(container_without_a_known_config_is_recreated),
 		T(new_image_for_unchanged_service_is_fetched_without_downtime),
+		T(rejected_app_is_left_as_it_is),
 	};
 
 	return cmocka_run_group_tests_name("plan", tests, NULL, NULL);
