@@ -36,17 +36,17 @@ LIBS_AGENTD     := $(call pc,--libs,libevent jansson sqlite3 libseccomp)
 LIBS_CHILD      := $(call pc,--libs,libevent jansson libseccomp)
 LIBS_ENGINECTL  := $(call pc,--libs,libevent jansson libseccomp libcurl)
 LIBS_APID       := $(LIBS_CHILD)
-LIBS_CLOUDSYNCD := $(LIBS_CHILD)
+LIBS_CLOUDSYNCD := $(call pc,--libs,libevent jansson libseccomp libcurl)
 CFLAGS += $(call pc,--cflags,libevent jansson sqlite3 libcurl libseccomp)
 
 COMMON_SRCS := common/log.c common/proto.c common/frame.c common/chan.c common/sandbox.c \
 	common/child.c
 AGENTD_LIB_SRCS := agentd/supervise.c agentd/dispatch.c agentd/restart.c agentd/config.c \
 	agentd/settings.c agentd/db.c agentd/notify.c agentd/kmsg.c agentd/engine.c \
-	agentd/target.c agentd/plan.c agentd/locks.c agentd/apply.c agentd/devlog.c agentd/api.c agentd/compose.c agentd/contract.c
-ENGINECTL_LIB_SRCS := enginectl/sandbox.c enginectl/stream.c enginectl/http.c enginectl/ops.c
+	agentd/target.c agentd/plan.c agentd/locks.c agentd/apply.c agentd/devlog.c agentd/api.c agentd/compose.c agentd/contract.c agentd/cloud.c
+ENGINECTL_LIB_SRCS := enginectl/sandbox.c enginectl/stream.c enginectl/ops.c common/http.c
 APID_LIB_SRCS := apid/sandbox.c apid/routes.c apid/api_health.c apid/forward.c apid/auth.c apid/api_logs.c
-CLOUDSYNCD_LIB_SRCS := cloudsyncd/sandbox.c
+CLOUDSYNCD_LIB_SRCS := cloudsyncd/sandbox.c cloudsyncd/cloud.c common/http.c
 MIGRATIONS := $(sort $(wildcard migrations/*.sql))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
@@ -102,7 +102,7 @@ $(BUILD)/bench-plan: test/bench/bench_plan.c agentd/plan.c agentd/plan.h
 
 # Unit tests link the daemons' code minus their main().
 $(BUILD)/test/unit/%: test/unit/%.c $(AGENTD_OBJS) $(COMMON_OBJS) \
-		$(call obj,$(ENGINECTL_LIB_SRCS) $(APID_LIB_SRCS) $(CLOUDSYNCD_LIB_SRCS))
+		$(call obj,$(sort $(ENGINECTL_LIB_SRCS) $(APID_LIB_SRCS) $(CLOUDSYNCD_LIB_SRCS)))
 	@mkdir -p $(dir $@)
 	@echo "LD $@"; $(CC) $(CFLAGS) -Itest/unit $^ -o $@ $(LDFLAGS) $(UNIT_LIBS)
 

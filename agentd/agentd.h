@@ -146,6 +146,18 @@ void api_send_auth(struct agentd *ad);
 /// and stored on first use. malloc'd, NULL on failure.
 char *api_key_for(struct agentd *ad, int app_id, const char *service);
 
+/* cloud.c */
+/// Managed devices: make the device API key if config.json has none.
+int cloud_prepare(struct agentd *ad, char *err, size_t errlen);
+/// Add cloudsyncd's settings to its MSG_CONFIG body.
+void cloud_config(struct agentd *ad, json_t *config);
+/// A message cloudsyncd sent. -1 if malformed.
+int cloud_dispatch(struct daemon *d, uint32_t type, json_t *body);
+/// Ask cloudsyncd to fetch the target now (POST /v1/update).
+void cloud_poll(struct agentd *ad);
+/// Send the current state to cloudsyncd, which reports what changed.
+void cloud_report_state(struct agentd *ad);
+
 /* devlog.c */
 /// A system message for the device's log (the balena wording, facts §7.4).
 void devlog_system(struct agentd *ad, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

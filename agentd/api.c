@@ -392,6 +392,7 @@ static void api_update(struct api_call *c)
 		return;
 	}
 	apply_trigger(c->ad, "POST /v1/update");
+	cloud_poll(c->ad);
 	reply(c, 204, NULL);
 }
 

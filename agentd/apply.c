@@ -1187,6 +1187,7 @@ static void round_plan(struct apply *a)
 	if (a->nsteps == 0) {
 		if (!a->applied) {
 			log_info("apply: target state applied");
+			cloud_report_state(a->ad);
 			a->applies++;
 			if (a->apply_started_ms)
 				a->apply_ms_total += now_ms() - a->apply_started_ms;

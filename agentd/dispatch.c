@@ -29,8 +29,7 @@ json_t *dispatch_config_for(struct daemon *d)
 		json_object_set_new(c, "api_port", json_integer(ad->cfg.listen_port));
 		break;
 	case D_CLOUDSYNCD:
-		if (config_managed(&ad->cfg))
-			json_object_set_new(c, "api_endpoint", json_string(ad->cfg.api_endpoint));
+		cloud_config(ad, c);
 		break;
 	default:
 		break;
@@ -149,6 +148,10 @@ void dispatch_child(struct chan *ch, const struct frame_hdr *hdr, const char *pa
 		break;
 	case MSG_API_CALL:
 		ok = d->state == DS_READY && api_dispatch(d, hdr, body) == 0;
+		break;
+	case MSG_CLOUD_PROVISIONED:
+	case MSG_CLOUD_TARGET:
+		ok = d->state == DS_READY && cloud_dispatch(d, hdr->type, body) == 0;
 		break;
 	case MSG_LOG_WANT:
 		ok = d->state == DS_READY && json_is_boolean(json_object_get(body, "want"));

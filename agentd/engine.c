@@ -40,6 +40,8 @@ static void engine_event(struct agentd *ad, const char *type, const char *action
 	if (type == NULL || strcmp(type, "container") || action == NULL || id == NULL ||
 	    json_object_get(attrs, "io.balena.supervised") == NULL)
 		return;
+	if (!strcmp(action, "start") || !strcmp(action, "die"))
+		cloud_report_state(ad);
 	if (!strcmp(action, "start"))
 		devlog_follow(ad, id, attrs, 0);
 	else if (!strcmp(action, "die"))

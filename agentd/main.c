@@ -233,6 +233,8 @@ static void startup_checks(struct agentd *ad)
 		fatalx("%s", err);
 	}
 	device_identity(ad);
+	if (cloud_prepare(ad, err, sizeof(err)) == -1)
+		fatalx("%s", err);
 	log_info("agentd %s: %s device, config %s, data %s", AGENTD_VERSION,
 		 config_managed(&ad->cfg) ? "managed" : "unmanaged", ad->config_path, ad->data_dir);
 }

@@ -1,12 +1,44 @@
 /*
- * cloudsyncd.h - the cloud-sync daemon: provisioning, target-state polling,
- * state reports and log upload against the balena device API. Unprivileged,
- * sandboxed, and it never touches files: everything comes over its channel.
+ * cloudsyncd.h - the cloud-sync daemon: provisioning, target-state polling
+ * and state reports against the balena device API (HTTPS, libcurl).
+ * Unprivileged, sandboxed, and it never touches files: its config (uuid,
+ * keys, endpoint, CA) comes over its channel, and what it learns goes back.
  */
 #ifndef AGENTD_CLOUDSYNCD_H
 #define AGENTD_CLOUDSYNCD_H
 
+#include <stdint.h>
+
 #include "child.h"
+#include "http.h"
+
+struct cloud {
+	struct chan *ch;
+	struct http *http; /* owned */
+	json_t *config;    /* owned: the strings below point into it */
+	const char *endpoint, *uuid, *device_api_key, *provisioning_key, *device_type;
+	const char *os_version, *os_variant, *mac_address, *supervisor_version;
+	json_t *application;
+	char lookup_path[256];
+	int provisioned;
+	long long device_id;
+	long poll_interval_ms, bootstrap_retry_ms, request_timeout_ms;
+	unsigned failures, report_failures;
+	int polling, reporting;
+	char etag[256];
+	struct event *ev_poll, *ev_report; /* owned */
+	json_t *sent;                      /* owned: the fields the cloud has */
+	json_t *pending_report;            /* owned: the latest report not sent yet */
+	json_t *in_flight;                 /* owned: the fields being sent */
+	int64_t last_report_ms;
+};
+
+/* cloud.c */
+int cloud_setup(struct cloud *c, struct event_base *base, json_t *config);
+void cloud_teardown(struct cloud *c);
+void cloud_poll_now(struct cloud *c);
+/// A whole current-state report from agentd (borrowed).
+void cloud_report(struct cloud *c, json_t *report);
 
 /* sandbox.c */
 extern const struct sandbox_policy cloudsyncd_policy;

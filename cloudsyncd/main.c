@@ -1,26 +1,68 @@
 /*
- * cloudsyncd/main.c - entry point of cloudsyncd. It learns from MSG_CONFIG
- * whether the device is managed; unmanaged, it does nothing but answer
- * agentd until told to stop.
+ * cloudsyncd/main.c - entry point of cloudsyncd. Unmanaged (no api_endpoint
+ * in its config) it only answers agentd; managed, it provisions, polls and
+ * reports (cloud.c).
  */
 #include <stdlib.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
 
 #include "cloudsyncd.h"
 #include "log.h"
 
 static int cloudsyncd_setup(struct child *c, json_t *config)
 {
-	const char *endpoint = NULL;
+	const char *endpoint = json_string_value(json_object_get(config, "api_endpoint"));
+	struct cloud *cl;
 
-	(void)c;
-	if (json_unpack(config, "{s?s}", "api_endpoint", &endpoint) == -1)
-		return -1;
-	if (endpoint == NULL || endpoint[0] == '\0')
+	if (endpoint == NULL || endpoint[0] == '\0') {
 		log_debug("unmanaged device: no cloud to sync with");
-	else
-		log_info("managed device, api endpoint %s (cloud sync not implemented yet)",
-			 endpoint);
+		return 0;
+	}
+	/* Before the sandbox: TLS and curl's global state. */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
+	    (cl = calloc(1, sizeof(*cl))) == NULL)
+		return -1;
+	cl->ch = child_chan(c);
+	if (cloud_setup(cl, child_base(c), config) == -1) {
+		cloud_teardown(cl);
+		free(cl);
+		return -1;
+	}
+	child_set_data(c, cl);
+	log_info("managed device: api endpoint %s", endpoint);
 	return 0;
+}
+
+static int cloudsyncd_dispatch(struct child *c, const struct frame_hdr *hdr, json_t *body, int fd)
+{
+	struct cloud *cl = child_data(c);
+
+	if (fd >= 0)
+		close(fd);
+	if (cl == NULL)
+		return hdr->type == MSG_CLOUD_POLL || hdr->type == MSG_CLOUD_REPORT ? 0 : -1;
+	if (hdr->type == MSG_CLOUD_POLL) {
+		cloud_poll_now(cl);
+		return 0;
+	}
+	if (hdr->type == MSG_CLOUD_REPORT && json_is_object(json_object_get(body, "report"))) {
+		cloud_report(cl, json_object_get(body, "report"));
+		return 0;
+	}
+	return -1;
+}
+
+static void cloudsyncd_teardown(struct child *c)
+{
+	struct cloud *cl = child_data(c);
+
+	if (cl == NULL)
+		return;
+	cloud_teardown(cl);
+	free(cl);
+	curl_global_cleanup();
 }
 
 static const struct child_ops cloudsyncd_ops = {
@@ -28,8 +70,8 @@ static const struct child_ops cloudsyncd_ops = {
 	.policy = &cloudsyncd_policy,
 	.drop_user = 1,
 	.setup = cloudsyncd_setup,
-	.dispatch = NULL,
-	.teardown = NULL,
+	.dispatch = cloudsyncd_dispatch,
+	.teardown = cloudsyncd_teardown,
 };
 
 int main(int argc, char **argv)

@@ -37,6 +37,12 @@ const struct msg_spec msg_catalogue[MSG_TYPE_COUNT] = {
 	[MSG_API_AUTH] = {"api-auth", D_BIT(D_AGENTD), D_BIT(D_APID), 1024 * KiB},
 	[MSG_LOG_WANT] = {"log-want", D_BIT(D_APID), D_BIT(D_AGENTD), 1 * KiB},
 	[MSG_LOG] = {"log", D_BIT(D_AGENTD), D_BIT(D_APID), 64 * KiB},
+	[MSG_CLOUD_PROVISIONED] = {"cloud-provisioned", D_BIT(D_CLOUDSYNCD), D_BIT(D_AGENTD),
+				   1 * KiB},
+	[MSG_CLOUD_TARGET] = {"cloud-target", D_BIT(D_CLOUDSYNCD), D_BIT(D_AGENTD),
+			      PROTO_MAX_PAYLOAD},
+	[MSG_CLOUD_POLL] = {"cloud-poll", D_BIT(D_AGENTD), D_BIT(D_CLOUDSYNCD), 1 * KiB},
+	[MSG_CLOUD_REPORT] = {"cloud-report", D_BIT(D_AGENTD), D_BIT(D_CLOUDSYNCD), 4096 * KiB},
 };
 
 const char *msg_name(uint32_t type)

@@ -11,7 +11,7 @@
 
 #include <stdint.h>
 
-#define PROTO_VERSION 4
+#define PROTO_VERSION 5
 
 /* agentd's own version, for User-Agent and /v2/version */
 #define AGENTD_VERSION_STR "0.1.0"
@@ -60,6 +60,12 @@ enum msg_type {
 	MSG_API_AUTH,  /* agentd -> apid   {enabled, keys: [{key, scopes}]} who may call */
 	MSG_LOG_WANT,  /* apid -> agentd   {want} whether anyone streams /v2/local/logs */
 	MSG_LOG,       /* agentd -> apid   one device log line, as /v2/local/logs shows it */
+
+	/* The cloud (cloudsyncd/cloud.c). */
+	MSG_CLOUD_PROVISIONED, /* cloudsyncd -> agentd  {device_id, registered_at} */
+	MSG_CLOUD_TARGET,      /* cloudsyncd -> agentd  {target, etag?} a new target state */
+	MSG_CLOUD_POLL,        /* agentd -> cloudsyncd  {} poll the target now */
+	MSG_CLOUD_REPORT,      /* agentd -> cloudsyncd  {report} the current state, whole */
 	MSG_TYPE_COUNT
 };
 

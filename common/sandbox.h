@@ -42,6 +42,14 @@ struct sandbox_rule {
 			argn, op, val, 0                                                           \
 		}                                                                                  \
 	}
+/* Allowed when (arg & mask) == val, e.g. read-only opens. */
+#define SB_ALLOW_MASKED(name, argn, mask, val)                                                     \
+	{                                                                                          \
+		SCMP_SYS(name), SB_ACT_ALLOW, 0, 1,                                                \
+		{                                                                                  \
+			argn, SCMP_CMP_MASKED_EQ, mask, val                                        \
+		}                                                                                  \
+	}
 #define SB_DENY(name, e)                                                                           \
 	{                                                                                          \
 		SCMP_SYS(name), SB_ACT_ERRNO, e, 0,                                                \

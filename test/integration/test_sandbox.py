@@ -69,7 +69,9 @@ def test_violation_names_ptrace_when_the_kernel_prints_the_record():
                 return
             if k.seccomp_record(old, 101):
                 printed.append(old)
-            if time.monotonic() > deadline:
+            # The record may rarely print after agentd's 500 ms wait; three
+            # printed-but-unnamed attempts are not that.
+            if len(printed) >= 3 or time.monotonic() > deadline:
                 if printed:
                     raise AssertionError(
                         "the kernel printed seccomp records for pids %r but agentd never "

@@ -17,7 +17,14 @@
 #include "log.h"
 #include "sandbox.h"
 
-enum probe { PROBE_NOTHING, PROBE_PTRACE, PROBE_INET_SOCKET, PROBE_UNIX_SOCKET, PROBE_OPEN };
+enum probe {
+	PROBE_NOTHING,
+	PROBE_PTRACE,
+	PROBE_INET_SOCKET,
+	PROBE_UNIX_SOCKET,
+	PROBE_OPEN,
+	PROBE_OPEN_WRITE
+};
 
 /* Fork, load `pol`, run the probe, exit 0 if it returned. Returns the wait status. */
 static int run_sandboxed(const struct sandbox_policy *pol, enum sandbox_mode mode, enum probe p)
@@ -43,6 +50,10 @@ static int run_sandboxed(const struct sandbox_policy *pol, enum sandbox_mode mod
 			break;
 		case PROBE_OPEN:
 			syscall(SYS_openat, AT_FDCWD, "/etc/hostname", O_RDONLY);
+			break;
+		case PROBE_OPEN_WRITE:
+			syscall(SYS_openat, AT_FDCWD, "/tmp/agentd-sandbox-probe", O_WRONLY | O_CREAT,
+				0600);
 			break;
 		case PROBE_NOTHING:
 			break;
@@ -86,13 +97,22 @@ static void ptrace_kills_every_child(void **state)
 		assert_killed_by_sigsys(run_sandboxed(policies[i], SANDBOX_KILL, PROBE_PTRACE));
 }
 
-static void opening_files_kills_every_child(void **state)
+static void opening_files_for_writing_kills_every_child(void **state)
 {
 	size_t i;
 
 	(void)state;
 	for (i = 0; i < 3; i++)
-		assert_killed_by_sigsys(run_sandboxed(policies[i], SANDBOX_KILL, PROBE_OPEN));
+		assert_killed_by_sigsys(run_sandboxed(policies[i], SANDBOX_KILL, PROBE_OPEN_WRITE));
+}
+
+/* Only cloudsyncd reads files (the resolver's configuration), read-only. */
+static void only_cloudsyncd_may_open_files_to_read(void **state)
+{
+	(void)state;
+	assert_killed_by_sigsys(run_sandboxed(&enginectl_policy, SANDBOX_KILL, PROBE_OPEN));
+	assert_killed_by_sigsys(run_sandboxed(&apid_policy, SANDBOX_KILL, PROBE_OPEN));
+	assert_clean_exit(run_sandboxed(&cloudsyncd_policy, SANDBOX_KILL, PROBE_OPEN));
 }
 
 static void enginectl_may_make_unix_sockets_only(void **state)
@@ -132,7 +152,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(every_policy_lets_its_daemon_run),
 		cmocka_unit_test(ptrace_kills_every_child),
-		cmocka_unit_test(opening_files_kills_every_child),
+		cmocka_unit_test(opening_files_for_writing_kills_every_child),
+		cmocka_unit_test(only_cloudsyncd_may_open_files_to_read),
 		cmocka_unit_test(enginectl_may_make_unix_sockets_only),
 		cmocka_unit_test(apid_may_not_create_sockets),
 		cmocka_unit_test(log_mode_reports_instead_of_killing),

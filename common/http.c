@@ -1,5 +1,5 @@
 /*
- * http.c - libcurl multi over libevent, for the engine socket (see http.h).
+ * http.c - libcurl multi over libevent (see http.h).
  * The shape follows curl's hiperfifo example: CURLMOPT_SOCKETFUNCTION maps
  * curl's wishes onto one persistent event per socket, CURLMOPT_TIMERFUNCTION
  * arms one timer, and finished transfers are collected after every action.
@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/queue.h>
 
 #include <curl/curl.h>
@@ -20,8 +21,11 @@ struct http {
 	struct event_base *base;
 	CURLM *multi;
 	struct event *timer;
-	char sockpath[108];
+	char sockpath[108]; /* "" for TCP */
 	char version[16];
+	char *ca_pem; /* owned, or NULL */
+	size_t ca_len;
+	char user_agent[160];
 	TAILQ_HEAD(, xfer) xfers;
 	int active;
 };
@@ -36,6 +40,8 @@ struct xfer {
 	size_t len, cap;
 	int truncated;
 	char errbuf[CURL_ERROR_SIZE];
+	char *hdrs; /* owned: response header lines, for xfer_header() */
+	size_t hdrs_len;
 	xfer_data_cb on_data;
 	xfer_done_cb on_done;
 	void *arg;
@@ -188,6 +194,67 @@ static size_t http_write_cb(char *data, size_t size, size_t nmemb, void *userp)
 	return xfer_keep(x, data, n) == 0 ? n : 0;
 }
 
+/* Keep response headers (bounded) for xfer_header(). */
+static size_t http_header_cb(char *data, size_t size, size_t nmemb, void *userp)
+{
+	struct xfer *x = userp;
+	size_t n = size * nmemb;
+	char *nb;
+
+	if (x->hdrs_len + n > 16384)
+		return n;
+	if (n >= 5 && !strncmp(data, "HTTP/", 5))
+		x->hdrs_len = 0; /* a new response (after a 100 or a redirect) */
+	if ((nb = realloc(x->hdrs, x->hdrs_len + n + 1)) == NULL)
+		return n;
+	x->hdrs = nb;
+	memcpy(x->hdrs + x->hdrs_len, data, n);
+	x->hdrs_len += n;
+	x->hdrs[x->hdrs_len] = '\0';
+	return n;
+}
+
+const char *xfer_header(struct xfer *x, const char *name)
+{
+	static char value[512];
+	size_t nl = strlen(name);
+	const char *p = x->hdrs;
+
+	while (p != NULL && *p) {
+		const char *eol = strchr(p, '\n');
+
+		if (!strncasecmp(p, name, nl) && p[nl] == ':') {
+			const char *v = p + nl + 1;
+			size_t len;
+
+			while (*v == ' ')
+				v++;
+			len = eol ? (size_t)(eol - v) : strlen(v);
+			while (len > 0 && (v[len - 1] == '\r' || v[len - 1] == ' '))
+				len--;
+			snprintf(value, sizeof(value), "%.*s", (int)len, v);
+			return value;
+		}
+		p = eol ? eol + 1 : NULL;
+	}
+	return NULL;
+}
+
+int http_set_ca(struct http *h, const char *pem, size_t len)
+{
+	free(h->ca_pem);
+	if ((h->ca_pem = malloc(len)) == NULL)
+		return -1;
+	memcpy(h->ca_pem, pem, len);
+	h->ca_len = len;
+	return 0;
+}
+
+void http_set_user_agent(struct http *h, const char *ua)
+{
+	snprintf(h->user_agent, sizeof(h->user_agent), "%s", ua);
+}
+
 struct http *http_new(struct event_base *base, const char *sockpath)
 {
 	struct http *h = calloc(1, sizeof(*h));
@@ -195,7 +262,7 @@ struct http *http_new(struct event_base *base, const char *sockpath)
 	if (h == NULL)
 		return NULL;
 	h->base = base;
-	snprintf(h->sockpath, sizeof(h->sockpath), "%s", sockpath);
+	snprintf(h->sockpath, sizeof(h->sockpath), "%s", sockpath ? sockpath : "");
 	TAILQ_INIT(&h->xfers);
 	h->multi = curl_multi_init();
 	h->timer = evtimer_new(base, http_on_timer, h);
@@ -222,6 +289,7 @@ void http_free(struct http *h)
 		curl_multi_cleanup(h->multi);
 	if (h->timer)
 		event_free(h->timer);
+	free(h->ca_pem);
 	free(h);
 }
 
@@ -246,7 +314,9 @@ struct xfer *http_start(struct http *h, const struct xfer_req *req)
 	struct xfer *x;
 	int n;
 
-	if (req->versioned && h->version[0] != '\0')
+	if (strncmp(req->path, "http", 4) == 0)
+		n = snprintf(url, sizeof(url), "%s", req->path);
+	else if (req->versioned && h->version[0] != '\0')
 		n = snprintf(url, sizeof(url), "http://localhost/v%s%s", h->version, req->path);
 	else
 		n = snprintf(url, sizeof(url), "http://localhost%s", req->path);
@@ -262,7 +332,17 @@ struct xfer *http_start(struct http *h, const struct xfer_req *req)
 		free(x);
 		return NULL;
 	}
-	curl_easy_setopt(x->easy, CURLOPT_UNIX_SOCKET_PATH, h->sockpath);
+	if (h->sockpath[0] != '\0')
+		curl_easy_setopt(x->easy, CURLOPT_UNIX_SOCKET_PATH, h->sockpath);
+	if (h->ca_pem != NULL) {
+		struct curl_blob blob = {h->ca_pem, h->ca_len, CURL_BLOB_NOCOPY};
+
+		curl_easy_setopt(x->easy, CURLOPT_CAINFO_BLOB, &blob);
+	}
+	if (h->user_agent[0] != '\0')
+		curl_easy_setopt(x->easy, CURLOPT_USERAGENT, h->user_agent);
+	curl_easy_setopt(x->easy, CURLOPT_HEADERFUNCTION, http_header_cb);
+	curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, x);
 	curl_easy_setopt(x->easy, CURLOPT_URL, url);
 	curl_easy_setopt(x->easy, CURLOPT_CUSTOMREQUEST, req->method);
 	curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, http_write_cb);
@@ -290,6 +370,8 @@ struct xfer *http_start(struct http *h, const struct xfer_req *req)
 		snprintf(hdr, sizeof(hdr), "X-Registry-Auth: %s", req->registry_auth);
 		x->headers = curl_slist_append(x->headers, hdr);
 	}
+	for (n = 0; req->headers != NULL && req->headers[n] != NULL; n++)
+		x->headers = curl_slist_append(x->headers, req->headers[n]);
 	curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->headers);
 	if (curl_multi_add_handle(h->multi, x->easy) != CURLM_OK)
 		goto fail;
@@ -315,5 +397,6 @@ void http_cancel(struct xfer *x)
 	h->active--;
 	free(x->req_body);
 	free(x->body);
+	free(x->hdrs);
 	free(x);
 }

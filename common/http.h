@@ -1,8 +1,9 @@
 /*
- * http.h - asynchronous HTTP requests to the engine's unix socket: libcurl's
- * multi interface driven by the libevent loop (one event per socket, one
- * timer). Many requests run at once; a streaming request (no timeout) hands
- * its body over as it arrives instead of collecting it.
+ * http.h - asynchronous HTTP(S) requests: libcurl's multi interface driven
+ * by the libevent loop (one event per socket, one timer). enginectl uses it
+ * on the engine's unix socket, cloudsyncd over TLS to the cloud. Many
+ * requests run at once; a streaming request (no timeout) hands its body
+ * over as it arrives instead of collecting it.
  */
 #ifndef AGENTD_ENGINECTL_HTTP_H
 #define AGENTD_ENGINECTL_HTTP_H
@@ -33,10 +34,19 @@ struct xfer_req {
 	xfer_data_cb on_data;      /* non-NULL: streaming */
 	xfer_done_cb on_done;
 	void *arg;
+	const char *const *headers; /* more "Name: value" lines, NULL-terminated, or NULL */
 };
 
-/// Call after curl_global_init(). `sockpath` is the engine's unix socket.
+/// Call after curl_global_init(). `sockpath` is a unix socket every request
+/// goes through (the engine's), or NULL for ordinary TCP/TLS.
 struct http *http_new(struct event_base *base, const char *sockpath);
+/// Trust these PEM certificates (in addition to none: the blob replaces the
+/// system bundle). The blob is copied; load it before the sandbox.
+int http_set_ca(struct http *h, const char *pem, size_t len);
+/// The User-Agent of every request.
+void http_set_user_agent(struct http *h, const char *ua);
+/// A response header of the request whose done callback is running, or NULL.
+const char *xfer_header(struct xfer *x, const char *name);
 void http_free(struct http *h); /* cancels every request, no callbacks */
 /// Set the API version prefix, e.g. "1.41".
 void http_set_version(struct http *h, const char *version);

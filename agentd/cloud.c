@@ -1,0 +1,265 @@
+/*
+ * cloud.c - agentd's side of cloudsyncd: the config it needs (from
+ * config.json: endpoint, uuid, keys, root CA), the provisioning result it
+ * reports (written to config.json atomically), the targets it fetches
+ * (validated again here, then applied unless in local mode), and the state
+ * reports agentd hands it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <sys/time.h>
+
+#include "agentd.h"
+#include "log.h"
+#include "target.h"
+
+/* Decode base64 (balenaRootCA); NULL if it is not base64. malloc'd. */
+static char *base64_decode(const char *in, size_t *outlen)
+{
+	static const char tbl[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t n = strlen(in), o = 0;
+	unsigned v = 0, bits = 0;
+	char *out = malloc(n * 3 / 4 + 4);
+
+	if (out == NULL)
+		return NULL;
+	for (; *in; in++) {
+		const char *p;
+
+		if (*in == '=' || *in == '\n' || *in == '\r' || *in == ' ')
+			continue;
+		if ((p = strchr(tbl, *in)) == NULL) {
+			free(out);
+			return NULL;
+		}
+		v = (v << 6) | (unsigned)(p - tbl);
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[o++] = (char)((v >> bits) & 0xff);
+		}
+	}
+	out[o] = '\0';
+	*outlen = o;
+	return out;
+}
+
+int cloud_prepare(struct agentd *ad, char *err, size_t errlen)
+{
+	unsigned char rnd[16];
+	char key[33];
+	int i;
+
+	if (!config_managed(&ad->cfg))
+		return 0;
+	if (json_string_value(json_object_get(ad->cfg.root, "deviceApiKey")) != NULL)
+		return 0;
+	/* The device makes its own API key; the cloud never hands one out. */
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		return snprintf(err, errlen, "getrandom failed"), -1;
+	for (i = 0; i < 16; i++)
+		snprintf(key + 2 * i, 3, "%02x", rnd[i]);
+	json_object_set_new(ad->cfg.root, "deviceApiKey", json_string(key));
+	return config_write_atomic(ad->config_path, ad->cfg.root, err, errlen);
+}
+
+static int local_mode_on(struct agentd *ad)
+{
+	const char *s = json_string_value(json_object_get(
+		json_object_get(apply_target(ad), "config"), "SUPERVISOR_LOCAL_MODE"));
+
+	return s && (!strcmp(s, "1") || !strcasecmp(s, "true") || !strcasecmp(s, "on"));
+}
+
+void cloud_config(struct agentd *ad, json_t *c)
+{
+	json_t *root = ad->cfg.root, *poll;
+	const char *ca = json_string_value(json_object_get(root, "balenaRootCA"));
+	char *pem;
+	size_t len;
+
+	if (!config_managed(&ad->cfg))
+		return;
+	json_object_set_new(c, "api_endpoint", json_string(ad->cfg.api_endpoint));
+	json_object_set_new(c, "uuid", json_string(ad->device_uuid));
+	json_object_set(c, "device_api_key", json_object_get(root, "deviceApiKey"));
+	if (json_is_string(json_object_get(root, "apiKey")))
+		json_object_set(c, "provisioning_key", json_object_get(root, "apiKey"));
+	if (json_object_get(root, "applicationId"))
+		json_object_set(c, "application", json_object_get(root, "applicationId"));
+	json_object_set_new(c, "device_type", json_string(ad->device_type));
+	json_object_set_new(c, "os_version", json_string(ad->os_version));
+	json_object_set_new(c, "os_variant",
+			    json_string(json_is_true(json_object_get(root, "developmentMode"))
+						? "dev"
+						: "prod"));
+	json_object_set_new(c, "mac_address", json_string(""));
+	json_object_set_new(c, "supervisor_version",
+			    json_string("19.0.0+agentd." AGENTD_VERSION_STR));
+	json_object_set_new(c, "registered",
+			    json_boolean(json_object_get(root, "registered_at") != NULL &&
+					 json_object_get(root, "deviceId") != NULL &&
+					 json_object_get(root, "apiKey") == NULL));
+	poll = json_object_get(root, "appUpdatePollInterval");
+	if (json_is_integer(poll))
+		json_object_set(c, "poll_interval_ms", poll);
+	if (json_is_integer(json_object_get(root, "bootstrapRetryDelay")))
+		json_object_set(c, "bootstrap_retry_ms",
+				json_object_get(root, "bootstrapRetryDelay"));
+	if (ca != NULL && (pem = base64_decode(ca, &len)) != NULL) {
+		json_object_set_new(c, "ca_pem", json_stringn(pem, len));
+		free(pem);
+	} else if (ca != NULL) {
+		log_warnx("config.json balenaRootCA is not base64: ignored");
+	}
+}
+
+static int cloud_provisioned(struct agentd *ad, json_t *body)
+{
+	json_int_t id, at;
+	char err[512];
+
+	if (json_unpack(body, "{s:I, s:I !}", "device_id", &id, "registered_at", &at) == -1)
+		return -1;
+	json_object_set_new(ad->cfg.root, "deviceId", json_integer(id));
+	json_object_set_new(ad->cfg.root, "registered_at", json_integer(at));
+	json_object_del(ad->cfg.root, "apiKey"); /* the provisioning key is spent */
+	if (config_write_atomic(ad->config_path, ad->cfg.root, err, sizeof(err)) == -1)
+		log_error("%s", err);
+	log_info("device provisioned: id %lld", (long long)id);
+	return 0;
+}
+
+static int cloud_target(struct agentd *ad, json_t *body)
+{
+	json_t *raw = json_object_get(body, "target"), *t;
+	char err[512];
+
+	if (!json_is_object(raw))
+		return -1;
+	if (local_mode_on(ad)) {
+		log_debug("local mode: the cloud's target is not applied");
+		return 0;
+	}
+	if ((t = target_from_v3(raw, ad->device_uuid, err, sizeof(err))) == NULL) {
+		devlog_system(ad, "Could not move to new release: %s", err);
+		return 0; /* a bad target is the cloud's fault, not cloudsyncd's */
+	}
+	json_object_set_new(t, "local", json_false());
+	if (json_equal(t, apply_target(ad))) {
+		json_decref(t);
+		return 0;
+	}
+	if (apply_set_target(ad, t, err, sizeof(err)) == -1)
+		log_error("%s", err);
+	return 0;
+}
+
+int cloud_dispatch(struct daemon *d, uint32_t type, json_t *body)
+{
+	if (type == MSG_CLOUD_PROVISIONED)
+		return cloud_provisioned(d->ad, body);
+	if (type == MSG_CLOUD_TARGET)
+		return cloud_target(d->ad, body);
+	return -1;
+}
+
+void cloud_poll(struct agentd *ad)
+{
+	struct daemon *d = &ad->d[D_CLOUDSYNCD];
+
+	if (d->state == DS_READY && d->ch != NULL && config_managed(&ad->cfg))
+		chan_send_json(d->ch, MSG_CLOUD_POLL, 0, 0, NULL);
+}
+
+static const char *svc_status(json_t *c)
+{
+	const char *st = json_string_value(json_object_get(c, "State"));
+
+	if (st && !strcmp(st, "running"))
+		return "Running";
+	if (st && !strcmp(st, "created"))
+		return "Installed";
+	if (st && !strcmp(st, "dead"))
+		return "Dead";
+	return st ? st : "exited";
+}
+
+static void report_containers(struct agentd *ad, int status, json_t *list, const char *err,
+			      void *arg)
+{
+	struct daemon *d = &ad->d[D_CLOUDSYNCD];
+	json_t *report, *apps = json_object(), *app, *svc, *ct, *st = apply_status(ad);
+	const char *uuid, *name;
+	char *key = api_key_for(ad, 0, NULL);
+	size_t i;
+	int applied = !strcmp(json_string_value(json_object_get(st, "appState")), "applied");
+
+	(void)arg;
+	json_decref(st);
+	if (err != NULL || status != 200 || d->ch == NULL) {
+		json_decref(apps);
+		free(key);
+		return;
+	}
+	json_object_foreach(json_object_get(apply_target(ad), "apps"), uuid, app) {
+		json_t *services = json_object();
+		long long id = json_integer_value(json_object_get(app, "id"));
+
+		json_object_foreach(json_object_get(app, "services"), name, svc) {
+			const char *state = "Downloading";
+
+			json_array_foreach(list, i, ct) {
+				json_t *l = json_object_get(ct, "Labels");
+				const char *sn = json_string_value(
+					json_object_get(l, "io.balena.service-name"));
+
+				if (sn && !strcmp(sn, name) &&
+				    target_id(json_object_get(l, "io.balena.app-id")) == id)
+					state = svc_status(ct);
+			}
+			json_object_set_new(services, name,
+					    json_pack("{s:O, s:s}", "image",
+						      json_object_get(svc, "image"), "status",
+						      state));
+		}
+		json_object_set_new(apps, uuid,
+				    json_pack("{s:O, s:{s:{s:s, s:o}}}", "release_uuid",
+					      json_object_get(app, "commit"), "releases",
+					      json_string_value(json_object_get(app, "commit")),
+					      "update_status",
+					      apply_app_rejected(ad, uuid) ? "rejected"
+					      : applied                    ? "done"
+									   : "applying changes",
+					      "services", services));
+	}
+	report = json_pack("{s:i, s:s, s:s, s:s, s:s, s:n, s:s, s:s, s:n, s:s, s:s}", "api_port",
+			   ad->cfg.listen_port, "api_secret", key ? key : "", "os_version",
+			   ad->os_version, "os_variant",
+			   json_is_true(json_object_get(ad->cfg.root, "developmentMode")) ? "dev"
+											  : "prod",
+			   "supervisor_version", "19.0.0+agentd." AGENTD_VERSION_STR,
+			   "provisioning_progress", "provisioning_state", "", "status", "Idle",
+			   "logs_channel", "ip_address", "", "mac_address", "");
+	if (local_mode_on(ad))
+		json_decref(apps); /* local mode: the cloud hears nothing of the apps */
+	else
+		json_object_set_new(report, "apps", apps);
+	st = json_pack("{s:o}", "report", report);
+	chan_send_json(d->ch, MSG_CLOUD_REPORT, 0, 0, st);
+	json_decref(st);
+	free(key);
+}
+
+void cloud_report_state(struct agentd *ad)
+{
+	if (!config_managed(&ad->cfg) || ad->d[D_CLOUDSYNCD].state != DS_READY)
+		return;
+	engine_call(ad, "containers.list",
+		    json_pack("{s:b, s:[s]}", "all", 1, "labels", "io.balena.supervised"),
+		    report_containers, NULL);
+}

@@ -1,0 +1,401 @@
+/*
+ * cloudsyncd/cloud.c - the device side of the balena device API: register
+ * the device (with the 409 key exchange), poll the target state with ETags,
+ * and PATCH state reports (changed top-level fields only, at most one per
+ * 10 s, Retry-After read as seconds). Everything it learns goes to agentd;
+ * cloudsyncd itself keeps no files.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "cloudsyncd.h"
+#include "log.h"
+
+#define REPORT_MIN_MS   10000
+#define BACKOFF_BASE_MS 500
+
+static int64_t wall_ms(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+static void after_ms(struct event *ev, long ms)
+{
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+	evtimer_del(ev);
+	evtimer_add(ev, &tv);
+}
+
+static long backoff(unsigned n, long cap)
+{
+	long d = BACKOFF_BASE_MS;
+
+	while (n-- > 0 && d < cap)
+		d *= 2;
+	return d > cap ? cap : d;
+}
+
+static void cloud_request(struct cloud *c, const char *method, const char *path, const char *key,
+			  json_t *body, xfer_done_cb done, const char *extra_header)
+{
+	char url[1024], auth[256], *text = NULL;
+	const char *headers[4] = {auth, NULL, NULL, NULL};
+	struct xfer_req r;
+
+	snprintf(url, sizeof(url), "%s%s", c->endpoint, path);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", key ? key : "");
+	if (extra_header != NULL)
+		headers[1] = extra_header;
+	if (body != NULL)
+		text = json_dumps(body, JSON_COMPACT);
+	memset(&r, 0, sizeof(r));
+	r.method = method;
+	r.path = url;
+	r.body = text;
+	r.timeout_ms = c->request_timeout_ms;
+	r.on_done = done;
+	r.arg = c;
+	r.headers = headers;
+	if (http_start(c->http, &r) == NULL)
+		done(NULL, "cannot start the request", 0, "", 0, c);
+	free(text);
+}
+
+/* --- Provisioning ------------------------------------------------------------- */
+
+static void cloud_provisioned(struct cloud *c, long long device_id)
+{
+	json_t *m = json_pack("{s:I, s:I}", "device_id", (json_int_t)device_id, "registered_at",
+			      (json_int_t)wall_ms());
+
+	log_info("device provisioned (device id %lld)", device_id);
+	chan_send_json(c->ch, MSG_CLOUD_PROVISIONED, 0, 0, m);
+	json_decref(m);
+	c->provisioned = 1;
+	c->failures = 0;
+	after_ms(c->ev_poll, 0);
+}
+
+static void cloud_retry_provision(struct cloud *c, const char *why)
+{
+	long d = backoff(c->failures++, c->bootstrap_retry_ms);
+
+	log_warnx("provisioning failed: %s; retrying in %ld ms", why, d);
+	after_ms(c->ev_poll, d);
+}
+
+static void key_exchange_done(struct xfer *x, const char *err, long status, const char *body,
+			      size_t len, void *arg)
+{
+	struct cloud *c = arg;
+
+	(void)x;
+	(void)body;
+	(void)len;
+	if (err == NULL && status == 200)
+		cloud_provisioned(c, c->device_id);
+	else
+		cloud_retry_provision(c, err ? err : "the API refused the device key");
+}
+
+/* GET /v7/device?...uuid eq '<uuid>' -> the device id, or -1 */
+static long long device_id_of(const char *body, size_t len)
+{
+	json_t *j = json_loadb(body, len, 0, NULL);
+	long long id = json_integer_value(
+		json_object_get(json_array_get(json_object_get(j, "d"), 0), "id"));
+
+	json_decref(j);
+	return id > 0 ? id : -1;
+}
+
+static void lookup_with_provisioning_key(struct xfer *x, const char *err, long status,
+					 const char *body, size_t len, void *arg)
+{
+	struct cloud *c = arg;
+	char path[128];
+	json_t *b;
+
+	(void)x;
+	if (err != NULL || status != 200 || (c->device_id = device_id_of(body, len)) < 0) {
+		cloud_retry_provision(c, err ? err : "cannot find the device to exchange its key");
+		return;
+	}
+	snprintf(path, sizeof(path), "/api-key/device/%lld/device-key", c->device_id);
+	b = json_pack("{s:s}", "apiKey", c->device_api_key);
+	cloud_request(c, "POST", path, c->provisioning_key, b, key_exchange_done,
+		      "Content-Type: application/json");
+	json_decref(b);
+}
+
+static void lookup_with_device_key(struct xfer *x, const char *err, long status, const char *body,
+				   size_t len, void *arg)
+{
+	struct cloud *c = arg;
+	long long id;
+
+	(void)x;
+	if (err == NULL && status == 200 && (id = device_id_of(body, len)) > 0) {
+		cloud_provisioned(c, id); /* our key already works */
+		return;
+	}
+	cloud_request(c, "GET", c->lookup_path, c->provisioning_key, NULL,
+		      lookup_with_provisioning_key, NULL);
+}
+
+static void register_done(struct xfer *x, const char *err, long status, const char *body,
+			  size_t len, void *arg)
+{
+	struct cloud *c = arg;
+	json_t *j;
+
+	(void)x;
+	if (err == NULL && status == 201) {
+		j = json_loadb(body, len, 0, NULL);
+		cloud_provisioned(c, json_integer_value(json_object_get(j, "id")));
+		json_decref(j);
+	} else if (err == NULL && status == 409) {
+		log_info("device already registered: exchanging keys");
+		cloud_request(c, "GET", c->lookup_path, c->device_api_key, NULL,
+			      lookup_with_device_key, NULL);
+	} else {
+		char why[64];
+
+		snprintf(why, sizeof(why), "the API answered %ld", status);
+		cloud_retry_provision(c, err ? err : why);
+	}
+}
+
+static void cloud_register(struct cloud *c)
+{
+	json_t *b = json_pack("{s:O, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "application",
+			      c->application, "uuid", c->uuid, "device_type", c->device_type,
+			      "api_key", c->device_api_key, "supervisor_version",
+			      c->supervisor_version, "os_version", c->os_version, "os_variant",
+			      c->os_variant, "mac_address", c->mac_address);
+
+	cloud_request(c, "POST", "/device/register", c->provisioning_key, b, register_done,
+		      "Content-Type: application/json");
+	json_decref(b);
+}
+
+/* --- Target polling --------------------------------------------------------------- */
+
+static long poll_delay(struct cloud *c)
+{
+	long jitter = c->poll_interval_ms / 10 + 1;
+
+	return c->poll_interval_ms + (long)(random() % jitter);
+}
+
+static void poll_done(struct xfer *x, const char *err, long status, const char *body, size_t len,
+		      void *arg)
+{
+	struct cloud *c = arg;
+	const char *etag = x ? xfer_header(x, "ETag") : NULL;
+	json_t *t, *m;
+	json_error_t jerr;
+
+	c->polling = 0;
+	if (err == NULL && status == 304) {
+		c->failures = 0;
+		after_ms(c->ev_poll, poll_delay(c));
+		return;
+	}
+	if (err != NULL || status != 200) {
+		long d = backoff(c->failures++,
+				 c->poll_interval_ms > 15000 ? c->poll_interval_ms : 15000);
+
+		log_warnx("target state poll failed: %s%s; retrying in %ld ms",
+			  err ? err : "the API answered ", err ? "" : (status == 0 ? "?" : ""), d);
+		if (err == NULL)
+			log_warnx("target state poll: HTTP status %ld", status);
+		after_ms(c->ev_poll, d);
+		return;
+	}
+	if ((t = json_loadb(body, len, 0, &jerr)) == NULL || !json_is_object(t)) {
+		log_warnx("Could not move to new release: the target state is not a JSON object "
+			  "(%s)",
+			  t ? "not an object" : jerr.text);
+		json_decref(t);
+		after_ms(c->ev_poll, backoff(c->failures++, 15000));
+		return;
+	}
+	c->failures = 0;
+	m = json_pack("{s:o, s:s?}", "target", t, "etag", etag);
+	if (chan_send_json(c->ch, MSG_CLOUD_TARGET, 0, 0, m) == 0 && etag != NULL)
+		snprintf(c->etag, sizeof(c->etag), "%s", etag);
+	json_decref(m);
+	after_ms(c->ev_poll, poll_delay(c));
+}
+
+static void cloud_poll(struct cloud *c)
+{
+	char path[256], inm[300];
+
+	if (c->polling)
+		return;
+	c->polling = 1;
+	snprintf(path, sizeof(path), "/device/v3/%s/state", c->uuid);
+	snprintf(inm, sizeof(inm), "If-None-Match: %s", c->etag);
+	cloud_request(c, "GET", path, c->device_api_key, NULL, poll_done, c->etag[0] ? inm : NULL);
+}
+
+static void cloud_on_poll_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct cloud *c = arg;
+
+	(void)fd;
+	(void)what;
+	if (c->provisioned)
+		cloud_poll(c);
+	else
+		cloud_register(c);
+}
+
+void cloud_poll_now(struct cloud *c)
+{
+	if (c->provisioned)
+		after_ms(c->ev_poll, 0);
+}
+
+/* --- Reports ------------------------------------------------------------------------ */
+
+static void report_send(struct cloud *c);
+
+static void report_done(struct xfer *x, const char *err, long status, const char *body, size_t len,
+			void *arg)
+{
+	struct cloud *c = arg;
+	const char *ra = x ? xfer_header(x, "Retry-After") : NULL;
+	const char *k;
+	json_t *v;
+
+	(void)body;
+	(void)len;
+	c->reporting = 0;
+	c->last_report_ms = wall_ms();
+	if (err == NULL && status >= 200 && status < 300) {
+		json_object_foreach(c->in_flight, k, v)
+			json_object_set(c->sent, k, v);
+		json_decref(c->in_flight);
+		c->in_flight = NULL;
+		c->report_failures = 0;
+		if (c->pending_report != NULL)
+			after_ms(c->ev_report, REPORT_MIN_MS);
+		return;
+	}
+	json_decref(c->in_flight);
+	c->in_flight = NULL;
+	/* Retry-After is seconds (RFC 9110), whatever the Node supervisor did. */
+	after_ms(c->ev_report,
+		 ra && atol(ra) > 0 ? atol(ra) * 1000 : backoff(c->report_failures++ + 5, 900000));
+	log_warnx("state report failed: %s", err ? err : "the API refused it");
+}
+
+static void report_send(struct cloud *c)
+{
+	json_t *diff, *body, *v;
+	const char *k;
+
+	if (c->reporting || c->pending_report == NULL || !c->provisioned)
+		return;
+	if (wall_ms() - c->last_report_ms < REPORT_MIN_MS) {
+		after_ms(c->ev_report, (long)(REPORT_MIN_MS - (wall_ms() - c->last_report_ms)));
+		return;
+	}
+	/* Only the top-level fields that changed, each whole. */
+	diff = json_object();
+	json_object_foreach(c->pending_report, k, v)
+		if (!json_equal(v, json_object_get(c->sent, k)))
+			json_object_set(diff, k, v);
+	json_decref(c->pending_report);
+	c->pending_report = NULL;
+	if (json_object_size(diff) == 0) {
+		json_decref(diff);
+		return;
+	}
+	c->reporting = 1;
+	c->in_flight = diff;
+	body = json_pack("{s:O}", c->uuid, diff);
+	cloud_request(c, "PATCH", "/device/v3/state", c->device_api_key, body, report_done,
+		      "Content-Type: application/json");
+	json_decref(body);
+}
+
+static void cloud_on_report_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	report_send(arg);
+}
+
+void cloud_report(struct cloud *c, json_t *report)
+{
+	json_decref(c->pending_report);
+	c->pending_report = json_incref(report);
+	report_send(c);
+}
+
+/* --- Set-up ------------------------------------------------------------------------- */
+
+int cloud_setup(struct cloud *c, struct event_base *base, json_t *config)
+{
+	const char *ca = NULL;
+	json_int_t poll = 900000, retry = 30000, timeout = 59000;
+	char ua[160];
+
+	if (json_unpack(config,
+			"{s:s, s:s, s:s, s?s, s?O, s?s, s?s, s?s, s?s, s?s, s?s, s?b, s?I, s?I, "
+			"s?I}",
+			"api_endpoint", &c->endpoint, "uuid", &c->uuid, "device_api_key",
+			&c->device_api_key, "provisioning_key", &c->provisioning_key, "application",
+			&c->application, "device_type", &c->device_type, "os_version",
+			&c->os_version, "os_variant", &c->os_variant, "mac_address",
+			&c->mac_address, "supervisor_version", &c->supervisor_version, "ca_pem",
+			&ca, "registered", &c->provisioned, "poll_interval_ms", &poll,
+			"bootstrap_retry_ms", &retry, "request_timeout_ms", &timeout) == -1) {
+		log_error("cloud config incomplete");
+		return -1;
+	}
+	c->config = json_incref(config); /* keeps the strings above alive */
+	if (c->application == NULL)
+		c->application = json_null();
+	c->poll_interval_ms = poll > 0 ? (long)poll : 900000;
+	c->bootstrap_retry_ms = retry > 0 ? (long)retry : 30000;
+	c->request_timeout_ms = timeout > 0 ? (long)timeout : 59000;
+	snprintf(c->lookup_path, sizeof(c->lookup_path),
+		 "/v7/device?$select=id&$filter=uuid%%20eq%%20'%s'", c->uuid);
+	if ((c->http = http_new(base, NULL)) == NULL)
+		return -1;
+	/* The CA is loaded now, before the sandbox forbids reading files. */
+	if (ca != NULL && http_set_ca(c->http, ca, strlen(ca)) == -1)
+		return -1;
+	snprintf(ua, sizeof(ua), "Supervisor/%s (Linux; %s; %s)", c->supervisor_version,
+		 c->os_version, c->os_variant);
+	http_set_user_agent(c->http, ua);
+	c->sent = json_object();
+	c->ev_poll = evtimer_new(base, cloud_on_poll_timer, c);
+	c->ev_report = evtimer_new(base, cloud_on_report_timer, c);
+	after_ms(c->ev_poll, 0);
+	return 0;
+}
+
+void cloud_teardown(struct cloud *c)
+{
+	http_free(c->http);
+	if (c->ev_poll)
+		event_free(c->ev_poll);
+	if (c->ev_report)
+		event_free(c->ev_report);
+	json_decref(c->sent);
+	json_decref(c->pending_report);
+	json_decref(c->in_flight);
+	json_decref(c->config);
+}
