@@ -212,10 +212,11 @@ static void poll_done(struct xfer *x, const char *err, long status, const char *
 		long d = backoff(c->failures++,
 				 c->poll_interval_ms > 15000 ? c->poll_interval_ms : 15000);
 
-		log_warnx("target state poll failed: %s%s; retrying in %ld ms",
-			  err ? err : "the API answered ", err ? "" : (status == 0 ? "?" : ""), d);
-		if (err == NULL)
-			log_warnx("target state poll: HTTP status %ld", status);
+		if (err != NULL)
+			log_warnx("target state poll failed: %s; retrying in %ld ms", err, d);
+		else
+			log_warnx("target state poll failed: HTTP %ld; retrying in %ld ms", status,
+				  d);
 		after_ms(c->ev_poll, d);
 		return;
 	}

@@ -52,8 +52,8 @@ static int run_sandboxed(const struct sandbox_policy *pol, enum sandbox_mode mod
 			syscall(SYS_openat, AT_FDCWD, "/etc/hostname", O_RDONLY);
 			break;
 		case PROBE_OPEN_WRITE:
-			syscall(SYS_openat, AT_FDCWD, "/tmp/agentd-sandbox-probe", O_WRONLY | O_CREAT,
-				0600);
+			syscall(SYS_openat, AT_FDCWD, "/tmp/agentd-sandbox-probe",
+				O_WRONLY | O_CREAT, 0600);
 			break;
 		case PROBE_NOTHING:
 			break;

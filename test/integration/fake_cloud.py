@@ -1,0 +1,158 @@
+"""fake_cloud.py - a balena device API on 127.0.0.1 over HTTPS, for tests.
+
+It is the one test double the project allows (the balena cloud cannot run
+here), so it is strict: it checks the Authorization header, the
+User-Agent, and the bodies agentd sends, and records every request. A test
+CA and a server certificate for 127.0.0.1 are made with the openssl CLI.
+
+    with FakeCloud() as cloud:
+        cloud.url, cloud.ca_b64          # apiEndpoint and balenaRootCA
+        cloud.target = {...}             # what GET /device/v3/<uuid>/state serves
+        cloud.requests                   # [(method, path, headers, body)]
+        cloud.errors                     # what it found wrong with requests
+"""
+import base64
+import gzip
+import hashlib
+import http.server
+import json
+import os
+import shutil
+import ssl
+import subprocess
+import tempfile
+import threading
+
+PROVISIONING_KEY = "provkey0123456789abcdef"
+DEVICE_ID = 42
+
+
+def make_certs(d):
+    def run(*args):
+        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
+        "-days", "2", "-subj", "/CN=agentd test CA")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "srv.key", "-out", "srv.csr",
+        "-subj", "/CN=127.0.0.1")
+    with open(os.path.join(d, "ext.cnf"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\n")
+    run("x509", "-req", "-in", "srv.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+        "-CAcreateserial", "-out", "srv.pem", "-days", "2", "-extfile", "ext.cnf")
+
+
+class FakeCloud:
+    def __init__(self, conflict=False):
+        self.conflict = conflict       # /device/register answers 409 (uuid exists)
+        self.target = None             # served as the device's v3 state
+        self.requests = []
+        self.errors = []
+        self.device_keys = set()       # device API keys the cloud knows
+        self.lock = threading.Lock()
+
+    def __enter__(self):
+        self.dir = tempfile.mkdtemp(prefix="agentd-cloud.")
+        make_certs(self.dir)
+        with open(os.path.join(self.dir, "ca.pem"), "rb") as f:
+            self.ca_b64 = base64.b64encode(f.read()).decode()
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(os.path.join(self.dir, "srv.pem"), os.path.join(self.dir, "srv.key"))
+        cloud = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def reply(self, status, body=None, headers=None):
+                data = b"" if body is None else json.dumps(body).encode()
+                self.send_response(status)
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                if status != 304:
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if status != 304:
+                    self.wfile.write(data)
+
+            def handle_any(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(n) if n else b""
+                if self.headers.get("Content-Encoding") == "gzip":
+                    raw = gzip.decompress(raw)
+                body = json.loads(raw) if raw else None
+                with cloud.lock:
+                    cloud.requests.append((self.command, self.path, dict(self.headers), body))
+                ua = self.headers.get("User-Agent", "")
+                if not ua.startswith("Supervisor/"):
+                    cloud.errors.append("bad User-Agent %r on %s" % (ua, self.path))
+                auth = self.headers.get("Authorization", "")
+                key = auth[7:] if auth.startswith("Bearer ") else None
+                cloud.route(self, self.command, self.path, key, body)
+
+            do_GET = do_POST = do_PATCH = handle_any
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
+        self.port = self.server.server_address[1]
+        self.url = "https://127.0.0.1:%d" % self.port
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return False
+
+    def route(self, h, method, path, key, body):
+        if method == "POST" and path == "/device/register":
+            if key != PROVISIONING_KEY:
+                self.errors.append("register without the provisioning key")
+                return h.reply(401)
+            for f in ("application", "uuid", "device_type", "api_key", "supervisor_version",
+                      "os_version", "os_variant"):
+                if f not in (body or {}):
+                    self.errors.append("register body lacks %s" % f)
+            if len((body or {}).get("api_key", "")) != 32:
+                self.errors.append("api_key is not 32 hex characters")
+            self.uuid = body.get("uuid")
+            if self.conflict:
+                return h.reply(409, {"message": "uuid exists"})
+            self.device_keys.add(body.get("api_key"))
+            return h.reply(201, {"id": DEVICE_ID, "uuid": body.get("uuid")})
+        if method == "GET" and path.startswith("/v7/device?"):
+            if key in self.device_keys or key == PROVISIONING_KEY:
+                return h.reply(200, {"d": [{"id": DEVICE_ID}]} if key == PROVISIONING_KEY
+                               else {"d": [{"id": DEVICE_ID}]})
+            return h.reply(401)
+        if method == "POST" and path == "/api-key/device/%d/device-key" % DEVICE_ID:
+            if key != PROVISIONING_KEY:
+                self.errors.append("key exchange without the provisioning key")
+                return h.reply(401)
+            self.device_keys.add((body or {}).get("apiKey"))
+            return h.reply(200, {})
+        if method == "GET" and path.startswith("/device/v3/") and path.endswith("/state"):
+            if key not in self.device_keys:
+                self.errors.append("state poll with an unknown key")
+                return h.reply(401)
+            if self.target is None:
+                return h.reply(404)
+            text = json.dumps(self.target, sort_keys=True)
+            etag = '"%s"' % hashlib.sha1(text.encode()).hexdigest()
+            if h.headers.get("If-None-Match") == etag:
+                return h.reply(304, headers={"ETag": etag})
+            return h.reply(200, self.target, {"ETag": etag})
+        if method == "PATCH" and path == "/device/v3/state":
+            if key not in self.device_keys:
+                self.errors.append("report with an unknown key")
+                return h.reply(401)
+            return h.reply(200, {})
+        self.errors.append("unexpected %s %s" % (method, path))
+        return h.reply(404)
+
+    def find(self, method, prefix):
+        with self.lock:
+            return [r for r in self.requests if r[0] == method and r[1].startswith(prefix)]

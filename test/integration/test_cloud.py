@@ -1,0 +1,138 @@
+"""test_cloud.py - cloudsyncd against the fake balena cloud over HTTPS (issue 6):
+provisioning (201 and 409), target polling with ETags, state reports."""
+import json
+import os
+import stat
+import time
+
+import lib
+from engine import engine
+from fake_cloud import DEVICE_ID, PROVISIONING_KEY, FakeCloud
+
+WAIT = "trap 'exit 0' TERM; while :; do sleep 0.1; done"
+
+
+def managed_config(cloud, port_holder=None):
+    return {"apiEndpoint": cloud.url, "apiKey": PROVISIONING_KEY, "applicationId": 1234,
+            "deviceType": "generic-amd64", "appUpdatePollInterval": 500,
+            "bootstrapRetryDelay": 1000, "balenaRootCA": cloud.ca_b64}
+
+
+def start(cloud, eng=None, conflict=False):
+    ad = lib.Agentd(args=(["-s", eng.sock] if eng else []), config=None)
+    # listenPort must be in config.json: build it once the port is known
+    ad.config = None
+    return ad
+
+
+class Managed(lib.Agentd):
+    def __init__(self, cloud, eng=None):
+        self.cloud = cloud
+        super().__init__(args=(["-s", eng.sock] if eng else []))
+
+    def start(self):
+        port = lib.free_port()
+        self.config = dict(managed_config(self.cloud), listenPort=port)
+        super().start()
+        self.port = port
+        return self
+
+
+def read_config(ad):
+    with open(ad.config_path) as f:
+        return json.load(f)
+
+
+def test_fresh_device_provisions_and_config_json_is_updated():
+    with FakeCloud() as cloud, Managed(cloud) as ad:
+        lib.wait_until(lambda: "registered_at" in read_config(ad), 20, what="provisioning")
+        cfg = read_config(ad)
+        assert cfg["deviceId"] == DEVICE_ID
+        assert "apiKey" not in cfg, "the provisioning key must be removed"
+        assert len(cfg["uuid"]) == 32 and len(cfg["deviceApiKey"]) == 32
+        assert stat.S_IMODE(os.stat(ad.config_path).st_mode) == 0o600
+        reg = cloud.find("POST", "/device/register")[0]
+        assert reg[3]["api_key"] == cfg["deviceApiKey"]
+        assert reg[3]["uuid"] == cfg["uuid"] and reg[3]["application"] == 1234
+        assert reg[2]["Authorization"] == "Bearer " + PROVISIONING_KEY
+        assert cloud.errors == [], cloud.errors
+
+
+def test_uuid_conflict_goes_through_the_key_exchange():
+    with FakeCloud(conflict=True) as cloud, Managed(cloud) as ad:
+        lib.wait_until(lambda: "registered_at" in read_config(ad), 20, what="provisioning")
+        assert cloud.find("POST", "/api-key/device/%d/device-key" % DEVICE_ID)
+        assert read_config(ad)["deviceId"] == DEVICE_ID
+        assert cloud.errors == [], cloud.errors
+
+
+def v3_target(uuid, app_uuid, app_id, commit, image, env=None):
+    return {uuid: {"name": "cloudy", "config": {"RESIN_SUPERVISOR_POLL_INTERVAL": "500"},
+                   "apps": {app_uuid: {"id": app_id, "name": "cloudapp", "releases": {commit: {
+                       "id": 7, "services": {"main": {
+                           "id": 1, "image_id": 11, "image": image,
+                           "environment": env or {}, "labels": {},
+                           "composition": {"command": ["sh", "-c", WAIT],
+                                           "network_mode": "none"}}},
+                       "volumes": {}, "networks": {}}}}}}}
+
+
+def test_target_from_the_cloud_is_applied_and_reported():
+    eng = engine()
+    app_id = 880000 + os.getpid() % 1000
+    app_uuid = "cafe%028x" % app_id
+    with FakeCloud() as cloud, Managed(cloud, eng) as ad:
+        try:
+            lib.wait_until(lambda: "registered_at" in read_config(ad), 20, what="provisioning")
+            uuid = read_config(ad)["uuid"]
+            cloud.target = v3_target(uuid, app_uuid, app_id, "c0ffee", eng.local_image)
+
+            def running():
+                out = eng.docker("ps", "--filter", "label=io.balena.app-id=%d" % app_id,
+                                 "--format", "{{.Names}}")
+                return out == "main_11_7_c0ffee"
+            lib.wait_until(running, 60, what="the cloud's service running")
+
+            def reported_done():
+                for r in cloud.find("PATCH", "/device/v3/state"):
+                    app = r[3].get(uuid, {}).get("apps", {}).get(app_uuid)
+                    if app and app["releases"]["c0ffee"]["update_status"] == "done" and \
+                            app["releases"]["c0ffee"]["services"]["main"]["status"] == "Running":
+                        return True
+                return False
+            lib.wait_until(reported_done, 40, what="a report with the service Running")
+            # ETags: later polls are answered 304 and change nothing
+            polls = len(cloud.find("GET", "/device/v3/"))
+            lib.wait_until(lambda: len(cloud.find("GET", "/device/v3/")) >= polls + 2, 20,
+                           what="more polls")
+            last = cloud.find("GET", "/device/v3/")[-1]
+            assert last[2].get("If-None-Match"), "polls must send the last ETag"
+            assert cloud.errors == [], cloud.errors
+        finally:
+            ids = eng.docker("ps", "-aq", "--filter", "label=io.balena.app-id=%d" % app_id,
+                             check=False).split()
+            if ids:
+                eng.docker("rm", "-f", *ids, check=False)
+            eng.docker("network", "rm", "%s_default" % app_uuid, check=False)
+
+
+def test_target_without_this_device_is_rejected_and_nothing_changes():
+    eng = engine()
+    with FakeCloud() as cloud, Managed(cloud, eng) as ad:
+        lib.wait_until(lambda: "registered_at" in read_config(ad), 20, what="provisioning")
+        cloud.target = v3_target("someone-else", "abad1dea" * 4, 1, "c1", eng.local_image)
+        ad.wait_log(r"Could not move to new release: Expected target state for local device "
+                    r"with uuid", 20)
+        st, body = ad.http("GET", "/v2/local/target-state",
+                           headers={"Authorization": "Bearer " + global_key(ad)})
+        assert st == 200 and json.loads(body)["state"]["local"]["apps"] == {}
+
+
+def global_key(ad):
+    import sqlite3
+    db = sqlite3.connect(os.path.join(ad.datadir, "database.sqlite"))
+    try:
+        row = db.execute("SELECT key FROM api_secret WHERE app_id = 0").fetchone()
+        return row[0] if row else ""
+    finally:
+        db.close()
