@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -218,6 +219,9 @@ static void startup_checks(struct agentd *ad)
 		fatalx("%s", err);
 	if (config_load(ad->config_path, &ad->cfg, err, sizeof(err)) == -1)
 		fatalx("%s", err);
+	if (getpwnam(ad->set.user) == NULL)
+		fatalx("unknown user '%s' for the unprivileged children (agentd.json \"user\")",
+		       ad->set.user);
 	if (strlen(ad->engine_sock) >= sizeof(sun.sun_path))
 		fatalx("engine socket path is too long (%zu bytes, at most %zu): %s",
 		       strlen(ad->engine_sock), sizeof(sun.sun_path) - 1, ad->engine_sock);
@@ -237,6 +241,15 @@ static void startup_checks(struct agentd *ad)
 		fatalx("%s", err);
 	log_info("agentd %s: %s device, config %s, data %s", AGENTD_VERSION,
 		 config_managed(&ad->cfg) ? "managed" : "unmanaged", ad->config_path, ad->data_dir);
+}
+
+/* libevent's own complaints, in our log format. */
+static void on_libevent_log(int severity, const char *msg)
+{
+	if (severity >= EVENT_LOG_WARN)
+		log_warnx("libevent: %s", msg);
+	else
+		log_debug("libevent: %s", msg);
 }
 
 static void daemonise(void)
@@ -261,6 +274,7 @@ int main(int argc, char **argv)
 	struct timeval ping;
 
 	memset(&ad, 0, sizeof(ad));
+	event_set_log_callback(on_libevent_log);
 	parse_args(&ad, argc, argv);
 	log_init("agentd", LOG_TO_STDERR, ad.verbose);
 	startup_checks(&ad);

@@ -176,6 +176,12 @@ static void child_usage(const char *name)
 	exit(1);
 }
 
+static void child_libevent_log(int severity, const char *msg)
+{
+	if (severity >= EVENT_LOG_WARN)
+		log_warnx("libevent: %s", msg);
+}
+
 int child_main(int argc, char **argv, const struct child_ops *ops)
 {
 	const char *name = daemon_names[ops->id];
@@ -196,6 +202,7 @@ int child_main(int argc, char **argv, const struct child_ops *ops)
 	/* Nothing but stdio and the channel may survive the exec. */
 	sandbox_close_fds(PROTO_CHILD_FD);
 	log_init(name, LOG_TO_PARENT, verbose);
+	event_set_log_callback(child_libevent_log);
 	signal(SIGPIPE, SIG_IGN);
 	/* Time zone data would be read from /etc/localtime on first use, after
 	 * the filter forbids opening files: use UTC, settled now. */

@@ -130,3 +130,9 @@ def test_bad_sandbox_mode_flag_is_refused():
     with TempDir() as d:
         _expect_startup_error(_argv(d, config={"listenPort": free_port()},
                                     extra=["-S", "maybe"]), "maybe")
+
+
+def test_agentd_json_unknown_user_is_refused():
+    with TempDir() as d:
+        argv = _argv(d, {"listenPort": free_port()}, {"user": "no-such-user-here"})
+        _expect_startup_error(argv, "unknown user", "no-such-user-here")
