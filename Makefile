@@ -28,7 +28,7 @@ LDFLAGS := -Wl,--as-needed $(VARIANT_LDFLAGS)
 
 # Build-time check that the libraries are there, with the fix in the message.
 DEBIAN_PKGS := build-essential pkg-config libevent-dev libjansson-dev libsqlite3-dev \
-	libcurl4-openssl-dev libseccomp-dev libcmocka-dev python3 curl clang \
+	libcurl4-openssl-dev zlib1g-dev libseccomp-dev libcmocka-dev python3 curl clang \
 	libclang-rt-14-dev docker.io docker-registry busybox-static
 pc = $(shell $(PKG) $(1) $(2) 2>/dev/null)
 
@@ -36,7 +36,7 @@ LIBS_AGENTD     := $(call pc,--libs,libevent jansson sqlite3 libseccomp)
 LIBS_CHILD      := $(call pc,--libs,libevent jansson libseccomp)
 LIBS_ENGINECTL  := $(call pc,--libs,libevent jansson libseccomp libcurl)
 LIBS_APID       := $(LIBS_CHILD)
-LIBS_CLOUDSYNCD := $(call pc,--libs,libevent jansson libseccomp libcurl)
+LIBS_CLOUDSYNCD := $(call pc,--libs,libevent jansson libseccomp libcurl zlib)
 CFLAGS += $(call pc,--cflags,libevent jansson sqlite3 libcurl libseccomp)
 
 COMMON_SRCS := common/log.c common/proto.c common/frame.c common/chan.c common/sandbox.c \
@@ -46,7 +46,7 @@ AGENTD_LIB_SRCS := agentd/supervise.c agentd/dispatch.c agentd/restart.c agentd/
 	agentd/target.c agentd/plan.c agentd/locks.c agentd/apply.c agentd/devlog.c agentd/api.c agentd/compose.c agentd/contract.c agentd/cloud.c
 ENGINECTL_LIB_SRCS := enginectl/sandbox.c enginectl/stream.c enginectl/ops.c common/http.c
 APID_LIB_SRCS := apid/sandbox.c apid/routes.c apid/api_health.c apid/forward.c apid/auth.c apid/api_logs.c
-CLOUDSYNCD_LIB_SRCS := cloudsyncd/sandbox.c cloudsyncd/cloud.c common/http.c
+CLOUDSYNCD_LIB_SRCS := cloudsyncd/sandbox.c cloudsyncd/cloud.c cloudsyncd/logs.c common/http.c
 MIGRATIONS := $(sort $(wildcard migrations/*.sql))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
@@ -58,7 +58,7 @@ UNIT_TESTS := enginectl/test_stream agentd/test_plan agentd/test_target agentd/t
 	agentd/test_compose agentd/test_contract common/test_frame common/test_chan common/test_sandbox agentd/test_restart \
 	agentd/test_config agentd/test_settings agentd/test_db agentd/test_kmsg
 UNIT_BINS := $(patsubst %,$(BUILD)/test/unit/%,$(UNIT_TESTS))
-UNIT_LIBS := $(call pc,--libs,cmocka libevent jansson sqlite3 libseccomp libcurl)
+UNIT_LIBS := $(call pc,--libs,cmocka libevent jansson sqlite3 libseccomp libcurl zlib)
 
 .PHONY: all check unit asan test-build integration run bench fuzz install deps depcheck \
 	format format-check clean

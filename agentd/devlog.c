@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/time.h>
 
 #include "agentd.h"
@@ -32,6 +33,35 @@ static void devlog_emit(struct agentd *ad, json_t *line)
 	json_decref(line);
 }
 
+/* The cloud gets the device log when the device is provisioned, not in
+ * local mode, and SUPERVISOR_LOG_CONTROL is not off. */
+static int devlog_cloud_on(struct agentd *ad)
+{
+	json_t *cfg = json_object_get(apply_target(ad), "config");
+	const char *ctl = json_string_value(json_object_get(cfg, "SUPERVISOR_LOG_CONTROL"));
+	const char *lm = json_string_value(json_object_get(cfg, "SUPERVISOR_LOCAL_MODE"));
+
+	if (!config_managed(&ad->cfg) || json_object_get(ad->cfg.root, "registered_at") == NULL ||
+	    ad->d[D_CLOUDSYNCD].state != DS_READY || ad->d[D_CLOUDSYNCD].ch == NULL)
+		return 0;
+	if (ctl && (!strcmp(ctl, "0") || !strcasecmp(ctl, "false") || !strcasecmp(ctl, "off")))
+		return 0;
+	return !(lm && (!strcmp(lm, "1") || !strcasecmp(lm, "true") || !strcasecmp(lm, "on")));
+}
+
+/* `line` is stolen. */
+static void devlog_cloud(struct agentd *ad, json_t *line)
+{
+	json_t *m;
+
+	if (line != NULL && devlog_cloud_on(ad)) {
+		m = json_pack("{s:O}", "line", line);
+		chan_send_json(ad->d[D_CLOUDSYNCD].ch, MSG_CLOUD_LOG, 0, 0, m);
+		json_decref(m);
+	}
+	json_decref(line);
+}
+
 void devlog_system(struct agentd *ad, const char *fmt, ...)
 {
 	char msg[2048];
@@ -41,6 +71,8 @@ void devlog_system(struct agentd *ad, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	log_info("%s", msg);
+	devlog_cloud(ad, json_pack("{s:s, s:b, s:I}", "message", msg, "isSystem", 1, "timestamp",
+				   (json_int_t)wall_ms()));
 	devlog_emit(ad, json_pack("{s:s, s:b, s:I}", "message", msg, "isSystem", 1, "timestamp",
 				  (json_int_t)wall_ms()));
 }
@@ -50,18 +82,50 @@ void devlog_container(struct agentd *ad, json_t *body)
 	json_t *who = json_object_get(ad->followed,
 				      json_string_value(json_object_get(body, "container")));
 	const char *stream = json_string_value(json_object_get(body, "stream"));
+	const char *level = json_string_value(json_object_get(who, "level"));
 	json_int_t ts = json_integer_value(json_object_get(body, "timestamp"));
+	int is_err = stream && !strcmp(stream, "stderr");
 	json_t *line;
 
-	if (who == NULL || !ad->log_wanted)
+	if (who == NULL)
 		return;
-	line = json_pack("{s:O, s:O, s:O, s:I}", "message", json_object_get(body, "message"),
-			 "serviceName", json_object_get(who, "serviceName"), "serviceId",
-			 json_object_get(who, "serviceId"), "timestamp",
-			 ts ? ts : (json_int_t)wall_ms());
-	if (line != NULL && stream && !strcmp(stream, "stderr"))
+	/* BALENA_LOGS_LEVEL: none sends nothing, err/error only stderr. */
+	if (level && (!strcmp(level, "none") ||
+		      ((!strcmp(level, "err") || !strcmp(level, "error")) && !is_err)))
+		return;
+	if (ts == 0)
+		ts = (json_int_t)wall_ms();
+	line = json_pack("{s:O, s:O, s:I}", "message", json_object_get(body, "message"),
+			 "serviceId", json_object_get(who, "serviceId"), "timestamp", ts);
+	if (line != NULL && is_err)
 		json_object_set_new(line, "isStdErr", json_true());
-	devlog_emit(ad, line);
+	if (ad->log_wanted && line != NULL) {
+		json_t *local = json_deep_copy(line);
+
+		json_object_set(local, "serviceName", json_object_get(who, "serviceName"));
+		devlog_emit(ad, local);
+	}
+	devlog_cloud(ad, line);
+}
+
+/* The service's BALENA_LOGS_LEVEL, from the target. */
+static const char *devlog_level(struct agentd *ad, json_t *labels)
+{
+	long long app_id = target_id(json_object_get(labels, "io.balena.app-id"));
+	const char *svc = json_string_value(json_object_get(labels, "io.balena.service-name"));
+	json_t *app, *env;
+	const char *k, *v;
+
+	json_object_foreach(json_object_get(apply_target(ad), "apps"), k, app) {
+		if (json_integer_value(json_object_get(app, "id")) != app_id || svc == NULL)
+			continue;
+		env = json_object_get(json_object_get(json_object_get(app, "services"), svc),
+				      "environment");
+		if ((v = json_string_value(json_object_get(env, "BALENA_LOGS_LEVEL"))) == NULL)
+			v = json_string_value(json_object_get(env, "RESIN_LOGS_LEVEL"));
+		return v;
+	}
+	return NULL;
 }
 
 static void follow_done(struct agentd *ad, int status, json_t *body, const char *err, void *arg)
@@ -82,9 +146,9 @@ void devlog_follow(struct agentd *ad, const char *id, json_t *labels, int64_t si
 
 	if (id == NULL || json_object_get(ad->followed, id) != NULL)
 		return;
-	who = json_pack("{s:O?, s:I}", "serviceName",
+	who = json_pack("{s:O?, s:I, s:s?}", "serviceName",
 			json_object_get(labels, "io.balena.service-name"), "serviceId",
-			(json_int_t)sid);
+			(json_int_t)sid, "level", devlog_level(ad, labels));
 	json_object_set_new(ad->followed, id, who);
 	engine_call(ad, "logs.follow",
 		    json_pack("{s:s, s:I}", "id", id, "since", (json_int_t)since), follow_done,

@@ -381,6 +381,10 @@ int cloud_setup(struct cloud *c, struct event_base *base, json_t *config)
 	snprintf(ua, sizeof(ua), "Supervisor/%s (Linux; %s; %s)", c->supervisor_version,
 		 c->os_version, c->os_variant);
 	http_set_user_agent(c->http, ua);
+	c->logs_endpoint = json_string_value(json_object_get(config, "logs_endpoint"));
+	if (c->logs_endpoint == NULL)
+		c->logs_endpoint = c->endpoint;
+	cloud_logs_setup(c, base);
 	c->sent = json_object();
 	c->ev_poll = evtimer_new(base, cloud_on_poll_timer, c);
 	c->ev_report = evtimer_new(base, cloud_on_report_timer, c);
@@ -390,6 +394,7 @@ int cloud_setup(struct cloud *c, struct event_base *base, json_t *config)
 
 void cloud_teardown(struct cloud *c)
 {
+	cloud_logs_teardown(c);
 	http_free(c->http);
 	if (c->ev_poll)
 		event_free(c->ev_poll);

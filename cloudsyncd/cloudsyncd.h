@@ -12,6 +12,8 @@
 #include "child.h"
 #include "http.h"
 
+struct cloudlog;
+
 struct cloud {
 	struct chan *ch;
 	struct http *http; /* owned */
@@ -31,6 +33,8 @@ struct cloud {
 	json_t *pending_report;            /* owned: the latest report not sent yet */
 	json_t *in_flight;                 /* owned: the fields being sent */
 	int64_t last_report_ms;
+	const char *logs_endpoint; /* logsEndpoint, else the api endpoint */
+	struct cloudlog *logs;     /* owned */
 };
 
 /* cloud.c */
@@ -39,6 +43,12 @@ void cloud_teardown(struct cloud *c);
 void cloud_poll_now(struct cloud *c);
 /// A whole current-state report from agentd (borrowed).
 void cloud_report(struct cloud *c, json_t *report);
+
+/* logs.c */
+void cloud_logs_setup(struct cloud *c, struct event_base *base);
+void cloud_logs_teardown(struct cloud *c);
+/// Queue one device log line (MSG_CLOUD_LOG body; may be edited).
+void cloud_log(struct cloud *c, json_t *line);
 
 /* sandbox.c */
 extern const struct sandbox_policy cloudsyncd_policy;

@@ -42,9 +42,16 @@ static int cloudsyncd_dispatch(struct child *c, const struct frame_hdr *hdr, jso
 	if (fd >= 0)
 		close(fd);
 	if (cl == NULL)
-		return hdr->type == MSG_CLOUD_POLL || hdr->type == MSG_CLOUD_REPORT ? 0 : -1;
+		return hdr->type == MSG_CLOUD_POLL || hdr->type == MSG_CLOUD_REPORT ||
+				       hdr->type == MSG_CLOUD_LOG
+			       ? 0
+			       : -1;
 	if (hdr->type == MSG_CLOUD_POLL) {
 		cloud_poll_now(cl);
+		return 0;
+	}
+	if (hdr->type == MSG_CLOUD_LOG && json_is_object(json_object_get(body, "line"))) {
+		cloud_log(cl, json_object_get(body, "line"));
 		return 0;
 	}
 	if (hdr->type == MSG_CLOUD_REPORT && json_is_object(json_object_get(body, "report"))) {

@@ -44,6 +44,7 @@ struct xfer {
 	size_t hdrs_len;
 	xfer_data_cb on_data;
 	xfer_done_cb on_done;
+	xfer_read_cb on_read;
 	void *arg;
 };
 
@@ -214,6 +215,19 @@ static size_t http_header_cb(char *data, size_t size, size_t nmemb, void *userp)
 	return n;
 }
 
+static size_t http_read_cb(char *buf, size_t size, size_t nitems, void *userp)
+{
+	struct xfer *x = userp;
+	size_t n = x->on_read(x, buf, size * nitems, x->arg);
+
+	return n == HTTP_READ_PAUSE ? CURL_READFUNC_PAUSE : n;
+}
+
+void http_resume(struct xfer *x)
+{
+	curl_easy_pause(x->easy, CURLPAUSE_CONT);
+}
+
 const char *xfer_header(struct xfer *x, const char *name)
 {
 	static char value[512];
@@ -327,6 +341,7 @@ struct xfer *http_start(struct http *h, const struct xfer_req *req)
 	x->h = h;
 	x->on_data = req->on_data;
 	x->on_done = req->on_done;
+	x->on_read = req->on_read;
 	x->arg = req->arg;
 	if ((x->easy = curl_easy_init()) == NULL) {
 		free(x);
@@ -362,6 +377,11 @@ struct xfer *http_start(struct http *h, const struct xfer_req *req)
 		x->headers = curl_slist_append(x->headers, "Content-Type: application/json");
 		curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, x->req_body);
 		curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE, (long)strlen(x->req_body));
+	} else if (req->on_read != NULL) {
+		curl_easy_setopt(x->easy, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(x->easy, CURLOPT_READFUNCTION, http_read_cb);
+		curl_easy_setopt(x->easy, CURLOPT_READDATA, x);
+		x->headers = curl_slist_append(x->headers, "Transfer-Encoding: chunked");
 	} else if (strcmp(req->method, "POST") == 0) {
 		curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, "");
 		curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE, 0L);

@@ -21,6 +21,12 @@ typedef void (*xfer_data_cb)(struct xfer *x, const char *data, size_t len, void 
 /// (whatever its status), else a transport error ("Couldn't connect ...").
 /// `body` holds the whole body for non-streaming requests and for error
 /// statuses of streaming ones. The xfer is freed after the call.
+/// Upload data for a streaming request body: copy up to `max` bytes into
+/// `buf` and return how many; return HTTP_READ_PAUSE when there is nothing
+/// yet (then call http_resume() once there is), 0 to end the body.
+typedef size_t (*xfer_read_cb)(struct xfer *x, char *buf, size_t max, void *arg);
+#define HTTP_READ_PAUSE ((size_t)-1)
+
 typedef void (*xfer_done_cb)(struct xfer *x, const char *err, long status, const char *body,
 			     size_t len, void *arg);
 
@@ -35,6 +41,7 @@ struct xfer_req {
 	xfer_done_cb on_done;
 	void *arg;
 	const char *const *headers; /* more "Name: value" lines, NULL-terminated, or NULL */
+	xfer_read_cb on_read;       /* non-NULL: the body is streamed (chunked) from here */
 };
 
 /// Call after curl_global_init(). `sockpath` is a unix socket every request
@@ -54,6 +61,8 @@ const char *http_version(const struct http *h);
 
 /// Start a request. NULL if it cannot even be queued.
 struct xfer *http_start(struct http *h, const struct xfer_req *req);
+/// More upload data is ready for a request whose on_read paused.
+void http_resume(struct xfer *x);
 /// Abort a request without calling its done callback.
 void http_cancel(struct xfer *x);
 /// Requests in flight.

@@ -43,6 +43,7 @@ const struct msg_spec msg_catalogue[MSG_TYPE_COUNT] = {
 			      PROTO_MAX_PAYLOAD},
 	[MSG_CLOUD_POLL] = {"cloud-poll", D_BIT(D_AGENTD), D_BIT(D_CLOUDSYNCD), 1 * KiB},
 	[MSG_CLOUD_REPORT] = {"cloud-report", D_BIT(D_AGENTD), D_BIT(D_CLOUDSYNCD), 4096 * KiB},
+	[MSG_CLOUD_LOG] = {"cloud-log", D_BIT(D_AGENTD), D_BIT(D_CLOUDSYNCD), 64 * KiB},
 };
 
 const char *msg_name(uint32_t type)

@@ -11,7 +11,7 @@
 
 #include <stdint.h>
 
-#define PROTO_VERSION 5
+#define PROTO_VERSION 6
 
 /* agentd's own version, for User-Agent and /v2/version */
 #define AGENTD_VERSION_STR "0.1.0"
@@ -66,6 +66,7 @@ enum msg_type {
 	MSG_CLOUD_TARGET,      /* cloudsyncd -> agentd  {target, etag?} a new target state */
 	MSG_CLOUD_POLL,        /* agentd -> cloudsyncd  {} poll the target now */
 	MSG_CLOUD_REPORT,      /* agentd -> cloudsyncd  {report} the current state, whole */
+	MSG_CLOUD_LOG,         /* agentd -> cloudsyncd  {line} one device log line */
 	MSG_TYPE_COUNT
 };
 

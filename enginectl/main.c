@@ -118,8 +118,8 @@ static void events_on_done(struct xfer *x, const char *err, long status, const c
 static void engine_subscribe(struct enginectl *e)
 {
 	char path[512], since[64] = "";
-	struct xfer_req r = {"GET", path,           NULL,           NULL, 0,
-			     1,     events_on_data, events_on_done, e,    NULL};
+	struct xfer_req r = {"GET",          path,           NULL, NULL, 0,   1,
+			     events_on_data, events_on_done, e,    NULL, NULL};
 
 	if (e->last_event_ns > 0)
 		snprintf(since, sizeof(since), "&since=%lld.%09lld",
@@ -178,7 +178,7 @@ static void ping_on_done(struct xfer *x, const char *err, long status, const cha
 {
 	struct enginectl *e = arg;
 	struct xfer_req r = {"GET", "/version",      NULL, NULL, 5000, 0,
-			     NULL,  version_on_done, e,    NULL};
+			     NULL,  version_on_done, e,    NULL, NULL};
 
 	(void)x;
 	(void)body;
@@ -192,7 +192,8 @@ static void ping_on_done(struct xfer *x, const char *err, long status, const cha
 
 static void engine_connect(struct enginectl *e)
 {
-	struct xfer_req r = {"GET", "/_ping", NULL, NULL, 5000, 0, NULL, ping_on_done, e, NULL};
+	struct xfer_req r = {"GET", "/_ping",     NULL, NULL, 5000, 0,
+			     NULL,  ping_on_done, e,    NULL, NULL};
 
 	e->state = ENGINE_CONNECTING;
 	if (http_start(e->http, &r) == NULL) {

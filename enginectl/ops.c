@@ -182,7 +182,8 @@ static void on_plain_done(struct xfer *x, const char *err, long status, const ch
 static int call_start(struct call *c, const char *method, const char *path, const char *body,
 		      long timeout_ms, char *err, size_t errlen)
 {
-	struct xfer_req r = {method, path, body, NULL, timeout_ms, 1, NULL, on_plain_done, c, NULL};
+	struct xfer_req r = {method, path,          body, NULL, timeout_ms, 1,
+			     NULL,   on_plain_done, c,    NULL, NULL};
 
 	if (http_start(c->e->http, &r) == NULL) {
 		snprintf(err, errlen, "cannot start the engine request");
@@ -553,7 +554,8 @@ static int op_image_pull(struct call *c, json_t *args, char *err, size_t errlen)
 {
 	json_t *auth = json_object_get(args, "auth");
 	char path[1700], esc[1600], authhdr[4096];
-	struct xfer_req r = {"POST", path, NULL, NULL, 0, 1, pull_on_data, pull_on_done, c, NULL};
+	struct xfer_req r = {"POST",       path,         NULL, NULL, 0,   1,
+			     pull_on_data, pull_on_done, c,    NULL, NULL};
 	const char *image;
 
 	if (get_image(args, "image", &image, err, errlen) == -1)
@@ -752,7 +754,8 @@ static void follow_on_inspect(struct xfer *x, const char *err, long status, cons
 	struct follower *f = follower_find(c->e, c->image);
 	char path[400];
 	json_t *j;
-	struct xfer_req r = {"GET", path, NULL, NULL, 0, 1, logs_on_data, logs_on_done, f, NULL};
+	struct xfer_req r = {"GET",        path,         NULL, NULL, 0,   1,
+			     logs_on_data, logs_on_done, f,    NULL, NULL};
 
 	(void)x;
 	if (f == NULL) {
@@ -793,7 +796,7 @@ static int op_logs_follow(struct call *c, json_t *args, char *err, size_t errlen
 	const char *id;
 	char path[320];
 	struct xfer_req r = {"GET", path, NULL, NULL, TIMEOUT_MS, 1, NULL, follow_on_inspect,
-			     c,     NULL};
+			     c,     NULL, NULL};
 
 	if (get_id(args, "id", &id, err, errlen) == -1)
 		return -1;

@@ -47,6 +47,7 @@ class FakeCloud:
         self.requests = []
         self.errors = []
         self.device_keys = set()       # device API keys the cloud knows
+        self.logs = []                 # lines received on the log stream
         self.lock = threading.Lock()
 
     def __enter__(self):
@@ -77,6 +78,8 @@ class FakeCloud:
                     self.wfile.write(data)
 
             def handle_any(self):
+                if self.command == "POST" and self.path.endswith("/log-stream"):
+                    return cloud.log_stream(self)
                 n = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(n) if n else b""
                 if self.headers.get("Content-Encoding") == "gzip":
@@ -106,6 +109,38 @@ class FakeCloud:
         self.server.server_close()
         shutil.rmtree(self.dir, ignore_errors=True)
         return False
+
+    def log_stream(self, h):
+        """Read a chunked, gzip'd NDJSON body as it comes; never answer."""
+        import zlib
+        auth = h.headers.get("Authorization", "")
+        if auth[7:] not in self.device_keys:
+            self.errors.append("log stream with an unknown key")
+        if h.headers.get("Content-Encoding") != "gzip":
+            self.errors.append("log stream not gzip'd")
+        if "chunked" not in h.headers.get("Transfer-Encoding", ""):
+            self.errors.append("log stream not chunked")
+        z = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        pending = b""
+        try:
+            while True:
+                size_line = h.rfile.readline()
+                if not size_line:
+                    return
+                size = int(size_line.strip().split(b";")[0], 16)
+                if size == 0:
+                    h.rfile.readline()
+                    h.reply(200, {})
+                    return
+                chunk = h.rfile.read(size)
+                h.rfile.readline()
+                pending += z.decompress(chunk)
+                while b"\n" in pending:
+                    line, pending = pending.split(b"\n", 1)
+                    with self.lock:
+                        self.logs.append(json.loads(line))
+        except (OSError, ValueError, zlib.error) as e:
+            self.errors.append("log stream: %s" % e)
 
     def route(self, h, method, path, key, body):
         if method == "POST" and path == "/device/register":

@@ -610,15 +610,18 @@ def test_app_restart_recreates_containers_and_keeps_volumes():
         cid = running(s, "one")["Id"]
         exec_sh(s, cid, "echo x > /data/marker")
         assert exec_sh(s, cid, MARKER) == "yes"
-        assert call(s.ad, "POST", "/v2/applications/%s/restart" % aid, {}) == (200, "OK")
+        got = call(s.ad, "POST", "/v2/applications/%s/restart" % aid, {})
+        assert got == (200, "OK"), got
         cid = wait_replaced(s, "one", cid)["Id"]
         assert exec_sh(s, cid, MARKER) == "yes", "restart lost the volume's data"
-        assert call(s.ad, "POST", "/v1/restart", {"appId": aid}) == (200, "OK")
+        got = call(s.ad, "POST", "/v1/restart", {"appId": aid})
+        assert got == (200, "OK"), got
         cid = wait_replaced(s, "one", cid)["Id"]
         assert exec_sh(s, cid, MARKER) == "yes", "/v1/restart lost the volume's data"
         # a form body works as well as JSON (balena parses both)
-        assert call(s.ad, "POST", "/v1/restart", "appId=%s" % aid,
-                    {"Content-Type": "application/x-www-form-urlencoded"}) == (200, "OK")
+        got = call(s.ad, "POST", "/v1/restart", "appId=%s" % aid,
+                   {"Content-Type": "application/x-www-form-urlencoded"})
+        assert got == (200, "OK"), ("form body", got)
         cid = wait_replaced(s, "one", cid)["Id"]
         s.wait_applied(t)
         body = call_json(s.ad, "POST", "/v1/restart", {}, expect=400)

@@ -136,3 +136,39 @@ def global_key(ad):
         return row[0] if row else ""
     finally:
         db.close()
+
+
+def test_container_output_and_system_messages_reach_the_log_stream():
+    eng = engine()
+    app_id = 870000 + os.getpid() % 1000
+    app_uuid = "beef%028x" % app_id
+    with FakeCloud() as cloud, Managed(cloud, eng) as ad:
+        try:
+            lib.wait_until(lambda: "registered_at" in read_config(ad), 20, what="provisioning")
+            uuid = read_config(ad)["uuid"]
+            t = v3_target(uuid, app_uuid, app_id, "c0ffee", eng.local_image)
+            comp = t[uuid]["apps"][app_uuid]["releases"]["c0ffee"]["services"]["main"]
+            comp["composition"]["tty"] = False
+            comp["composition"]["command"] = [
+                "sh", "-c", "echo to-the-cloud; sleep 0.2; echo err-to-the-cloud >&2; " + WAIT]
+            cloud.target = t
+
+            def got(pred):
+                with cloud.lock:
+                    return [l for l in cloud.logs if pred(l)]
+            lib.wait_until(lambda: got(lambda l: l.get("message") == "to-the-cloud"), 60,
+                           what="the container's stdout line in the cloud")
+            lib.wait_until(lambda: got(lambda l: l.get("message") == "err-to-the-cloud"), 20,
+                           what="the container's stderr line in the cloud")
+            out = got(lambda l: l.get("message") == "to-the-cloud")[0]
+            err = got(lambda l: l.get("message") == "err-to-the-cloud")[0]
+            assert out["serviceId"] == 1 and "isStdErr" not in out, out
+            assert err.get("isStdErr") is True, err
+            assert got(lambda l: l.get("isSystem") and "Started service" in l["message"])
+            assert cloud.errors == [], cloud.errors
+        finally:
+            ids = eng.docker("ps", "-aq", "--filter", "label=io.balena.app-id=%d" % app_id,
+                             check=False).split()
+            if ids:
+                eng.docker("rm", "-f", *ids, check=False)
+            eng.docker("network", "rm", "%s_default" % app_uuid, check=False)
