@@ -48,6 +48,7 @@ class FakeCloud:
         self.errors = []
         self.device_keys = set()       # device API keys the cloud knows
         self.logs = []                 # lines received on the log stream
+        self.fault = None              # the state endpoint misbehaves: see route()
         self.lock = threading.Lock()
 
     def __enter__(self):
@@ -173,6 +174,29 @@ class FakeCloud:
             if key not in self.device_keys:
                 self.errors.append("state poll with an unknown key")
                 return h.reply(401)
+            if self.fault == "500":
+                return h.reply(500, {"message": "injected"})
+            if self.fault == "reset":
+                h.close_connection = True
+                h.connection.close()
+                return None
+            if self.fault == "invalid_json":
+                data = b"{this is not json"
+                h.send_response(200)
+                h.send_header("Content-Length", str(len(data)))
+                h.send_header("ETag", '"broken"')
+                h.end_headers()
+                h.wfile.write(data)
+                return None
+            if self.fault == "truncated":
+                data = json.dumps(self.target).encode()
+                h.send_response(200)
+                h.send_header("Content-Length", str(len(data)))
+                h.end_headers()
+                h.wfile.write(data[: len(data) // 2])
+                h.close_connection = True
+                h.connection.close()
+                return None
             if self.target is None:
                 return h.reply(404)
             text = json.dumps(self.target, sort_keys=True)

@@ -172,3 +172,56 @@ def test_container_output_and_system_messages_reach_the_log_stream():
             if ids:
                 eng.docker("rm", "-f", *ids, check=False)
             eng.docker("network", "rm", "%s_default" % app_uuid, check=False)
+
+
+def fault_then_recover(fault, expect_log):
+    """The cloud misbehaves while offering a new release: the device stays on
+    its release, says why, keeps trying (backs off), and moves on once the
+    cloud is well again."""
+    eng = engine()
+    app_id = 860000 + os.getpid() % 1000 + len(fault)
+    app_uuid = "f00d%028x" % app_id
+    with FakeCloud() as cloud, Managed(cloud, eng) as ad:
+        try:
+            lib.wait_until(lambda: "registered_at" in read_config(ad), 20, what="provisioning")
+            uuid = read_config(ad)["uuid"]
+            cloud.target = v3_target(uuid, app_uuid, app_id, "c1", eng.local_image)
+
+            def names():
+                return eng.docker("ps", "-a", "--filter", "label=io.balena.app-id=%d" % app_id,
+                                  "--format", "{{.Names}}").split()
+            lib.wait_until(lambda: names() == ["main_11_7_c1"], 60, what="release c1 running")
+            mark = ad.mark()
+            cloud.fault = fault
+            cloud.target = v3_target(uuid, app_uuid, app_id, "c2", eng.local_image)
+            polls = len(cloud.find("GET", "/device/v3/"))
+            ad.wait_log(expect_log, 30, since=mark)
+            lib.wait_until(lambda: len(cloud.find("GET", "/device/v3/")) >= polls + 2, 30,
+                           what="the device to keep polling")
+            assert names() == ["main_11_7_c1"], names()  # still on its release
+            cloud.fault = None
+            lib.wait_until(lambda: names() == ["main_11_7_c2"], 60,
+                           what="release c2 once the cloud recovers")
+        finally:
+            ids = eng.docker("ps", "-aq", "--filter", "label=io.balena.app-id=%d" % app_id,
+                             check=False).split()
+            if ids:
+                eng.docker("rm", "-f", *ids, check=False)
+            eng.docker("network", "rm", "%s_default" % app_uuid, check=False)
+
+
+def test_cloud_500s_leave_the_release_running_and_are_retried():
+    fault_then_recover("500", r"target state poll failed: HTTP 500; retrying in")
+
+
+def test_connection_reset_leaves_the_release_running_and_is_retried():
+    fault_then_recover("reset", r"target state poll failed: .*; retrying in")
+
+
+def test_truncated_target_leaves_the_release_running_and_is_retried():
+    fault_then_recover("truncated", r"target state poll failed: .*; retrying in")
+
+
+def test_invalid_json_target_is_refused_and_the_release_keeps_running():
+    fault_then_recover("invalid_json", r"Could not move to new release: the target state is "
+                                       r"not a JSON object")
