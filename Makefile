@@ -46,7 +46,7 @@ AGENTD_LIB_SRCS := agentd/supervise.c agentd/dispatch.c agentd/restart.c agentd/
 	agentd/target.c agentd/plan.c agentd/locks.c agentd/apply.c agentd/devlog.c agentd/api.c agentd/compose.c agentd/contract.c agentd/cloud.c
 ENGINECTL_LIB_SRCS := enginectl/sandbox.c enginectl/stream.c enginectl/ops.c common/http.c
 APID_LIB_SRCS := apid/sandbox.c apid/routes.c apid/api_health.c apid/forward.c apid/auth.c apid/api_logs.c
-CLOUDSYNCD_LIB_SRCS := cloudsyncd/sandbox.c cloudsyncd/cloud.c cloudsyncd/logs.c common/http.c
+CLOUDSYNCD_LIB_SRCS := cloudsyncd/sandbox.c cloudsyncd/cloud.c cloudsyncd/logs.c cloudsyncd/tags.c common/http.c
 MIGRATIONS := $(sort $(wildcard migrations/*.sql))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))

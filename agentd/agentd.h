@@ -157,6 +157,12 @@ int cloud_dispatch(struct daemon *d, uint32_t type, json_t *body);
 void cloud_poll(struct agentd *ad);
 /// Send the current state to cloudsyncd, which reports what changed.
 void cloud_report_state(struct agentd *ad);
+/// Store the tags the device should have (PATCH /v2/device/tags) and pass them on.
+int cloud_set_tags(struct agentd *ad, json_t *tags);
+/// Pass the stored tags to cloudsyncd (when it becomes ready).
+void cloud_send_tags(struct agentd *ad);
+/// Ask the cloud for the device's tags; cb gets MSG_CLOUD_RESULT or MSG_ERROR.
+int cloud_get_tags(struct agentd *ad, chan_reply_cb cb, void *arg);
 
 /* devlog.c */
 /// A system message for the device's log (the balena wording, facts §7.4).

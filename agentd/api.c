@@ -462,13 +462,57 @@ static void api_device_vpn(struct api_call *c)
 			"connected", 0));
 }
 
-static void api_device_tags(struct api_call *c)
+static void tags_got(struct chan *ch, const struct frame_hdr *hdr, json_t *body, void *arg)
 {
-	if (!config_managed(&c->ad->cfg)) {
-		reply_failed(c, 500, "Device tags need a cloud: this device is unmanaged");
+	struct api_call *c = arg;
+
+	(void)ch;
+	if (hdr == NULL || hdr->type != MSG_CLOUD_RESULT ||
+	    !json_is_array(json_object_get(body, "tags"))) {
+		reply_failed(c, 500,
+			     hdr && hdr->type == MSG_ERROR
+				     ? json_string_value(json_object_get(body, "error"))
+				     : "could not read the device tags");
 		return;
 	}
-	reply_failed(c, 503, "cloud sync is not available yet");
+	reply(c, 200,
+	      json_pack("{s:s, s:O}", "status", "success", "tags", json_object_get(body, "tags")));
+}
+
+static void api_device_tags(struct api_call *c)
+{
+	if (cloud_get_tags(c->ad, tags_got, c) == -1)
+		reply_failed(c, 500, "Device tags need the cloud, which this device cannot reach");
+}
+
+static void api_device_tags_patch(struct api_call *c)
+{
+	const char *k;
+	json_t *v;
+
+	if (!json_is_object(c->body)) {
+		reply_failed(c, 400,
+			     "Invalid tags body, must be an object like {[tagKey: string]: "
+			     "string}");
+		return;
+	}
+	json_object_foreach(c->body, k, v) {
+		if (!json_is_string(v)) {
+			reply_failed(c, 400,
+				     "Invalid tags body, must be an object like {[tagKey: "
+				     "string]: string}");
+			return;
+		}
+		if (strpbrk(k, " \t\r\n") != NULL || k[0] == '\0') {
+			reply_failed(c, 400, "Tag keys cannot contain whitespace");
+			return;
+		}
+	}
+	if (cloud_set_tags(c->ad, c->body) == -1) {
+		reply_failed(c, 500, "cannot store the tags");
+		return;
+	}
+	reply(c, 202, json_pack("{s:s}", "status", "success"));
 }
 
 /* --- Containers of an app --------------------------------------------------- */
@@ -1218,6 +1262,7 @@ static const struct {
 	{"device.host-config.patch", api_host_config_patch},
 	{"device.name", api_device_name},
 	{"device.tags", api_device_tags},
+	{"device.tags.patch", api_device_tags_patch},
 	{"device.v1", api_device_v1},
 	{"device.vpn", api_device_vpn},
 	{"journal-logs", api_journal_logs},

@@ -13,6 +13,7 @@
 #include <sys/time.h>
 
 #include "agentd.h"
+#include "db.h"
 #include "log.h"
 #include "target.h"
 
@@ -100,6 +101,8 @@ void cloud_config(struct agentd *ad, json_t *c)
 	json_object_set_new(c, "mac_address", json_string(""));
 	json_object_set_new(c, "supervisor_version",
 			    json_string("19.0.0+agentd." AGENTD_VERSION_STR));
+	if (json_is_integer(json_object_get(root, "deviceId")))
+		json_object_set(c, "device_id", json_object_get(root, "deviceId"));
 	json_object_set_new(c, "registered",
 			    json_boolean(json_object_get(root, "registered_at") != NULL &&
 					 json_object_get(root, "deviceId") != NULL &&
@@ -262,4 +265,44 @@ void cloud_report_state(struct agentd *ad)
 	engine_call(ad, "containers.list",
 		    json_pack("{s:b, s:[s]}", "all", 1, "labels", "io.balena.supervised"),
 		    report_containers, NULL);
+}
+
+/* --- Tags ------------------------------------------------------------------ */
+
+void cloud_send_tags(struct agentd *ad)
+{
+	struct daemon *d = &ad->d[D_CLOUDSYNCD];
+	char *text = db_config_get(ad->db, "targetTags");
+	json_t *tags = text ? json_loads(text, 0, NULL) : NULL, *m;
+
+	free(text);
+	if (tags != NULL && d->state == DS_READY && d->ch != NULL && config_managed(&ad->cfg)) {
+		m = json_pack("{s:O}", "tags", tags);
+		chan_send_json(d->ch, MSG_CLOUD_TAGS, 0, 0, m);
+		json_decref(m);
+	}
+	json_decref(tags);
+}
+
+int cloud_set_tags(struct agentd *ad, json_t *tags)
+{
+	char *text = json_dumps(tags, JSON_COMPACT | JSON_SORT_KEYS);
+	int rc;
+
+	if (text == NULL)
+		return -1;
+	rc = db_config_set(ad->db, "targetTags", text);
+	free(text);
+	if (rc == 0)
+		cloud_send_tags(ad);
+	return rc;
+}
+
+int cloud_get_tags(struct agentd *ad, chan_reply_cb cb, void *arg)
+{
+	struct daemon *d = &ad->d[D_CLOUDSYNCD];
+
+	if (!config_managed(&ad->cfg) || d->state != DS_READY || d->ch == NULL)
+		return -1;
+	return chan_request(d->ch, MSG_CLOUD_TAGS_GET, NULL, cb, arg);
 }

@@ -319,6 +319,8 @@ void supervise_ready(struct daemon *d)
 		dispatch_health(ad);
 		api_send_auth(ad);
 	}
+	if (d->id == D_CLOUDSYNCD)
+		cloud_send_tags(ad);
 	for (i = D_ENGINECTL; i < D_COUNT; i++)
 		all &= ad->d[i].state == DS_READY;
 	if (all && !ad->announced_ready) {

@@ -46,7 +46,7 @@ static const struct route routes[] = {
 	{EVHTTP_REQ_GET, "/v2/state/status", 1, NULL, "state.status"},
 	{EVHTTP_REQ_GET, "/v2/device/name", 1, NULL, "device.name"},
 	{EVHTTP_REQ_GET, "/v2/device/tags", 1, NULL, "device.tags"},
-	{EVHTTP_REQ_PATCH, "/v2/device/tags", 1, NULL, "device.tags"},
+	{EVHTTP_REQ_PATCH, "/v2/device/tags", 1, NULL, "device.tags.patch"},
 	{EVHTTP_REQ_GET, "/v2/device/vpn", 1, NULL, "device.vpn"},
 	{EVHTTP_REQ_GET, "/v2/cleanup-volumes", 1, NULL, "cleanup-volumes"},
 	{EVHTTP_REQ_POST, "/v2/cleanup-volumes", 1, NULL, "cleanup-volumes"},

@@ -75,6 +75,7 @@ static void cloud_provisioned(struct cloud *c, long long device_id)
 			      (json_int_t)wall_ms());
 
 	log_info("device provisioned (device id %lld)", device_id);
+	c->device_id = device_id;
 	chan_send_json(c->ch, MSG_CLOUD_PROVISIONED, 0, 0, m);
 	json_decref(m);
 	c->provisioned = 1;
@@ -366,6 +367,7 @@ int cloud_setup(struct cloud *c, struct event_base *base, json_t *config)
 		return -1;
 	}
 	c->config = json_incref(config); /* keeps the strings above alive */
+	c->device_id = json_integer_value(json_object_get(config, "device_id"));
 	if (c->application == NULL)
 		c->application = json_null();
 	c->poll_interval_ms = poll > 0 ? (long)poll : 900000;
@@ -385,6 +387,7 @@ int cloud_setup(struct cloud *c, struct event_base *base, json_t *config)
 	if (c->logs_endpoint == NULL)
 		c->logs_endpoint = c->endpoint;
 	cloud_logs_setup(c, base);
+	cloud_tags_setup(c, base);
 	c->sent = json_object();
 	c->ev_poll = evtimer_new(base, cloud_on_poll_timer, c);
 	c->ev_report = evtimer_new(base, cloud_on_report_timer, c);
@@ -395,6 +398,7 @@ int cloud_setup(struct cloud *c, struct event_base *base, json_t *config)
 void cloud_teardown(struct cloud *c)
 {
 	cloud_logs_teardown(c);
+	cloud_tags_teardown(c);
 	http_free(c->http);
 	if (c->ev_poll)
 		event_free(c->ev_poll);

@@ -35,6 +35,11 @@ struct cloud {
 	int64_t last_report_ms;
 	const char *logs_endpoint; /* logsEndpoint, else the api endpoint */
 	struct cloudlog *logs;     /* owned */
+	/* tags.c (all owned) */
+	json_t *tags_target, *tags_reported, *tags_in_flight;
+	int tags_busy;
+	unsigned tags_failures;
+	struct event *ev_tags;
 };
 
 /* cloud.c */
@@ -49,6 +54,14 @@ void cloud_logs_setup(struct cloud *c, struct event_base *base);
 void cloud_logs_teardown(struct cloud *c);
 /// Queue one device log line (MSG_CLOUD_LOG body; may be edited).
 void cloud_log(struct cloud *c, json_t *line);
+
+/* tags.c */
+void cloud_tags_setup(struct cloud *c, struct event_base *base);
+void cloud_tags_teardown(struct cloud *c);
+/// The tags the device should have (borrowed).
+void cloud_tags(struct cloud *c, json_t *tags);
+/// Answer MSG_CLOUD_TAGS_GET with the cloud's tags.
+void cloud_tags_get(struct cloud *c, const struct frame_hdr *hdr);
 
 /* sandbox.c */
 extern const struct sandbox_policy cloudsyncd_policy;

@@ -44,6 +44,9 @@ const struct msg_spec msg_catalogue[MSG_TYPE_COUNT] = {
 	[MSG_CLOUD_POLL] = {"cloud-poll", D_BIT(D_AGENTD), D_BIT(D_CLOUDSYNCD), 1 * KiB},
 	[MSG_CLOUD_REPORT] = {"cloud-report", D_BIT(D_AGENTD), D_BIT(D_CLOUDSYNCD), 4096 * KiB},
 	[MSG_CLOUD_LOG] = {"cloud-log", D_BIT(D_AGENTD), D_BIT(D_CLOUDSYNCD), 64 * KiB},
+	[MSG_CLOUD_TAGS] = {"cloud-tags", D_BIT(D_AGENTD), D_BIT(D_CLOUDSYNCD), 1024 * KiB},
+	[MSG_CLOUD_TAGS_GET] = {"cloud-tags-get", D_BIT(D_AGENTD), D_BIT(D_CLOUDSYNCD), 1 * KiB},
+	[MSG_CLOUD_RESULT] = {"cloud-result", D_BIT(D_CLOUDSYNCD), D_BIT(D_AGENTD), 4096 * KiB},
 };
 
 const char *msg_name(uint32_t type)

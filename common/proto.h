@@ -11,7 +11,7 @@
 
 #include <stdint.h>
 
-#define PROTO_VERSION 6
+#define PROTO_VERSION 7
 
 /* agentd's own version, for User-Agent and /v2/version */
 #define AGENTD_VERSION_STR "0.1.0"
@@ -67,6 +67,9 @@ enum msg_type {
 	MSG_CLOUD_POLL,        /* agentd -> cloudsyncd  {} poll the target now */
 	MSG_CLOUD_REPORT,      /* agentd -> cloudsyncd  {report} the current state, whole */
 	MSG_CLOUD_LOG,         /* agentd -> cloudsyncd  {line} one device log line */
+	MSG_CLOUD_TAGS,        /* agentd -> cloudsyncd  {tags} the device tags to have */
+	MSG_CLOUD_TAGS_GET,    /* agentd -> cloudsyncd  {} request: the cloud's tags */
+	MSG_CLOUD_RESULT,      /* cloudsyncd -> agentd  {tags} reply to MSG_CLOUD_TAGS_GET */
 	MSG_TYPE_COUNT
 };
 

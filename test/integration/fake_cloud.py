@@ -49,6 +49,7 @@ class FakeCloud:
         self.device_keys = set()       # device API keys the cloud knows
         self.logs = []                 # lines received on the log stream
         self.fault = None              # the state endpoint misbehaves: see route()
+        self.tags = {}                 # the device's tags, as the cloud has them
         self.lock = threading.Lock()
 
     def __enter__(self):
@@ -204,6 +205,18 @@ class FakeCloud:
             if h.headers.get("If-None-Match") == etag:
                 return h.reply(304, headers={"ETag": etag})
             return h.reply(200, self.target, {"ETag": etag})
+        if method == "PATCH" and path == "/device/v3/tags":
+            if key not in self.device_keys:
+                self.errors.append("tags with an unknown key")
+                return h.reply(401)
+            for k, v in ((body or {}).get(getattr(self, "uuid", ""), {}) or {}).items():
+                self.tags[k] = v
+            return h.reply(200, {})
+        if method == "GET" and path.startswith("/v7/device_tag?"):
+            if key not in self.device_keys:
+                return h.reply(401)
+            return h.reply(200, {"d": [{"id": i + 1, "tag_key": k, "value": v}
+                                       for i, (k, v) in enumerate(sorted(self.tags.items()))]})
         if method == "PATCH" and path == "/device/v3/state":
             if key not in self.device_keys:
                 self.errors.append("report with an unknown key")

@@ -543,14 +543,41 @@ def test_v1_app_stop_start_and_get_for_a_single_container_app():
         s.apply(one_service_app(aid, s.eng.local_image))
         cid = running(s, "one")["Id"]
         got = call_json(s.ad, "GET", "/v1/apps/%s" % aid)
-        assert got == {"appId": int(aid), "commit": "c1", "containerId": cid, "env": {"A": "1"},
+        env = got.pop("env", None)
+        assert got == {"appId": int(aid), "commit": "c1", "containerId": cid,
                        "imageId": s.eng.local_image, "releaseId": 1}, got
+        assert isinstance(env, dict) and env.get("A") == "1", env
         assert call_json(s.ad, "POST", "/v1/apps/%s/stop" % aid, {}) == {"containerId": cid}
         assert not s.containers()["one"][0]["State"]["Running"]
         assert call_json(s.ad, "POST", "/v1/apps/%s/start" % aid, {}) == {"containerId": cid}
         lib.wait_until(lambda: running(s, "one"), 10, what="started again")
         body = call_json(s.ad, "GET", "/v1/apps/999999999999", expect=400)
         assert body["message"] == "App not found", body
+
+
+def test_v1_app_get_reports_the_container_environment_without_api_keys():
+    # balena (facts 1.3, src/compose/service.ts fromDockerContainer): env is
+    # the container's environment minus BALENA_/RESIN_SUPERVISOR_API_KEY and
+    # BALENA_/RESIN_API_KEY
+    aid = app_id()
+    with State(aid) as s:
+        s.apply(one_service_app(aid, s.eng.local_image,
+                                labels={"io.balena.features.supervisor-api": "1"}))
+        cenv = dict(e.split("=", 1) for e in running(s, "one")["Config"]["Env"])
+        assert "BALENA_SUPERVISOR_API_KEY" in cenv, cenv  # the label gave it a key
+        env = call_json(s.ad, "GET", "/v1/apps/%s" % aid)["env"]
+        private = ("BALENA_SUPERVISOR_API_KEY", "RESIN_SUPERVISOR_API_KEY", "BALENA_API_KEY",
+                   "RESIN_API_KEY")
+        for k in private:
+            assert k not in env, ("a private key is exposed", k)
+        # balena reads the service back from the container without the
+        # *_DEVICE_NAME_AT_INIT variables set at creation
+        skip = private + ("BALENA_DEVICE_NAME_AT_INIT", "RESIN_DEVICE_NAME_AT_INIT")
+        want = {k: v for k, v in cenv.items() if k not in skip}
+        assert env.get("A") == "1" and env.get("BALENA_APP_ID") == aid and \
+            env.get("BALENA_SERVICE_NAME") == "one", env
+        assert env == want, {"missing": sorted(set(want) - set(env)),
+                             "extra": sorted(set(env) - set(want))}
 
 
 # --------------------------------------------------------------------------- app state, ids

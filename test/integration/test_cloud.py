@@ -225,3 +225,28 @@ def test_truncated_target_leaves_the_release_running_and_is_retried():
 def test_invalid_json_target_is_refused_and_the_release_keeps_running():
     fault_then_recover("invalid_json", r"Could not move to new release: the target state is "
                                        r"not a JSON object")
+
+
+def test_device_tags_are_validated_sent_once_and_read_back():
+    with FakeCloud() as cloud, Managed(cloud) as ad:
+        lib.wait_until(lambda: "registered_at" in read_config(ad), 20, what="provisioning")
+        lib.wait_until(lambda: global_key(ad), 10, what="the global API key")
+        auth = {"Authorization": "Bearer " + global_key(ad),
+                "Content-Type": "application/json"}
+        st, body = ad.http("PATCH", "/v2/device/tags", json.dumps({"a b": "x"}), auth)
+        assert st == 400 and json.loads(body)["message"] == "Tag keys cannot contain whitespace"
+        st, body = ad.http("PATCH", "/v2/device/tags", json.dumps({"k": 1}), auth)
+        assert st == 400, (st, body)
+        st, body = ad.http("PATCH", "/v2/device/tags", json.dumps({"k": "v"}), auth)
+        assert (st, json.loads(body)) == (202, {"status": "success"}), (st, body)
+        lib.wait_until(lambda: cloud.find("PATCH", "/device/v3/tags"), 20, what="tags sent")
+        sent = cloud.find("PATCH", "/device/v3/tags")[0][3]
+        assert sent == {read_config(ad)["uuid"]: {"k": "v"}}, sent
+        st, _ = ad.http("PATCH", "/v2/device/tags", json.dumps({"k": "v"}), auth)
+        assert st == 202
+        st, body = ad.http("GET", "/v2/device/tags", headers=auth)
+        assert st == 200, body
+        assert json.loads(body) == {"status": "success",
+                                    "tags": [{"id": 1, "name": "k", "value": "v"}]}
+        assert len(cloud.find("PATCH", "/device/v3/tags")) == 1, "unchanged tags were re-sent"
+        assert cloud.errors == [], cloud.errors

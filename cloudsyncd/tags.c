@@ -1,0 +1,179 @@
+/*
+ * cloudsyncd/tags.c - device tags: agentd says which tags the device should
+ * have; cloudsyncd PATCHes /device/v3/tags with only the keys whose value
+ * the cloud does not have yet, at most once per 10 s, retrying with
+ * backoff. Reading tags asks the cloud's /v7/device_tag.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cloudsyncd.h"
+#include "log.h"
+
+#define TAGS_MIN_MS 10000
+
+static void tags_after(struct cloud *c, long ms)
+{
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+	evtimer_del(c->ev_tags);
+	evtimer_add(c->ev_tags, &tv);
+}
+
+static void tags_done(struct xfer *x, const char *err, long status, const char *body, size_t len,
+		      void *arg)
+{
+	struct cloud *c = arg;
+	const char *k;
+	json_t *v;
+
+	(void)x;
+	(void)body;
+	(void)len;
+	c->tags_busy = 0;
+	if (err == NULL && status >= 200 && status < 300) {
+		json_object_foreach(c->tags_in_flight, k, v)
+			json_object_set(c->tags_reported, k, v);
+		c->tags_failures = 0;
+		json_decref(c->tags_in_flight);
+		c->tags_in_flight = NULL;
+		tags_after(c, TAGS_MIN_MS); /* anything that changed meanwhile, later */
+		return;
+	}
+	json_decref(c->tags_in_flight);
+	c->tags_in_flight = NULL;
+	log_warnx("device tags report failed: %s", err ? err : "the API refused it");
+	tags_after(c, 15000L << (c->tags_failures < 5 ? c->tags_failures++ : 5));
+}
+
+static void tags_send(struct cloud *c)
+{
+	json_t *diff, *v, *body;
+	const char *k;
+	char url[1024], auth[256];
+	const char *headers[] = {auth, "Content-Type: application/json", NULL};
+	struct xfer_req r;
+	char *text;
+
+	if (c->tags_busy || c->tags_target == NULL || !c->provisioned)
+		return;
+	diff = json_object();
+	json_object_foreach(c->tags_target, k, v)
+		if (!json_equal(v, json_object_get(c->tags_reported, k)))
+			json_object_set(diff, k, v);
+	if (json_object_size(diff) == 0) {
+		json_decref(diff);
+		return;
+	}
+	body = json_pack("{s:O}", c->uuid, diff);
+	text = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	snprintf(url, sizeof(url), "%s/device/v3/tags", c->endpoint);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c->device_api_key);
+	memset(&r, 0, sizeof(r));
+	r.method = "PATCH";
+	r.path = url;
+	r.body = text;
+	r.timeout_ms = c->request_timeout_ms;
+	r.on_done = tags_done;
+	r.arg = c;
+	r.headers = headers;
+	c->tags_busy = 1;
+	c->tags_in_flight = diff;
+	if (http_start(c->http, &r) == NULL)
+		tags_done(NULL, "cannot start the request", 0, "", 0, c);
+	free(text);
+}
+
+static void tags_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	tags_send(arg);
+}
+
+void cloud_tags(struct cloud *c, json_t *tags)
+{
+	json_decref(c->tags_target);
+	c->tags_target = json_incref(tags);
+	if (!evtimer_pending(c->ev_tags, NULL))
+		tags_send(c);
+}
+
+struct tags_get {
+	struct cloud *c;
+	uint32_t id;
+};
+
+static void tags_got(struct xfer *x, const char *err, long status, const char *body, size_t len,
+		     void *arg)
+{
+	struct tags_get *g = arg;
+	struct frame_hdr req = {MSG_CLOUD_TAGS_GET, 0, g->id, 0};
+	json_t *j = NULL, *out, *t;
+	size_t i;
+
+	(void)x;
+	if (err != NULL || status != 200 || (j = json_loadb(body, len, 0, NULL)) == NULL) {
+		chan_reply_error(g->c->ch, &req, (int)status, err ? err : "the cloud refused");
+		json_decref(j);
+		free(g);
+		return;
+	}
+	out = json_array();
+	json_array_foreach(json_object_get(j, "d"), i, t)
+		json_array_append_new(out, json_pack("{s:O?, s:O?, s:O?}", "id",
+						     json_object_get(t, "id"), "name",
+						     json_object_get(t, "tag_key"), "value",
+						     json_object_get(t, "value")));
+	t = json_pack("{s:o}", "tags", out);
+	chan_reply(g->c->ch, &req, MSG_CLOUD_RESULT, t);
+	json_decref(t);
+	json_decref(j);
+	free(g);
+}
+
+void cloud_tags_get(struct cloud *c, const struct frame_hdr *hdr)
+{
+	struct tags_get *g = calloc(1, sizeof(*g));
+	char url[1024], auth[256];
+	const char *headers[] = {auth, NULL};
+	struct xfer_req r;
+
+	if (g == NULL || !c->provisioned) {
+		chan_reply_error(c->ch, hdr, 503, "the device is not provisioned yet");
+		free(g);
+		return;
+	}
+	g->c = c;
+	g->id = hdr->id;
+	snprintf(url, sizeof(url),
+		 "%s/v7/device_tag?$select=id,tag_key,value&$filter=device%%20eq%%20%lld",
+		 c->endpoint, c->device_id);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c->device_api_key);
+	memset(&r, 0, sizeof(r));
+	r.method = "GET";
+	r.path = url;
+	r.timeout_ms = c->request_timeout_ms;
+	r.on_done = tags_got;
+	r.arg = g;
+	r.headers = headers;
+	if (http_start(c->http, &r) == NULL)
+		tags_got(NULL, "cannot start the request", 0, "", 0, g);
+}
+
+void cloud_tags_setup(struct cloud *c, struct event_base *base)
+{
+	c->tags_reported = json_object();
+	c->ev_tags = evtimer_new(base, tags_on_timer, c);
+}
+
+void cloud_tags_teardown(struct cloud *c)
+{
+	if (c->ev_tags)
+		event_free(c->ev_tags);
+	json_decref(c->tags_reported);
+	json_decref(c->tags_target);
+	json_decref(c->tags_in_flight);
+}
