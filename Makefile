@@ -46,7 +46,8 @@ AGENTD_LIB_SRCS := agentd/supervise.c agentd/dispatch.c agentd/restart.c agentd/
 	agentd/target.c agentd/plan.c agentd/locks.c agentd/apply.c agentd/devlog.c agentd/api.c agentd/compose.c agentd/contract.c agentd/cloud.c
 ENGINECTL_LIB_SRCS := enginectl/sandbox.c enginectl/stream.c enginectl/ops.c common/http.c
 APID_LIB_SRCS := apid/sandbox.c apid/routes.c apid/api_health.c apid/forward.c apid/auth.c apid/api_logs.c
-CLOUDSYNCD_LIB_SRCS := cloudsyncd/sandbox.c cloudsyncd/cloud.c cloudsyncd/logs.c cloudsyncd/tags.c common/http.c
+CLOUDSYNCD_LIB_SRCS := cloudsyncd/sandbox.c cloudsyncd/cloud.c cloudsyncd/logs.c cloudsyncd/tags.c cloudsyncd/report.c \
+	common/http.c
 MIGRATIONS := $(sort $(wildcard migrations/*.sql))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
@@ -54,7 +55,7 @@ COMMON_OBJS := $(call obj,$(COMMON_SRCS))
 AGENTD_OBJS := $(call obj,$(AGENTD_LIB_SRCS)) $(BUILD)/obj/gen/migrations.o
 BINS := $(BUILD)/agentd $(BUILD)/enginectl $(BUILD)/apid $(BUILD)/cloudsyncd
 
-UNIT_TESTS := enginectl/test_stream agentd/test_plan agentd/test_target agentd/test_locks \
+UNIT_TESTS := cloudsyncd/test_report enginectl/test_stream agentd/test_plan agentd/test_target agentd/test_locks \
 	agentd/test_compose agentd/test_contract common/test_frame common/test_chan common/test_sandbox agentd/test_restart \
 	agentd/test_config agentd/test_settings agentd/test_db agentd/test_kmsg
 UNIT_BINS := $(patsubst %,$(BUILD)/test/unit/%,$(UNIT_TESTS))

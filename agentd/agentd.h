@@ -78,6 +78,7 @@ struct agentd {
 	struct apply *apply; /* owned: the state engine */
 	json_t *followed;    /* owned: container id -> {serviceName, serviceId} followed */
 	int log_wanted;      /* apid has /v2/local/logs listeners */
+	unsigned long ticks; /* ping timer rounds */
 	char device_uuid[64];
 	char device_type[64], device_arch[32], os_version[128];
 };

@@ -935,12 +935,49 @@ static void api_container_id(struct api_call *c)
 	with_containers(c, container_id_found);
 }
 
+struct v1_app {
+	struct api_call *c;
+	json_t *reply; /* owned: the answer but for env */
+};
+
+/* The container's whole environment, minus the API keys. */
+static void v1_app_inspected(struct agentd *ad, int status, json_t *body, const char *err,
+			     void *arg)
+{
+	static const char *const hidden[] = {"BALENA_SUPERVISOR_API_KEY",
+					     "RESIN_SUPERVISOR_API_KEY", "BALENA_API_KEY",
+					     "RESIN_API_KEY", NULL};
+	struct v1_app *v = arg;
+	json_t *env = json_object(), *e;
+	size_t i;
+	int k;
+
+	(void)ad;
+	if (err == NULL && status == 200) {
+		json_array_foreach(json_object_get(json_object_get(body, "Config"), "Env"), i, e) {
+			const char *kv = json_string_value(e), *eq = kv ? strchr(kv, '=') : NULL;
+			char key[256];
+
+			if (eq == NULL || (size_t)(eq - kv) >= sizeof(key))
+				continue;
+			snprintf(key, sizeof(key), "%.*s", (int)(eq - kv), kv);
+			for (k = 0; hidden[k] && strcmp(hidden[k], key); k++)
+				;
+			if (hidden[k] == NULL)
+				json_object_set_new(env, key, json_string(eq + 1));
+		}
+	}
+	json_object_set_new(v->reply, "env", env);
+	reply(v->c, 200, v->reply);
+	free(v);
+}
+
 static void v1_app_got(struct api_call *c, json_t *list)
 {
 	long long app_id = call_app_id(c);
-	json_t *app = target_app_by_id(c->ad, app_id, NULL), *ct, *env, *e, *svc;
+	json_t *app = target_app_by_id(c->ad, app_id, NULL), *ct, *svc;
+	struct v1_app *v;
 	const char *name;
-	size_t i;
 
 	if (app_id < 0 || app == NULL) {
 		reply_failed(c, 400, "App not found");
@@ -957,17 +994,22 @@ static void v1_app_got(struct api_call *c, json_t *list)
 	name = json_object_iter_key(json_object_iter(json_object_get(app, "services")));
 	svc = json_object_get(json_object_get(app, "services"), name);
 	ct = container_of(list, app_id, name, -1);
-	env = json_object();
-	json_array_foreach(json_object_get(json_object_get(ct, "Config"), "Env"), i, e) {
-		(void)e;
+	if ((v = calloc(1, sizeof(*v))) == NULL) {
+		reply_failed(c, 503, "out of memory");
+		return;
 	}
-	json_object_update(env, json_object_get(svc, "environment"));
-	reply(c, 200,
-	      json_pack("{s:I, s:O, s:O?, s:o, s:O, s:O}", "appId", (json_int_t)app_id, "commit",
-			json_object_get(app, "commit"), "containerId",
-			ct ? json_object_get(ct, "Id") : NULL, "env", env, "imageId",
-			json_object_get(svc, "image"), "releaseId",
-			json_object_get(app, "release_id")));
+	v->c = c;
+	v->reply = json_pack("{s:I, s:O, s:O?, s:O, s:O}", "appId", (json_int_t)app_id, "commit",
+			     json_object_get(app, "commit"), "containerId",
+			     ct ? json_object_get(ct, "Id") : NULL, "imageId",
+			     json_object_get(svc, "image"), "releaseId",
+			     json_object_get(app, "release_id"));
+	if (ct == NULL) {
+		v1_app_inspected(c->ad, 404, NULL, "no container", v);
+		return;
+	}
+	engine_call(c->ad, "container.inspect", json_pack("{s:O}", "id", json_object_get(ct, "Id")),
+		    v1_app_inspected, v);
 }
 
 static void api_v1_app_get(struct api_call *c)

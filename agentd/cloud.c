@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <sys/statvfs.h>
 #include <sys/time.h>
 
 #include "agentd.h"
@@ -179,6 +180,69 @@ void cloud_poll(struct agentd *ad)
 		chan_send_json(d->ch, MSG_CLOUD_POLL, 0, 0, NULL);
 }
 
+/* Hardware metrics for the report (facts §2.4), or nulls when
+ * SUPERVISOR_HARDWARE_METRICS is off. */
+static void report_metrics(struct agentd *ad, json_t *r)
+{
+	static unsigned long long last_busy, last_total;
+	const char *hw = json_string_value(json_object_get(
+		json_object_get(apply_target(ad), "config"), "SUPERVISOR_HARDWARE_METRICS"));
+	unsigned long long v[8] = {0}, busy, total;
+	long mem_total = 0, mem_avail = 0, temp = -1;
+	char line[256];
+	struct statvfs sv;
+	FILE *f;
+
+	if (hw && (!strcmp(hw, "0") || !strcasecmp(hw, "false") || !strcasecmp(hw, "off"))) {
+		json_object_set_new(r, "cpu_usage", json_null());
+		json_object_set_new(r, "memory_usage", json_null());
+		json_object_set_new(r, "memory_total", json_null());
+		json_object_set_new(r, "storage_usage", json_null());
+		json_object_set_new(r, "storage_total", json_null());
+		json_object_set_new(r, "cpu_temp", json_null());
+		json_object_set_new(r, "is_undervolted", json_false());
+		return;
+	}
+	if ((f = fopen("/proc/stat", "re")) != NULL) {
+		if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
+			   &v[3], &v[4], &v[5], &v[6], &v[7]) == 8) {
+			total = v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
+			busy = total - v[3] - v[4];
+			if (total > last_total)
+				json_object_set_new(
+					r, "cpu_usage",
+					json_integer((json_int_t)((busy - last_busy) * 100 /
+								  (total - last_total))));
+			last_busy = busy;
+			last_total = total;
+		}
+		fclose(f);
+	}
+	if ((f = fopen("/proc/meminfo", "re")) != NULL) {
+		while (fgets(line, sizeof(line), f) != NULL) {
+			sscanf(line, "MemTotal: %ld kB", &mem_total);
+			sscanf(line, "MemAvailable: %ld kB", &mem_avail);
+		}
+		fclose(f);
+		json_object_set_new(r, "memory_total", json_integer(mem_total / 1024));
+		json_object_set_new(r, "memory_usage",
+				    json_integer((mem_total - mem_avail) / 1024));
+	}
+	if (statvfs(ad->data_dir, &sv) == 0) {
+		unsigned long long t = (unsigned long long)sv.f_blocks * sv.f_frsize >> 20;
+		unsigned long long fr = (unsigned long long)sv.f_bavail * sv.f_frsize >> 20;
+
+		json_object_set_new(r, "storage_total", json_integer((json_int_t)t));
+		json_object_set_new(r, "storage_usage", json_integer((json_int_t)(t - fr)));
+	}
+	if ((f = fopen("/sys/class/thermal/thermal_zone0/temp", "re")) != NULL) {
+		if (fscanf(f, "%ld", &temp) == 1)
+			json_object_set_new(r, "cpu_temp", json_integer(temp / 1000));
+		fclose(f);
+	}
+	json_object_set_new(r, "is_undervolted", json_false());
+}
+
 static const char *svc_status(json_t *c)
 {
 	const char *st = json_string_value(json_object_get(c, "State"));
@@ -248,6 +312,7 @@ static void report_containers(struct agentd *ad, int status, json_t *list, const
 			   "supervisor_version", "19.0.0+agentd." AGENTD_VERSION_STR,
 			   "provisioning_progress", "provisioning_state", "", "status", "Idle",
 			   "logs_channel", "ip_address", "", "mac_address", "");
+	report_metrics(ad, report);
 	if (local_mode_on(ad))
 		json_decref(apps); /* local mode: the cloud hears nothing of the apps */
 	else

@@ -95,9 +95,14 @@ static void on_stop_deadline(evutil_socket_t fd, short what, void *arg)
 
 static void on_ping(evutil_socket_t fd, short what, void *arg)
 {
+	struct agentd *ad = arg;
+
 	(void)fd;
 	(void)what;
-	supervise_ping(arg);
+	supervise_ping(ad);
+	/* The cloud's view (metrics included): cloudsyncd sends what changed. */
+	if (++ad->ticks % 6 == 0)
+		cloud_report_state(ad);
 }
 
 static void parse_args(struct agentd *ad, int argc, char **argv)

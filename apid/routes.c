@@ -172,8 +172,9 @@ static const char *route_allow(const char *path, char *buf, size_t len)
 	buf[0] = '\0';
 	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
 		if (route_match(routes[i].path, path, NULL) && off < len)
-			off += (size_t)snprintf(buf + off, len - off, "%s%s", off ? ", " : "",
-						method_name(routes[i].method));
+			off += (size_t)snprintf(buf + off, len - off, "%s%s%s", off ? ", " : "",
+						method_name(routes[i].method),
+						routes[i].method == EVHTTP_REQ_GET ? ", HEAD" : "");
 	return buf;
 }
 

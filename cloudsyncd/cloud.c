@@ -12,6 +12,7 @@
 
 #include "cloudsyncd.h"
 #include "log.h"
+#include "report.h"
 
 #define REPORT_MIN_MS   10000
 #define BACKOFF_BASE_MS 500
@@ -312,13 +313,16 @@ static void report_send(struct cloud *c)
 		after_ms(c->ev_report, (long)(REPORT_MIN_MS - (wall_ms() - c->last_report_ms)));
 		return;
 	}
-	/* Only the top-level fields that changed, each whole. */
-	diff = json_object();
-	json_object_foreach(c->pending_report, k, v)
-		if (!json_equal(v, json_object_get(c->sent, k)))
-			json_object_set(diff, k, v);
+	/* Only the top-level fields that changed, each whole (report.c). */
+	diff = report_diff(c->sent, c->pending_report, wall_ms(), c->last_metrics_ms);
 	json_decref(c->pending_report);
 	c->pending_report = NULL;
+	json_object_foreach(diff, k, v) {
+		if (report_is_metric(k)) {
+			c->last_metrics_ms = wall_ms();
+			break;
+		}
+	}
 	if (json_object_size(diff) == 0) {
 		json_decref(diff);
 		return;

@@ -33,6 +33,7 @@ struct cloud {
 	json_t *pending_report;            /* owned: the latest report not sent yet */
 	json_t *in_flight;                 /* owned: the fields being sent */
 	int64_t last_report_ms;
+	int64_t last_metrics_ms;   /* when metrics were last sent */
 	const char *logs_endpoint; /* logsEndpoint, else the api endpoint */
 	struct cloudlog *logs;     /* owned */
 	/* tags.c (all owned) */

@@ -22,6 +22,7 @@ import ssl
 import subprocess
 import tempfile
 import threading
+import time
 
 PROVISIONING_KEY = "provkey0123456789abcdef"
 DEVICE_ID = 42
@@ -88,7 +89,8 @@ class FakeCloud:
                     raw = gzip.decompress(raw)
                 body = json.loads(raw) if raw else None
                 with cloud.lock:
-                    cloud.requests.append((self.command, self.path, dict(self.headers), body))
+                    cloud.requests.append((self.command, self.path, dict(self.headers), body,
+                                           time.monotonic()))
                 ua = self.headers.get("User-Agent", "")
                 if not ua.startswith("Supervisor/"):
                     cloud.errors.append("bad User-Agent %r on %s" % (ua, self.path))

@@ -241,13 +241,14 @@ def test_unknown_paths_answer_404_not_found():
 
 def test_wrong_method_answers_405_with_allow_header():
     with lib.Agentd() as a:
-        for method, path, allow in (("POST", "/v2/version", "GET"),
+        # GET routes answer HEAD too, and say so
+        for method, path, allow in (("POST", "/v2/version", "GET, HEAD"),
                                     ("GET", "/v1/reboot", "POST"),
-                                    ("DELETE", "/v2/device/tags", "GET, PATCH"),
-                                    ("PUT", "/v2/cleanup-volumes", "GET, POST"),
+                                    ("DELETE", "/v2/device/tags", "GET, HEAD, PATCH"),
+                                    ("PUT", "/v2/cleanup-volumes", "GET, HEAD, POST"),
                                     ("GET", "/v2/applications/7/restart-service", "POST"),
-                                    ("POST", "/v1/device/host-config", "GET, PATCH"),
-                                    ("POST", "/v1/apps/7", "GET")):
+                                    ("POST", "/v1/device/host-config", "GET, HEAD, PATCH"),
+                                    ("POST", "/v1/apps/7", "GET, HEAD")):
             st, headers, text = response(a, method, path, b"" if method != "GET" else None)
             assert st == 405 and text == "Method Not Allowed", (method, path, st, text)
             got = sorted(m.strip() for m in headers.get("allow", "").split(","))
@@ -433,12 +434,21 @@ def test_reboot_and_shutdown_answer_202_and_run_the_configured_command():
             ["shutdown"]
 
 
-def test_device_tags_and_journal_logs_fail_with_json_on_an_unmanaged_device():
+def test_device_tags_patch_is_validated_and_accepted_and_journal_logs_fail_with_json():
     with lib.Agentd() as a:
+        # GET reads the tags from the cloud: an unmanaged device has none to ask
         body = call_json(a, "GET", "/v2/device/tags", expect=500)
         assert body["status"] == "failed", body
-        st, text = call(a, "PATCH", "/v2/device/tags", {"k": "v"})
-        assert st == 500 and json.loads(text)["status"] == "failed", (st, text)
+        # PATCH stores them for the cloud: 202 as balena answers
+        assert call_json(a, "PATCH", "/v2/device/tags", {"k": "v"}, expect=202) == \
+            {"status": "success"}
+        shape = "Invalid tags body, must be an object like {[tagKey: string]: string}"
+        for bad in (["k"], {"k": 1}, "x"):
+            got = call_json(a, "PATCH", "/v2/device/tags", bad if bad != "x" else '"x"',
+                            expect=400)
+            assert got == {"status": "failed", "message": shape}, (bad, got)
+        got = call_json(a, "PATCH", "/v2/device/tags", {"a b": "v"}, expect=400)
+        assert got == {"status": "failed", "message": "Tag keys cannot contain whitespace"}
         st, text = call(a, "POST", "/v2/journal-logs", {"count": 1})
         assert st == 503 and json.loads(text)["status"] == "failed", (st, text)
 

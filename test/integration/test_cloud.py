@@ -250,3 +250,44 @@ def test_device_tags_are_validated_sent_once_and_read_back():
                                     "tags": [{"id": 1, "name": "k", "value": "v"}]}
         assert len(cloud.find("PATCH", "/device/v3/tags")) == 1, "unchanged tags were re-sent"
         assert cloud.errors == [], cloud.errors
+
+
+def test_reports_are_throttled_to_one_per_ten_seconds():
+    eng = engine()
+    app_id = 850000 + os.getpid() % 1000
+    app_uuid = "abba%028x" % app_id
+    with FakeCloud() as cloud, Managed(cloud, eng) as ad:
+        try:
+            lib.wait_until(lambda: "registered_at" in read_config(ad), 20, what="provisioning")
+            uuid = read_config(ad)["uuid"]
+            cloud.target = v3_target(uuid, app_uuid, app_id, "c1", eng.local_image)
+            lib.wait_until(lambda: any(app_uuid in (r[3].get(uuid, {}).get("apps") or {})
+                                       for r in cloud.find("PATCH", "/device/v3/state")),
+                           60, what="a first report with the app")
+            first = len(cloud.find("PATCH", "/device/v3/state"))
+            auth = {"Authorization": "Bearer " + global_key(ad),
+                    "Content-Type": "application/json"}
+            # a change right after the last report: it must wait its turn
+            st, body = ad.http("POST", "/v2/applications/%d/stop-service" % app_id,
+                               json.dumps({"serviceName": "main"}), auth)
+            assert st == 200, (st, body)
+
+            def reported_stopped():
+                for r in cloud.find("PATCH", "/device/v3/state")[first:]:
+                    app = (r[3][uuid].get("apps") or {}).get(app_uuid)
+                    if app and app["releases"]["c1"]["services"]["main"]["status"] == "exited":
+                        return True
+                return False
+            lib.wait_until(reported_stopped, 40, what="a report of the stopped service")
+            times = [r[4] for r in cloud.find("PATCH", "/device/v3/state")]
+            gaps = [b - a for a, b in zip(times, times[1:])]
+            assert all(g >= 9.5 for g in gaps), "reports closer than 10 s apart: %s" % gaps
+            # a report carries only what changed: no unchanged device fields again
+            later = cloud.find("PATCH", "/device/v3/state")[-1][3][uuid]
+            assert "os_version" not in later and "api_port" not in later, later
+        finally:
+            ids = eng.docker("ps", "-aq", "--filter", "label=io.balena.app-id=%d" % app_id,
+                             check=False).split()
+            if ids:
+                eng.docker("rm", "-f", *ids, check=False)
+            eng.docker("network", "rm", "%s_default" % app_uuid, check=False)
