@@ -43,7 +43,7 @@ COMMON_SRCS := common/log.c common/proto.c common/frame.c common/chan.c common/s
 	common/child.c
 AGENTD_LIB_SRCS := agentd/supervise.c agentd/dispatch.c agentd/restart.c agentd/config.c \
 	agentd/settings.c agentd/db.c agentd/notify.c agentd/kmsg.c agentd/engine.c \
-	agentd/target.c agentd/plan.c agentd/locks.c agentd/apply.c agentd/devlog.c agentd/api.c agentd/compose.c agentd/contract.c agentd/cloud.c
+	agentd/target.c agentd/plan.c agentd/locks.c agentd/apply.c agentd/devlog.c agentd/api.c agentd/compose.c agentd/contract.c agentd/cloud.c agentd/netinfo.c
 ENGINECTL_LIB_SRCS := enginectl/sandbox.c enginectl/stream.c enginectl/ops.c common/http.c
 APID_LIB_SRCS := apid/sandbox.c apid/routes.c apid/api_health.c apid/forward.c apid/auth.c apid/api_logs.c
 CLOUDSYNCD_LIB_SRCS := cloudsyncd/sandbox.c cloudsyncd/cloud.c cloudsyncd/logs.c cloudsyncd/tags.c cloudsyncd/report.c \

@@ -165,6 +165,10 @@ void cloud_send_tags(struct agentd *ad);
 /// Ask the cloud for the device's tags; cb gets MSG_CLOUD_RESULT or MSG_ERROR.
 int cloud_get_tags(struct agentd *ad, chan_reply_cb cb, void *arg);
 
+/* netinfo.c */
+/// Space-separated IP addresses and MACs, as the balena supervisor reports them.
+void netinfo_addresses(char *ips, size_t iplen, char *macs, size_t maclen);
+
 /* devlog.c */
 /// A system message for the device's log (the balena wording, facts §7.4).
 void devlog_system(struct agentd *ad, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

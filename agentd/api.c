@@ -1220,11 +1220,14 @@ static void api_host_config_patch(struct api_call *c)
 static void api_device_v1(struct api_call *c)
 {
 	json_t *st = apply_status(c->ad), *out, *app;
+	char ips[512], macs[512];
 	const char *k;
 
+	netinfo_addresses(ips, sizeof(ips), macs, sizeof(macs));
 	out = json_pack("{s:i, s:s, s:s, s:s, s:s, s:b, s:b, s:b}", "api_port",
-			c->ad->cfg.listen_port, "ip_address", "", "os_version", c->ad->os_version,
-			"mac_address", "", "supervisor_version", AGENTD_VERSION, "update_pending",
+			c->ad->cfg.listen_port, "ip_address", ips, "os_version", c->ad->os_version,
+			"mac_address", macs, "supervisor_version", "19.0.0+agentd." AGENTD_VERSION,
+			"update_pending",
 			strcmp(json_string_value(json_object_get(st, "appState")), "applied") != 0,
 			"update_failed", 0, "update_downloaded", 0);
 	json_object_foreach(json_object_get(apply_target(c->ad), "apps"), k, app) {

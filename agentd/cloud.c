@@ -99,7 +99,12 @@ void cloud_config(struct agentd *ad, json_t *c)
 			    json_string(json_is_true(json_object_get(root, "developmentMode"))
 						? "dev"
 						: "prod"));
-	json_object_set_new(c, "mac_address", json_string(""));
+	{
+		char ips[512], macs[512];
+
+		netinfo_addresses(ips, sizeof(ips), macs, sizeof(macs));
+		json_object_set_new(c, "mac_address", json_string(macs));
+	}
 	json_object_set_new(c, "supervisor_version",
 			    json_string("19.0.0+agentd." AGENTD_VERSION_STR));
 	if (json_is_integer(json_object_get(root, "deviceId")))
@@ -265,6 +270,9 @@ static void report_containers(struct agentd *ad, int status, json_t *list, const
 	char *key = api_key_for(ad, 0, NULL);
 	size_t i;
 	int applied = !strcmp(json_string_value(json_object_get(st, "appState")), "applied");
+	char ips[512], macs[512];
+
+	netinfo_addresses(ips, sizeof(ips), macs, sizeof(macs));
 
 	(void)arg;
 	json_decref(st);
@@ -311,7 +319,7 @@ static void report_containers(struct agentd *ad, int status, json_t *list, const
 											  : "prod",
 			   "supervisor_version", "19.0.0+agentd." AGENTD_VERSION_STR,
 			   "provisioning_progress", "provisioning_state", "", "status", "Idle",
-			   "logs_channel", "ip_address", "", "mac_address", "");
+			   "logs_channel", "ip_address", ips, "mac_address", macs);
 	report_metrics(ad, report);
 	if (local_mode_on(ad))
 		json_decref(apps); /* local mode: the cloud hears nothing of the apps */
