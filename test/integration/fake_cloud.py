@@ -85,12 +85,28 @@ class FakeCloud:
                     return cloud.log_stream(self)
                 n = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(n) if n else b""
+                sizes = {"in": len(self.raw_requestline) + len(str(self.headers)) + len(raw),
+                         "out": 0}
+                real = self.wfile
+
+                class Counting:
+                    def write(self, data):
+                        sizes["out"] += len(data)
+                        return real.write(data)
+
+                    def flush(self):
+                        return real.flush()
+
+                    @property
+                    def closed(self):
+                        return real.closed
+                self.wfile = Counting()
                 if self.headers.get("Content-Encoding") == "gzip":
                     raw = gzip.decompress(raw)
                 body = json.loads(raw) if raw else None
                 with cloud.lock:
                     cloud.requests.append((self.command, self.path, dict(self.headers), body,
-                                           time.monotonic()))
+                                           time.monotonic(), sizes))
                 ua = self.headers.get("User-Agent", "")
                 if not ua.startswith("Supervisor/"):
                     cloud.errors.append("bad User-Agent %r on %s" % (ua, self.path))
