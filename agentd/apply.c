@@ -700,7 +700,17 @@ static void fetch_done(struct agentd *ad, int status, json_t *body, const char *
 	(void)body;
 	json_object_del(a->fetching, image);
 	if (err == NULL && status == 200) {
+		sqlite3_stmt *st;
+
 		devlog_system(ad, "Downloaded image '%s'", image);
+		if (sqlite3_prepare_v2(ad->db,
+				       "INSERT OR IGNORE INTO pulled_image (ref, pulled_at) VALUES "
+				       "(?, strftime('%Y-%m-%dT%H:%M:%fZ','now'))",
+				       -1, &st, NULL) == SQLITE_OK) {
+			sqlite3_bind_text(st, 1, image, -1, SQLITE_STATIC);
+			sqlite3_step(st);
+			sqlite3_finalize(st);
+		}
 	} else {
 		devlog_system(ad, "Failed to download image '%s' due to '%s'", image,
 			      err ? err : "engine error");
@@ -715,10 +725,23 @@ static void step_fetch(struct stepctx *sc)
 	const char *image = sc->st->tgt->image;
 
 	if (json_object_get(a->fetching, image) == NULL) {
+		json_t *args = json_pack("{s:s}", "image", image);
+		const char *key =
+			json_string_value(json_object_get(a->ad->cfg.root, "deviceApiKey"));
+		const char *slash = strchr(image, '/');
+
+		/* A managed device pulls from the cloud's registry as d_<uuid>. */
+		if (config_managed(&a->ad->cfg) && key != NULL && slash != NULL &&
+		    (memchr(image, '.', (size_t)(slash - image)) != NULL ||
+		     memchr(image, ':', (size_t)(slash - image)) != NULL))
+			json_object_set_new(args, "auth",
+					    json_pack("{s:s+, s:s, s:s%}", "username", "d_",
+						      a->ad->device_uuid, "password", key,
+						      "serveraddress", image,
+						      (size_t)(slash - image)));
 		devlog_system(a->ad, "Downloading image '%s'", image);
 		json_object_set_new(a->fetching, image, json_integer(0));
-		engine_call(a->ad, "image.pull", json_pack("{s:s}", "image", image), fetch_done,
-			    strdup(image));
+		engine_call(a->ad, "image.pull", args, fetch_done, strdup(image));
 	}
 	step_end(sc);
 }
@@ -1171,6 +1194,73 @@ static void round_step_done(struct apply *a)
 	round_end(a, a->only_noops);
 }
 
+static void image_removed(struct agentd *ad, int status, json_t *body, const char *err, void *arg)
+{
+	char *ref = arg;
+	sqlite3_stmt *st;
+
+	(void)body;
+	if (err == NULL || status == 404) {
+		if (err == NULL)
+			devlog_system(ad, "Deleted image '%s'", ref);
+		if (sqlite3_prepare_v2(ad->db, "DELETE FROM pulled_image WHERE ref = ?", -1, &st,
+				       NULL) == SQLITE_OK) {
+			sqlite3_bind_text(st, 1, ref, -1, SQLITE_STATIC);
+			sqlite3_step(st);
+			sqlite3_finalize(st);
+		}
+	} else {
+		log_warnx("cannot remove image %s: %s", ref, err);
+	}
+	free(ref);
+}
+
+/* Images agentd pulled that neither the target nor any container uses any
+ * more are removed (not in local mode, where images are the developer's). */
+static void images_cleanup(struct apply *a)
+{
+	json_t *used = json_object(), *app, *svc, *c;
+	const char *k, *n;
+	sqlite3_stmt *st;
+	char ref[512];
+	size_t i;
+
+	if (json_is_true(json_object_get(a->target, "local")) ||
+	    config_truthy(a->target, "SUPERVISOR_LOCAL_MODE") || !config_managed(&a->ad->cfg)) {
+		json_decref(used);
+		return;
+	}
+	json_object_foreach(json_object_get(a->target, "apps"), k, app)
+		json_object_foreach(json_object_get(app, "services"), n, svc) {
+			compose_image_normalise(json_string_value(json_object_get(svc, "image")),
+						ref, sizeof(ref));
+			json_object_set_new(used, ref, json_true());
+		}
+	json_array_foreach(a->containers, i, c)
+		if (json_is_string(json_object_get(c, "ImageID")))
+			json_object_set_new(used, json_string_value(json_object_get(c, "ImageID")),
+					    json_true());
+	if (sqlite3_prepare_v2(a->ad->db, "SELECT ref FROM pulled_image", -1, &st, NULL) !=
+	    SQLITE_OK) {
+		json_decref(used);
+		return;
+	}
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *r = (const char *)sqlite3_column_text(st, 0);
+		const char *id = image_lookup(a->images, r);
+
+		if (json_object_get(used, r) != NULL || (id && json_object_get(used, id) != NULL))
+			continue;
+		if (json_object_get(a->fetching, r) != NULL)
+			continue;
+		devlog_system(a->ad, "Deleting image '%s'", r);
+		engine_call(a->ad, "image.remove", json_pack("{s:s}", "image", r), image_removed,
+			    strdup(r));
+	}
+	sqlite3_finalize(st);
+	json_decref(used);
+}
+
 static void round_plan(struct apply *a)
 {
 	int i;
@@ -1184,6 +1274,8 @@ static void round_plan(struct apply *a)
 		return;
 	}
 	a->nsteps = plan_steps(&a->in, a->steps, MAX_STEPS);
+	if (a->nsteps == 0)
+		images_cleanup(a);
 	if (a->nsteps == 0) {
 		if (!a->applied) {
 			log_info("apply: target state applied");

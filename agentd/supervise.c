@@ -109,29 +109,16 @@ static void supervise_status(struct agentd *ad)
 		    ad->healthy ? "" : " (unhealthy)");
 }
 
-/* Start the next child in order that has never been started. */
-static void supervise_start_next(struct agentd *ad)
+/* Children are started in order, each without waiting for the one before:
+ * apid answers /ping while enginectl is still loading its libraries. Nothing
+ * reaches the engine before enginectl's handshake (apply.c waits for it). */
+void supervise_start(struct agentd *ad)
 {
 	size_t i;
 
-	if (ad->stopping)
-		return;
-	for (i = 0; i < 3; i++) {
-		struct daemon *d = &ad->d[daemon_order[i]];
-
-		if (d->starts > 0 && (d->state == DS_HANDSHAKE))
-			return; /* still coming up: wait for it */
-		if (d->starts == 0) {
-			supervise_spawn(d);
-			return;
-		}
-	}
-}
-
-void supervise_start(struct agentd *ad)
-{
 	notify_send(&ad->notify, "STATUS=starting children");
-	supervise_start_next(ad);
+	for (i = 0; i < 3; i++)
+		supervise_spawn(&ad->d[daemon_order[i]]);
 }
 
 static void supervise_on_log(struct bufferevent *be, void *arg)
@@ -329,7 +316,6 @@ void supervise_ready(struct daemon *d)
 		log_info("all children ready");
 	}
 	supervise_status(ad);
-	supervise_start_next(ad);
 }
 
 /* Handshake deadline passed, or a restart delay ended. */
@@ -469,7 +455,6 @@ static void supervise_exited(struct daemon *d, int status)
 	}
 	dispatch_health(ad);
 	supervise_status(ad);
-	supervise_start_next(ad);
 }
 
 void supervise_reap(struct agentd *ad)

@@ -97,6 +97,9 @@ class FakeCloud:
                     def flush(self):
                         return real.flush()
 
+                    def close(self):
+                        return real.close()
+
                     @property
                     def closed(self):
                         return real.closed
@@ -112,7 +115,10 @@ class FakeCloud:
                     cloud.errors.append("bad User-Agent %r on %s" % (ua, self.path))
                 auth = self.headers.get("Authorization", "")
                 key = auth[7:] if auth.startswith("Bearer ") else None
-                cloud.route(self, self.command, self.path, key, body)
+                try:
+                    cloud.route(self, self.command, self.path, key, body)
+                finally:
+                    self.wfile = real
 
             do_GET = do_POST = do_PATCH = handle_any
 

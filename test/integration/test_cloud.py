@@ -291,3 +291,39 @@ def test_reports_are_throttled_to_one_per_ten_seconds():
             if ids:
                 eng.docker("rm", "-f", *ids, check=False)
             eng.docker("network", "rm", "%s_default" % app_uuid, check=False)
+
+
+def test_images_pulled_for_a_release_are_removed_once_unused():
+    eng = engine()
+    app_id = 840000 + os.getpid() % 1000
+    app_uuid = "d00d%028x" % app_id
+    for img in (eng.image, eng.image_v2):
+        eng.docker("rmi", "-f", img, check=False)
+    with FakeCloud() as cloud, Managed(cloud, eng) as ad:
+        try:
+            lib.wait_until(lambda: "registered_at" in read_config(ad), 20, what="provisioning")
+            uuid = read_config(ad)["uuid"]
+            cloud.target = v3_target(uuid, app_uuid, app_id, "c1", eng.image)
+
+            def running(name):
+                return eng.docker("ps", "--filter", "label=io.balena.app-id=%d" % app_id,
+                                  "--format", "{{.Names}}") == name
+            lib.wait_until(lambda: running("main_11_7_c1"), 90, what="release c1 (pulled)")
+            t2 = v3_target(uuid, app_uuid, app_id, "c2", eng.image_v2)
+            t2[uuid]["apps"][app_uuid]["releases"]["c2"]["services"]["main"]["image_id"] = 12
+            cloud.target = t2
+            lib.wait_until(lambda: running("main_12_7_c2"), 90, what="release c2 (pulled)")
+
+            def gone():
+                return eng.docker("image", "inspect", eng.image, check=False) in ("", "[]")
+            lib.wait_until(gone, 30, what="the first release's image removed")
+            assert json.loads(eng.docker("image", "inspect", eng.image_v2, check=False) or "[]"), \
+                "the image in use must stay"
+        finally:
+            ids = eng.docker("ps", "-aq", "--filter", "label=io.balena.app-id=%d" % app_id,
+                             check=False).split()
+            if ids:
+                eng.docker("rm", "-f", *ids, check=False)
+            eng.docker("network", "rm", "%s_default" % app_uuid, check=False)
+            for img in (eng.image, eng.image_v2):
+                eng.docker("rmi", "-f", img, check=False)
