@@ -5,6 +5,7 @@
  * (validated again here, then applied unless in local mode), and the state
  * reports agentd hands it.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,11 @@ static char *base64_decode(const char *in, size_t *outlen)
 	out[o] = '\0';
 	*outlen = o;
 	return out;
+}
+
+static void cache_path(struct agentd *ad, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/state-report-cache", ad->run_dir);
 }
 
 int cloud_prepare(struct agentd *ad, char *err, size_t errlen)
@@ -119,6 +125,15 @@ void cloud_config(struct agentd *ad, json_t *c)
 	if (json_is_integer(json_object_get(root, "bootstrapRetryDelay")))
 		json_object_set(c, "bootstrap_retry_ms",
 				json_object_get(root, "bootstrapRetryDelay"));
+	{
+		char path[PATH_MAX];
+		json_t *cache;
+
+		cache_path(ad, path, sizeof(path));
+		if ((cache = json_load_file(path, 0, NULL)) != NULL && json_is_object(cache))
+			json_object_set(c, "report_cache", cache);
+		json_decref(cache);
+	}
 	if (ca != NULL && (pem = base64_decode(ca, &len)) != NULL) {
 		json_object_set_new(c, "ca_pem", json_stringn(pem, len));
 		free(pem);
@@ -168,8 +183,25 @@ static int cloud_target(struct agentd *ad, json_t *body)
 	return 0;
 }
 
+/* What the cloud has of our state, kept across restarts of cloudsyncd and
+ * agentd (the run dir lives until the device reboots). */
+static int cloud_reported(struct agentd *ad, json_t *body)
+{
+	json_t *sent = json_object_get(body, "sent");
+	char path[PATH_MAX], err[512];
+
+	if (!json_is_object(sent))
+		return -1;
+	cache_path(ad, path, sizeof(path));
+	if (config_write_atomic(path, sent, err, sizeof(err)) == -1)
+		log_warnx("%s", err);
+	return 0;
+}
+
 int cloud_dispatch(struct daemon *d, uint32_t type, json_t *body)
 {
+	if (type == MSG_CLOUD_REPORTED)
+		return cloud_reported(d->ad, body);
 	if (type == MSG_CLOUD_PROVISIONED)
 		return cloud_provisioned(d->ad, body);
 	if (type == MSG_CLOUD_TARGET)

@@ -151,6 +151,7 @@ void dispatch_child(struct chan *ch, const struct frame_hdr *hdr, const char *pa
 		break;
 	case MSG_CLOUD_PROVISIONED:
 	case MSG_CLOUD_TARGET:
+	case MSG_CLOUD_REPORTED:
 		ok = d->state == DS_READY && cloud_dispatch(d, hdr->type, body) == 0;
 		break;
 	case MSG_LOG_WANT:

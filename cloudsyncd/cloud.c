@@ -231,6 +231,15 @@ static void poll_done(struct xfer *x, const char *err, long status, const char *
 		return;
 	}
 	c->failures = 0;
+	/* Checked here first (agentd checks it all again): it is for this device. */
+	if (!json_is_object(json_object_get(t, c->uuid))) {
+		log_warnx("Could not move to new release: Expected target state for local device "
+			  "with uuid '%s'.",
+			  c->uuid);
+		json_decref(t);
+		after_ms(c->ev_poll, poll_delay(c));
+		return;
+	}
 	m = json_pack("{s:o, s:s?}", "target", t, "etag", etag);
 	if (chan_send_json(c->ch, MSG_CLOUD_TARGET, 0, 0, m) == 0 && etag != NULL)
 		snprintf(c->etag, sizeof(c->etag), "%s", etag);
@@ -285,8 +294,14 @@ static void report_done(struct xfer *x, const char *err, long status, const char
 	c->reporting = 0;
 	c->last_report_ms = wall_ms();
 	if (err == NULL && status >= 200 && status < 300) {
+		json_t *m;
+
 		json_object_foreach(c->in_flight, k, v)
 			json_object_set(c->sent, k, v);
+		/* agentd keeps it in the run dir: a restart need not resend it all */
+		m = json_pack("{s:O}", "sent", c->sent);
+		chan_send_json(c->ch, MSG_CLOUD_REPORTED, 0, 0, m);
+		json_decref(m);
 		json_decref(c->in_flight);
 		c->in_flight = NULL;
 		c->report_failures = 0;
@@ -392,7 +407,9 @@ int cloud_setup(struct cloud *c, struct event_base *base, json_t *config)
 		c->logs_endpoint = c->endpoint;
 	cloud_logs_setup(c, base);
 	cloud_tags_setup(c, base);
-	c->sent = json_object();
+	c->sent = json_is_object(json_object_get(config, "report_cache"))
+			  ? json_deep_copy(json_object_get(config, "report_cache"))
+			  : json_object();
 	c->ev_poll = evtimer_new(base, cloud_on_poll_timer, c);
 	c->ev_report = evtimer_new(base, cloud_on_report_timer, c);
 	after_ms(c->ev_poll, 0);

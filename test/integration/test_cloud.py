@@ -327,3 +327,32 @@ def test_images_pulled_for_a_release_are_removed_once_unused():
             eng.docker("network", "rm", "%s_default" % app_uuid, check=False)
             for img in (eng.image, eng.image_v2):
                 eng.docker("rmi", "-f", img, check=False)
+
+
+def test_a_restart_does_not_resend_what_the_cloud_has():
+    eng = engine()
+    with FakeCloud() as cloud:
+        first = Managed(cloud, eng).__enter__()
+        try:
+            lib.wait_until(lambda: cloud.find("PATCH", "/device/v3/state"), 30,
+                           what="a first report")
+            cache = os.path.join(first.rundir, "state-report-cache")
+            lib.wait_until(lambda: os.path.exists(cache), 10, what="the report cache")
+            n = len(cloud.find("PATCH", "/device/v3/state"))
+            first.stop()
+            # the same device, the same run dir: agentd starts again
+            again = lib.Agentd(args=["-s", eng.sock], workdir=first.dir,
+                               config=read_config(first)).__enter__()
+            try:
+                again.wait_log(r"apply: target state applied", 20)
+                polls = len(cloud.find("GET", "/device/v3/"))
+                # by then cloudsyncd has handled the report agentd sent after applying
+                lib.wait_until(lambda: len(cloud.find("GET", "/device/v3/")) >= polls + 2, 20,
+                               what="the restarted device polling")
+                for r in cloud.find("PATCH", "/device/v3/state")[n:]:
+                    body = r[3][read_config(again)["uuid"]]
+                    assert "os_version" not in body and "api_port" not in body, body
+            finally:
+                again.__exit__(None, None, None)
+        finally:
+            first.__exit__(None, None, None)
