@@ -18,11 +18,12 @@ static void apid_on_request(struct evhttp_request *req, void *arg)
 static int apid_setup(struct child *c, json_t *config)
 {
 	const char *address = "0.0.0.0";
-	json_int_t port = 48484;
+	json_int_t port = 48484, timeout_ms = 900000;
 	struct apid *a;
 
-	if (json_unpack(config, "{s?s, s?I}", "api_address", &address, "api_port", &port) == -1 ||
-	    port < 1 || port > 65535) {
+	if (json_unpack(config, "{s?s, s?I, s?I}", "api_address", &address, "api_port", &port,
+			"api_timeout_ms", &timeout_ms) == -1 ||
+	    port < 1 || port > 65535 || timeout_ms < 1) {
 		log_error("config has a bad api_address or api_port");
 		return -1;
 	}
@@ -39,6 +40,14 @@ static int apid_setup(struct child *c, json_t *config)
 		return -1;
 	}
 	evhttp_set_max_body_size(a->http, 10 * 1024 * 1024);
+	/* A client that stalls while sending or reading is dropped after this;
+	 * it never holds up others (one event loop, no blocking I/O). */
+	{
+		struct timeval tv = {(time_t)(timeout_ms / 1000),
+				     (suseconds_t)(timeout_ms % 1000) * 1000};
+
+		evhttp_set_timeout_tv(a->http, &tv);
+	}
 	evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
 						    EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE |
 						    EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);

@@ -2,7 +2,7 @@
 lines reaching agentd's output."""
 import re
 
-from lib import Agentd
+from lib import Agentd, free_port
 
 
 def test_unmanaged_api_answers_ping_healthy_404_and_405():
@@ -38,3 +38,18 @@ def test_apid_log_lines_reach_agentd_output_with_daemon_name():
         for line in a.log().splitlines():
             assert re.match(r"^(agentd|enginectl|apid|cloudsyncd): ", line), \
                 "log line without a daemon name: %r" % line
+
+
+def test_a_stalled_client_is_dropped_and_never_blocks_others():
+    import socket
+    port = free_port()
+    with Agentd(config={"listenPort": port, "apiTimeout": 1500}) as a:
+        a.port = port
+        stalled = socket.create_connection(("127.0.0.1", a.port))
+        stalled.sendall(b"GET /ping HTTP/1.1\r\nHost: x\r\n")  # never finishes its headers
+        # others are served meanwhile
+        assert a.http("GET", "/ping") == (200, "OK")
+        stalled.settimeout(15)
+        assert stalled.recv(1024) == b"", "the stalled connection should be closed"
+        stalled.close()
+        assert a.http("GET", "/ping") == (200, "OK")
