@@ -79,6 +79,7 @@ struct agentd {
 	json_t *followed;    /* owned: container id -> {serviceName, serviceId} followed */
 	int log_wanted;      /* apid has /v2/local/logs listeners */
 	unsigned long ticks; /* ping timer rounds */
+	json_t *journals;    /* owned: pids of journalctl run for the API */
 	char device_uuid[64];
 	char device_type[64], device_arch[32], os_version[128];
 };

@@ -10,6 +10,9 @@
 #include <strings.h>
 #include <sys/random.h>
 #include <unistd.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/socket.h>
 
 #include "agentd.h"
 #include "locks.h"
@@ -1240,9 +1243,107 @@ static void api_device_v1(struct api_call *c)
 	reply(c, 200, out);
 }
 
+/* journalctl on PATH, or NULL. */
+static const char *journalctl_path(char *buf, size_t len)
+{
+	const char *path = getenv("PATH");
+	char dirs[1024], *d, *save = NULL;
+
+	snprintf(dirs, sizeof(dirs), "%s", path ? path : "/usr/bin:/bin");
+	for (d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+		snprintf(buf, len, "%s/journalctl", d);
+		if (access(buf, X_OK) == 0)
+			return buf;
+	}
+	return NULL;
+}
+
+/* POST /v2/journal-logs: journalctl runs here (apid may not exec) with its
+ * output on a socket whose other end goes to apid with the reply. */
 static void api_journal_logs(struct api_call *c)
 {
-	reply_failed(c, 503, "journalctl is not available on this device");
+	const char *argv[24], *opt;
+	char exe[512], count[32];
+	json_t *b = json_is_object(c->body) ? c->body : NULL, *v, *r;
+	int sv[2], n = 0, devnull;
+	pid_t pid;
+	size_t i;
+	static const struct {
+		const char *key, *flag;
+	} strs[] = {{"unit", "-u"}, {"containerId", "-t"}, {"since", "-S"}, {"until", "-U"}};
+
+	if (journalctl_path(exe, sizeof(exe)) == NULL) {
+		reply_failed(c, 503, "journalctl is not available on this device");
+		return;
+	}
+	argv[n++] = exe;
+	if (json_is_true(json_object_get(b, "all")))
+		argv[n++] = "-a";
+	if (json_is_true(json_object_get(b, "follow")))
+		argv[n++] = "--follow";
+	for (i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+		if ((v = json_object_get(b, strs[i].key)) == NULL)
+			continue;
+		if (!json_is_string(v)) {
+			reply_failed(c, 400, "journal-logs: options must be strings");
+			return;
+		}
+		argv[n++] = strs[i].flag;
+		argv[n++] = json_string_value(v);
+	}
+	if ((v = json_object_get(b, "count")) != NULL) {
+		if (!json_is_integer(v) || json_integer_value(v) < 1) {
+			reply_failed(c, 400, "journal-logs: count must be a positive integer");
+			return;
+		}
+		snprintf(count, sizeof(count), "%lld", (long long)json_integer_value(v));
+		argv[n++] = "-n";
+		argv[n++] = count;
+	}
+	opt = json_string_value(json_object_get(b, "format"));
+	argv[n++] = "-o";
+	argv[n++] = opt ? opt : "short";
+	argv[n++] = "--no-pager";
+	argv[n] = NULL;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1 ||
+	    (devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1) {
+		reply_failed(c, 503, "cannot run journalctl");
+		return;
+	}
+	if ((pid = fork()) == 0) {
+		dup2(devnull, STDIN_FILENO);
+		dup2(sv[1], STDOUT_FILENO);
+		dup2(devnull, STDERR_FILENO);
+		execv(exe, (char *const *)argv);
+		_exit(127);
+	}
+	close(sv[1]);
+	close(devnull);
+	if (pid == -1) {
+		close(sv[0]);
+		reply_failed(c, 503, "cannot run journalctl");
+		return;
+	}
+	snprintf(count, sizeof(count), "%d", (int)pid);
+	json_object_set_new(c->ad->journals, count, json_true());
+	r = json_pack("{s:i, s:b, s:i}", "status", 200, "stream", 1, "stream_id", (int)pid);
+	chan_reply_fd(c->ad->d[D_APID].ch, &c->req, MSG_API_REPLY, r, sv[0]);
+	json_decref(r);
+	api_call_free(c);
+}
+
+/* The client went away: its journalctl goes too. */
+static void api_journal_stop(struct api_call *c)
+{
+	json_int_t pid = json_integer_value(json_object_get(c->body, "stream_id"));
+	char key[32];
+
+	snprintf(key, sizeof(key), "%lld", (long long)pid);
+	if (pid > 0 && json_object_get(c->ad->journals, key) != NULL) {
+		kill((pid_t)pid, SIGKILL);
+		json_object_del(c->ad->journals, key);
+	}
+	reply(c, 200, NULL);
 }
 
 static void api_metrics(struct api_call *c)
@@ -1311,6 +1412,7 @@ static const struct {
 	{"device.v1", api_device_v1},
 	{"device.vpn", api_device_vpn},
 	{"journal-logs", api_journal_logs},
+	{"journal-logs.stop", api_journal_stop},
 	{"local.device-info", api_device_info},
 	{"local.target.get", api_target_get},
 	{"local.target.set", api_target_set},

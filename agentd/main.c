@@ -324,6 +324,7 @@ int main(int argc, char **argv)
 	event_add(ad.ev_ping, &ping);
 	ad.kmsg = kmsg_open(ad.base, supervise_seccomp_record, &ad);
 	ad.followed = json_object();
+	ad.journals = json_object();
 	if (apply_init(&ad) == -1)
 		fatalx("cannot set up the state engine");
 
@@ -335,6 +336,7 @@ int main(int argc, char **argv)
 	supervise_free(&ad);
 	apply_free(&ad);
 	json_decref(ad.followed);
+	json_decref(ad.journals);
 	event_free(ad.ev_term);
 	event_free(ad.ev_int);
 	event_free(ad.ev_chld);

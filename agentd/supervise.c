@@ -463,6 +463,10 @@ void supervise_reap(struct agentd *ad)
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		char key[32];
+
+		snprintf(key, sizeof(key), "%d", (int)pid);
+		json_object_del(ad->journals, key); /* a journalctl of the API ended */
 		for (i = D_ENGINECTL; i < D_COUNT; i++) {
 			struct daemon *d = &ad->d[i];
 
@@ -522,6 +526,13 @@ void supervise_stop(struct agentd *ad)
 
 	ad->stopping = 1;
 	notify_send(&ad->notify, "STOPPING=1");
+	{
+		const char *k;
+		json_t *v;
+
+		json_object_foreach(ad->journals, k, v)
+			kill((pid_t)atoi(k), SIGKILL); /* journalctl run for the API */
+	}
 	for (i = D_ENGINECTL; i < D_COUNT; i++) {
 		struct daemon *d = &ad->d[i];
 

@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <unistd.h>
 #include <event2/keyvalq_struct.h>
 
 #include "apid.h"
@@ -37,6 +39,85 @@ static void forward_on_close(struct evhttp_connection *conn, void *arg)
 	p->conn = NULL;
 }
 
+/* A reply that is a stream (journal-logs): relay the descriptor's bytes. */
+struct relay {
+	struct apid *a;
+	struct evhttp_request *req;
+	struct evhttp_connection *conn;
+	struct bufferevent *be;
+	int stream_id;
+};
+
+static void relay_stop_done(struct chan *ch, const struct frame_hdr *hdr, json_t *body, void *arg)
+{
+	(void)ch;
+	(void)hdr;
+	(void)body;
+	(void)arg;
+}
+
+static void relay_free(struct relay *r, int client_gone)
+{
+	if (client_gone) {
+		/* agentd stops the process feeding us */
+		json_t *m = json_pack("{s:s, s:{}, s:{}, s:{s:i}}", "route", "journal-logs.stop",
+				      "params", "query", "body", "stream_id", r->stream_id);
+
+		chan_request(child_chan(r->a->child), MSG_API_CALL, m, relay_stop_done, NULL);
+		json_decref(m);
+	} else if (r->conn != NULL) {
+		evhttp_connection_set_closecb(r->conn, NULL, NULL);
+	}
+	bufferevent_free(r->be);
+	free(r);
+}
+
+static void relay_on_read(struct bufferevent *be, void *arg)
+{
+	struct relay *r = arg;
+
+	evhttp_send_reply_chunk(r->req, bufferevent_get_input(be));
+}
+
+static void relay_on_event(struct bufferevent *be, short what, void *arg)
+{
+	struct relay *r = arg;
+
+	(void)what;
+	relay_on_read(be, r);
+	evhttp_send_reply_end(r->req);
+	relay_free(r, 0);
+}
+
+static void relay_on_close(struct evhttp_connection *conn, void *arg)
+{
+	(void)conn;
+	relay_free(arg, 1);
+}
+
+static void relay_start(struct apid *a, struct evhttp_request *req, int fd, int stream_id)
+{
+	struct relay *r = calloc(1, sizeof(*r));
+
+	if (r == NULL || (r->be = bufferevent_socket_new(child_base(a->child), fd,
+							 BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+		close(fd);
+		free(r);
+		reply_text(req, 503, "Service Unavailable");
+		return;
+	}
+	r->a = a;
+	r->req = req;
+	r->conn = evhttp_request_get_connection(req);
+	r->stream_id = stream_id;
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+			  "text/plain; charset=utf-8");
+	evhttp_send_reply_start(req, 200, "OK");
+	evhttp_connection_set_closecb(r->conn, relay_on_close, r);
+	bufferevent_setcb(r->be, relay_on_read, NULL, relay_on_event, r);
+	bufferevent_enable(r->be, EV_READ);
+}
+
 static void forward_on_reply(struct chan *ch, const struct frame_hdr *hdr, json_t *body, void *arg)
 {
 	struct pending *p = arg;
@@ -46,6 +127,24 @@ static void forward_on_reply(struct chan *ch, const struct frame_hdr *hdr, json_
 
 	(void)ch;
 	if (p->req == NULL) {
+		pending_drop(p);
+		return;
+	}
+	if (hdr != NULL && hdr->type == MSG_API_REPLY &&
+	    json_is_true(json_object_get(body, "stream"))) {
+		int fd = chan_take_reply_fd(ch);
+
+		if (fd < 0) {
+			reply_text(p->req, 503, "Service Unavailable");
+		} else {
+			struct evhttp_request *req = p->req;
+			struct apid *a = p->a;
+			int id = (int)json_integer_value(json_object_get(body, "stream_id"));
+
+			pending_drop(p); /* the relay watches the connection from now on */
+			relay_start(a, req, fd, id);
+			return;
+		}
 		pending_drop(p);
 		return;
 	}

@@ -55,6 +55,7 @@ struct chan {
 	uint32_t next_id;
 
 	const char *error; /* static string */
+	int reply_fd;      /* during a reply callback: the fd that came with it, or -1 */
 	int in_dispatch;   /* >0 while callbacks run: defer free */
 	int free_pending;
 };
@@ -79,6 +80,7 @@ struct chan *chan_new(struct event_base *base, int fd, uint32_t max_payload, cha
 	ch->cb = cb;
 	ch->arg = arg;
 	ch->next_id = 1;
+	ch->reply_fd = -1;
 	TAILQ_INIT(&ch->out);
 	TAILQ_INIT(&ch->pending);
 	ch->ev_read = event_new(base, fd, EV_READ | EV_PERSIST, chan_on_read, ch);
@@ -183,7 +185,8 @@ static int chan_take_fd(struct chan *ch)
 	return fd;
 }
 
-static void chan_route_reply(struct chan *ch, const struct frame_hdr *hdr, const char *payload)
+static void chan_route_reply(struct chan *ch, const struct frame_hdr *hdr, const char *payload,
+			     int fd)
 {
 	struct chan_pending *p;
 	json_t *body;
@@ -191,13 +194,20 @@ static void chan_route_reply(struct chan *ch, const struct frame_hdr *hdr, const
 	TAILQ_FOREACH(p, &ch->pending, entry)
 		if (p->id == hdr->id)
 			break;
-	if (p == NULL)
+	if (p == NULL) {
+		if (fd >= 0)
+			close(fd);
 		return; /* a late reply whose requester gave up: drop it */
+	}
 	TAILQ_REMOVE(&ch->pending, p, entry);
 	body = json_loadb(payload, hdr->len, 0, NULL);
 	if (body == NULL)
 		body = json_object();
+	ch->reply_fd = fd;
 	p->cb(ch, hdr, body, p->arg);
+	if (ch->reply_fd >= 0)
+		close(ch->reply_fd);
+	ch->reply_fd = -1;
 	json_decref(body);
 	free(p);
 }
@@ -234,9 +244,7 @@ static void chan_dispatch(struct chan *ch)
 
 			p[hdr.len] = '\0';
 			if (hdr.flags & FRAME_F_REPLY) {
-				if (fd >= 0)
-					close(fd);
-				chan_route_reply(ch, &hdr, (const char *)p);
+				chan_route_reply(ch, &hdr, (const char *)p, fd);
 			} else {
 				ch->cb(ch, &hdr, (const char *)p, fd, ch->arg);
 			}
@@ -475,6 +483,29 @@ int chan_flush(struct chan *ch, int timeout_ms)
 	}
 	event_del(ch->ev_write);
 	return 0;
+}
+
+int chan_take_reply_fd(struct chan *ch)
+{
+	int fd = ch->reply_fd;
+
+	ch->reply_fd = -1;
+	return fd;
+}
+
+int chan_reply_fd(struct chan *ch, const struct frame_hdr *req, uint32_t type, json_t *body, int fd)
+{
+	char *text = json_dumps(body, JSON_COMPACT);
+	int rc;
+
+	if (text == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	rc = chan_send(ch, type, req->id, FRAME_F_REPLY, text, strlen(text), fd);
+	free(text);
+	return rc;
 }
 
 const char *chan_error(const struct chan *ch)

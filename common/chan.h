@@ -56,6 +56,13 @@ int chan_reply_error(struct chan *ch, const struct frame_hdr *req, int status, c
 /// Write all queued output now, blocking up to `timeout_ms`. For shutdown.
 int chan_flush(struct chan *ch, int timeout_ms);
 
+/// Inside a reply callback: take the descriptor that came with the reply
+/// (the caller then owns it), or -1. Unclaimed ones are closed.
+int chan_take_reply_fd(struct chan *ch);
+/// Reply with `body` (borrowed) and pass `fd` along with it (closed once sent).
+int chan_reply_fd(struct chan *ch, const struct frame_hdr *req, uint32_t type, json_t *body,
+		  int fd);
+
 /// Why the channel failed ("peer closed", "frame larger than ..."), or NULL.
 const char *chan_error(const struct chan *ch);
 /// Bytes queued for output.

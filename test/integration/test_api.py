@@ -53,3 +53,36 @@ def test_a_stalled_client_is_dropped_and_never_blocks_others():
         assert stalled.recv(1024) == b"", "the stalled connection should be closed"
         stalled.close()
         assert a.http("GET", "/ping") == (200, "OK")
+
+
+def test_journal_logs_stream_journalctl_output_and_stop_with_the_client():
+    import http.client
+    import shutil
+    import subprocess
+    import lib
+    with Agentd() as a:
+        body = '{"count": 1}'
+        hdr = {"Content-Type": "application/json"}
+        if shutil.which("journalctl") is None:
+            st, text = a.http("POST", "/v2/journal-logs", body, hdr)
+            assert st == 503 and "journalctl" in text, (st, text)
+            return
+        want = subprocess.run(["journalctl", "-n", "1", "-o", "short", "--no-pager"],
+                              capture_output=True, text=True).stdout
+        st, text = a.http("POST", "/v2/journal-logs", body, hdr)
+        assert st == 200, (st, text)
+        if "No entries" in want:
+            assert text == want, (text, want)
+        st, text = a.http("POST", "/v2/journal-logs", '{"count": 0}', hdr)
+        assert st == 400, (st, text)
+        # a following client that hangs up takes its journalctl with it
+        c = http.client.HTTPConnection("127.0.0.1", a.port, timeout=5)
+        c.request("POST", "/v2/journal-logs", '{"follow": true}', hdr)
+        assert c.getresponse().status == 200
+
+        def journalctls():
+            return [p for p, name, state in lib.processes_with_parent(a.pid)
+                    if name == "journalctl" and state != "Z"]
+        lib.wait_until(journalctls, 10, what="journalctl running")
+        c.close()
+        lib.wait_until(lambda: not journalctls(), 10, what="journalctl stopped")
