@@ -415,3 +415,36 @@ def test_contract_violation_rejects_the_app_unless_the_service_is_optional():
                        s.containers()["one"][0]["Name"] == "/one_11_3_c3", 30,
                        what="one renamed to release 3")
         assert "extra" not in s.containers()
+
+
+def test_delete_then_download_removes_the_old_image_before_pulling():
+    aid = app_id()
+    with State(aid) as s:
+        eng = s.eng
+        for img in (eng.image, eng.image_v2):
+            eng.docker("rmi", "-f", img, check=False)
+        eng.docker("pull", eng.image_v2)
+        try:
+            lbl = {"io.balena.update.strategy": "delete-then-download"}
+            s.apply(target(aid, "c1", 1, [service(1, "one", eng.image_v2, 11, labels=lbl)]), 120)
+            old_id = json.loads(eng.docker("image", "inspect", eng.image_v2))[0]["Id"]
+            t0 = time.time()
+            s.apply(target(aid, "c2", 2, [service(1, "one", eng.image, 21, labels=lbl)]), 120)
+            order = []
+            for e in events_since(eng, t0):
+                a = e["Actor"]["Attributes"]
+                if e.get("Type") == "container" and a.get("io.balena.app-id") == aid and \
+                        e["Action"] in ("destroy", "start"):
+                    order.append(e["Action"])
+                elif e.get("Type") == "image" and e["Action"] in ("delete", "untag") and \
+                        e["Actor"]["ID"] == old_id:
+                    order.append("delete-old")
+                elif e.get("Type") == "image" and e["Action"] == "pull" and \
+                        e["Actor"]["ID"] == eng.image:
+                    order.append("pull")
+            assert "delete-old" in order, order
+            assert order.index("destroy") < order.index("delete-old") < order.index("pull") \
+                < order.index("start"), order
+        finally:
+            for img in (eng.image, eng.image_v2):
+                eng.docker("rmi", "-f", img, check=False)
