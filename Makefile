@@ -139,6 +139,7 @@ bench: all $(BUILD)/bench-plan
 	@python3 test/bench/run.py
 	@python3 test/bench/bench_engine.py
 	@python3 test/bench/bench_state.py
+	@python3 test/bench/bench_api.py
 	@python3 test/bench/bench_cloud.py
 
 fuzz:

@@ -80,6 +80,12 @@ struct agentd {
 	int log_wanted;      /* apid has /v2/local/logs listeners */
 	unsigned long ticks; /* ping timer rounds */
 	json_t *journals;    /* owned: pids of journalctl run for the API */
+	/* engine.c: the cached container list */
+	json_t *clist; /* owned */
+	int clist_valid, clist_fetching;
+	unsigned clist_gen;
+	struct clist_waiter *clist_waiters; /* owned */
+	size_t clist_nwaiters;
 	char device_uuid[64];
 	char device_type[64], device_arch[32], os_version[128];
 };
@@ -117,6 +123,13 @@ typedef void (*engine_cb)(struct agentd *ad, int status, json_t *body, const cha
 /// Ask enginectl to run `op` (see enginectl/ops.c) with `args` (stolen).
 /// The callback always runs, later, from the event loop.
 int engine_call(struct agentd *ad, const char *op, json_t *args, engine_cb cb, void *arg);
+
+/// The supervised containers (engine list form, all states), from a cache
+/// kept fresh by engine events. The callback may run before this returns.
+typedef void (*containers_cb)(struct agentd *ad, json_t *list, const char *err, void *arg);
+void engine_containers(struct agentd *ad, containers_cb cb, void *arg);
+void engine_containers_invalidate(struct agentd *ad);
+void engine_containers_free(struct agentd *ad);
 
 /* apply.c */
 struct apply;

@@ -139,8 +139,7 @@ static int in_scope(json_t *scope, long long app_id)
 	return 0;
 }
 
-static void status_containers(struct agentd *ad, int status, json_t *body, const char *err,
-			      void *arg)
+static void status_containers(struct agentd *ad, json_t *body, const char *err, void *arg)
 {
 	struct api_call *c = arg;
 	json_t *out = apply_status(ad), *list = json_array(), *ct, *labels, *app;
@@ -148,10 +147,10 @@ static void status_containers(struct agentd *ad, int status, json_t *body, const
 	size_t i;
 	long long first_app = -1;
 
-	if (err != NULL || status != 200) {
+	if (err != NULL) {
 		json_decref(out);
 		json_decref(list);
-		reply_failed(c, 503, err ? err : "engine error");
+		reply_failed(c, 503, err);
 		return;
 	}
 	/* Like the balena supervisor: only the first app (in scope) is described. */
@@ -196,23 +195,20 @@ static void status_containers(struct agentd *ad, int status, json_t *body, const
 
 static void api_state_status(struct api_call *c)
 {
-	engine_call(c->ad, "containers.list",
-		    json_pack("{s:b, s:[s]}", "all", 1, "labels", "io.balena.supervised"),
-		    status_containers, c);
+	engine_containers(c->ad, status_containers, c);
 }
 
-static void apps_state_containers(struct agentd *ad, int status, json_t *body, const char *err,
-				  void *arg)
+static void apps_state_containers(struct agentd *ad, json_t *body, const char *err, void *arg)
 {
 	struct api_call *c = arg;
 	json_t *out = json_object(), *app, *svc, *ct, *st = apply_status(ad);
 	const char *uuid, *name;
 	size_t i;
 
-	if (err != NULL || status != 200) {
+	if (err != NULL) {
 		json_decref(out);
 		json_decref(st);
-		reply_failed(c, 503, err ? err : "engine error");
+		reply_failed(c, 503, err);
 		return;
 	}
 	json_object_foreach(json_object_get(apply_target(ad), "apps"), uuid, app) {
@@ -256,9 +252,7 @@ static void apps_state_containers(struct agentd *ad, int status, json_t *body, c
 
 static void api_applications_state(struct api_call *c)
 {
-	engine_call(c->ad, "containers.list",
-		    json_pack("{s:b, s:[s]}", "all", 1, "labels", "io.balena.supervised"),
-		    apps_state_containers, c);
+	engine_containers(c->ad, apps_state_containers, c);
 }
 
 /* --- Device actions --------------------------------------------------------- */
@@ -527,16 +521,23 @@ struct with_list {
 	with_list_fn fn;
 };
 
-static void with_list_done(struct agentd *ad, int status, json_t *body, const char *err, void *arg)
+static void with_list_done(struct agentd *ad, json_t *body, const char *err, void *arg)
 {
 	struct with_list *w = arg;
 
 	(void)ad;
-	if (err != NULL || status != 200)
-		reply_failed(w->c, 503, err ? err : "engine error");
+	if (err != NULL)
+		reply_failed(w->c, 503, err);
 	else
 		w->fn(w->c, body);
 	free(w);
+}
+
+/* The same, for a list straight from the engine (not the cached one). */
+static void with_list_engine_done(struct agentd *ad, int status, json_t *body, const char *err,
+				  void *arg)
+{
+	with_list_done(ad, body, err ? err : status != 200 ? "engine error" : NULL, arg);
 }
 
 static void with_containers(struct api_call *c, with_list_fn fn)
@@ -549,9 +550,7 @@ static void with_containers(struct api_call *c, with_list_fn fn)
 	}
 	w->c = c;
 	w->fn = fn;
-	engine_call(c->ad, "containers.list",
-		    json_pack("{s:b, s:[s]}", "all", 1, "labels", "io.balena.supervised"),
-		    with_list_done, w);
+	engine_containers(c->ad, with_list_done, w);
 }
 
 static json_t *container_of(json_t *list, long long app_id, const char *service, long long image_id)
@@ -1157,7 +1156,8 @@ static void api_cleanup_volumes(struct api_call *c)
 	}
 	w->c = c;
 	w->fn = cleanup_got_containers;
-	engine_call(c->ad, "containers.list", json_pack("{s:b}", "all", 1), with_list_done, w);
+	engine_call(c->ad, "containers.list", json_pack("{s:b}", "all", 1), with_list_engine_done,
+		    w);
 }
 
 /* --- Host config, device ----------------------------------------------------- */

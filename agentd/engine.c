@@ -3,6 +3,7 @@
  * its own (engine up/down, engine events, pull progress, container log
  * lines). Each is checked for its shape before anything uses it.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +19,7 @@ static int engine_state(struct agentd *ad, json_t *body)
 			&api, "engine_version", &ver, "resync", &resync, "error", &err) == -1)
 		return -1;
 	ad->engine_up = connected;
+	engine_containers_invalidate(ad);
 	if (connected) {
 		apply_trigger(ad, resync ? "engine resync" : "engine connected");
 		devlog_resync(ad);
@@ -37,6 +39,8 @@ static void engine_event(struct agentd *ad, const char *type, const char *action
 	const char *svc = json_string_value(json_object_get(attrs, "io.balena.service-name"));
 	const char *image = json_string_value(json_object_get(attrs, "image"));
 
+	if (type != NULL && !strcmp(type, "container"))
+		engine_containers_invalidate(ad); /* any change makes the cached list stale */
 	if (type == NULL || strcmp(type, "container") || action == NULL || id == NULL ||
 	    json_object_get(attrs, "io.balena.supervised") == NULL)
 		return;
@@ -152,4 +156,77 @@ int engine_call(struct agentd *ad, const char *op, json_t *args, engine_cb cb, v
 	}
 	json_decref(call);
 	return 0;
+}
+
+/* --- The supervised containers, cached ----------------------------------------
+ * The API asks for the container list on most reads; the engine is asked
+ * again only after a container event (or an engine reconnect) made the last
+ * answer stale, and concurrent askers share one request. */
+
+struct clist_waiter {
+	containers_cb cb;
+	void *arg;
+};
+
+static void engine_containers_done(struct agentd *ad, int status, json_t *body, const char *err,
+				   void *arg)
+{
+	struct clist_waiter *w = ad->clist_waiters;
+	size_t i, n = ad->clist_nwaiters;
+	unsigned gen = (unsigned)(uintptr_t)arg;
+
+	ad->clist_waiters = NULL;
+	ad->clist_nwaiters = 0;
+	ad->clist_fetching = 0;
+	if (err == NULL && status == 200 && json_is_array(body)) {
+		json_decref(ad->clist);
+		ad->clist = json_incref(body);
+		ad->clist_valid = gen == ad->clist_gen; /* no event while we asked */
+	}
+	for (i = 0; i < n; i++) {
+		if (err != NULL || status != 200)
+			w[i].cb(ad, NULL, err ? err : "engine error", w[i].arg);
+		else
+			w[i].cb(ad, body, NULL, w[i].arg);
+	}
+	free(w);
+}
+
+void engine_containers(struct agentd *ad, containers_cb cb, void *arg)
+{
+	struct clist_waiter *nw;
+
+	if (ad->clist_valid && ad->clist != NULL && ad->engine_up) {
+		cb(ad, ad->clist, NULL, arg);
+		return;
+	}
+	nw = realloc(ad->clist_waiters, (ad->clist_nwaiters + 1) * sizeof(*nw));
+	if (nw == NULL) {
+		cb(ad, NULL, "out of memory", arg);
+		return;
+	}
+	ad->clist_waiters = nw;
+	nw[ad->clist_nwaiters].cb = cb;
+	nw[ad->clist_nwaiters].arg = arg;
+	ad->clist_nwaiters++;
+	if (ad->clist_fetching)
+		return;
+	ad->clist_fetching = 1;
+	engine_call(ad, "containers.list",
+		    json_pack("{s:b, s:[s]}", "all", 1, "labels", "io.balena.supervised"),
+		    engine_containers_done, (void *)(uintptr_t)ad->clist_gen);
+}
+
+void engine_containers_invalidate(struct agentd *ad)
+{
+	ad->clist_gen++;
+	ad->clist_valid = 0;
+}
+
+void engine_containers_free(struct agentd *ad)
+{
+	json_decref(ad->clist);
+	ad->clist = NULL;
+	free(ad->clist_waiters);
+	ad->clist_waiters = NULL;
 }
