@@ -293,8 +293,7 @@ static const char *svc_status(json_t *c)
 	return st ? st : "exited";
 }
 
-static void report_containers(struct agentd *ad, int status, json_t *list, const char *err,
-			      void *arg)
+static void report_containers(struct agentd *ad, json_t *list, const char *err, void *arg)
 {
 	struct daemon *d = &ad->d[D_CLOUDSYNCD];
 	json_t *report, *apps = json_object(), *app, *svc, *ct, *st = apply_status(ad);
@@ -308,7 +307,7 @@ static void report_containers(struct agentd *ad, int status, json_t *list, const
 
 	(void)arg;
 	json_decref(st);
-	if (err != NULL || status != 200 || d->ch == NULL) {
+	if (err != NULL || d->ch == NULL) {
 		json_decref(apps);
 		free(key);
 		return;
@@ -367,9 +366,7 @@ void cloud_report_state(struct agentd *ad)
 {
 	if (!config_managed(&ad->cfg) || ad->d[D_CLOUDSYNCD].state != DS_READY)
 		return;
-	engine_call(ad, "containers.list",
-		    json_pack("{s:b, s:[s]}", "all", 1, "labels", "io.balena.supervised"),
-		    report_containers, NULL);
+	engine_containers(ad, report_containers, NULL);
 }
 
 /* --- Tags ------------------------------------------------------------------ */
