@@ -42,8 +42,8 @@ static long backoff(unsigned n, long cap)
 	return d > cap ? cap : d;
 }
 
-static void cloud_request(struct cloud *c, const char *method, const char *path, const char *key,
-			  json_t *body, xfer_done_cb done, const char *extra_header)
+void cloud_request(struct cloud *c, const char *method, const char *path, const char *key,
+		   json_t *body, xfer_done_cb done, void *arg, const char *extra_header)
 {
 	char url[1024], auth[256], *text = NULL;
 	const char *headers[4] = {auth, NULL, NULL, NULL};
@@ -61,10 +61,10 @@ static void cloud_request(struct cloud *c, const char *method, const char *path,
 	r.body = text;
 	r.timeout_ms = c->request_timeout_ms;
 	r.on_done = done;
-	r.arg = c;
+	r.arg = arg;
 	r.headers = headers;
 	if (http_start(c->http, &r) == NULL)
-		done(NULL, "cannot start the request", 0, "", 0, c);
+		done(NULL, "cannot start the request", 0, "", 0, arg);
 	free(text);
 }
 
@@ -131,7 +131,7 @@ static void lookup_with_provisioning_key(struct xfer *x, const char *err, long s
 	}
 	snprintf(path, sizeof(path), "/api-key/device/%lld/device-key", c->device_id);
 	b = json_pack("{s:s}", "apiKey", c->device_api_key);
-	cloud_request(c, "POST", path, c->provisioning_key, b, key_exchange_done,
+	cloud_request(c, "POST", path, c->provisioning_key, b, key_exchange_done, c,
 		      "Content-Type: application/json");
 	json_decref(b);
 }
@@ -148,7 +148,7 @@ static void lookup_with_device_key(struct xfer *x, const char *err, long status,
 		return;
 	}
 	cloud_request(c, "GET", c->lookup_path, c->provisioning_key, NULL,
-		      lookup_with_provisioning_key, NULL);
+		      lookup_with_provisioning_key, c, NULL);
 }
 
 static void register_done(struct xfer *x, const char *err, long status, const char *body,
@@ -165,7 +165,7 @@ static void register_done(struct xfer *x, const char *err, long status, const ch
 	} else if (err == NULL && status == 409) {
 		log_info("device already registered: exchanging keys");
 		cloud_request(c, "GET", c->lookup_path, c->device_api_key, NULL,
-			      lookup_with_device_key, NULL);
+			      lookup_with_device_key, c, NULL);
 	} else {
 		char why[64];
 
@@ -182,7 +182,7 @@ static void cloud_register(struct cloud *c)
 			      c->supervisor_version, "os_version", c->os_version, "os_variant",
 			      c->os_variant, "mac_address", c->mac_address);
 
-	cloud_request(c, "POST", "/device/register", c->provisioning_key, b, register_done,
+	cloud_request(c, "POST", "/device/register", c->provisioning_key, b, register_done, c,
 		      "Content-Type: application/json");
 	json_decref(b);
 }
@@ -256,7 +256,8 @@ static void cloud_poll(struct cloud *c)
 	c->polling = 1;
 	snprintf(path, sizeof(path), "/device/v3/%s/state", c->uuid);
 	snprintf(inm, sizeof(inm), "If-None-Match: %s", c->etag);
-	cloud_request(c, "GET", path, c->device_api_key, NULL, poll_done, c->etag[0] ? inm : NULL);
+	cloud_request(c, "GET", path, c->device_api_key, NULL, poll_done, c,
+		      c->etag[0] ? inm : NULL);
 }
 
 static void cloud_on_poll_timer(evutil_socket_t fd, short what, void *arg)
@@ -345,7 +346,7 @@ static void report_send(struct cloud *c)
 	c->reporting = 1;
 	c->in_flight = diff;
 	body = json_pack("{s:O}", c->uuid, diff);
-	cloud_request(c, "PATCH", "/device/v3/state", c->device_api_key, body, report_done,
+	cloud_request(c, "PATCH", "/device/v3/state", c->device_api_key, body, report_done, c,
 		      "Content-Type: application/json");
 	json_decref(body);
 }

@@ -44,6 +44,10 @@ struct cloud {
 };
 
 /* cloud.c */
+/// One request to the API endpoint + path, with "Authorization: Bearer <key>"
+/// and an optional extra header; `body` (borrowed) is sent as JSON.
+void cloud_request(struct cloud *c, const char *method, const char *path, const char *key,
+		   json_t *body, xfer_done_cb done, void *arg, const char *extra_header);
 int cloud_setup(struct cloud *c, struct event_base *base, json_t *config);
 void cloud_teardown(struct cloud *c);
 void cloud_poll_now(struct cloud *c);

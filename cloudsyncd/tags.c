@@ -51,10 +51,6 @@ static void tags_send(struct cloud *c)
 {
 	json_t *diff, *v, *body;
 	const char *k;
-	char url[1024], auth[256];
-	const char *headers[] = {auth, "Content-Type: application/json", NULL};
-	struct xfer_req r;
-	char *text;
 
 	if (c->tags_busy || c->tags_target == NULL || !c->provisioned)
 		return;
@@ -67,23 +63,11 @@ static void tags_send(struct cloud *c)
 		return;
 	}
 	body = json_pack("{s:O}", c->uuid, diff);
-	text = json_dumps(body, JSON_COMPACT);
-	json_decref(body);
-	snprintf(url, sizeof(url), "%s/device/v3/tags", c->endpoint);
-	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c->device_api_key);
-	memset(&r, 0, sizeof(r));
-	r.method = "PATCH";
-	r.path = url;
-	r.body = text;
-	r.timeout_ms = c->request_timeout_ms;
-	r.on_done = tags_done;
-	r.arg = c;
-	r.headers = headers;
 	c->tags_busy = 1;
 	c->tags_in_flight = diff;
-	if (http_start(c->http, &r) == NULL)
-		tags_done(NULL, "cannot start the request", 0, "", 0, c);
-	free(text);
+	cloud_request(c, "PATCH", "/device/v3/tags", c->device_api_key, body, tags_done, c,
+		      "Content-Type: application/json");
+	json_decref(body);
 }
 
 static void tags_on_timer(evutil_socket_t fd, short what, void *arg)
@@ -137,9 +121,7 @@ static void tags_got(struct xfer *x, const char *err, long status, const char *b
 void cloud_tags_get(struct cloud *c, const struct frame_hdr *hdr)
 {
 	struct tags_get *g = calloc(1, sizeof(*g));
-	char url[1024], auth[256];
-	const char *headers[] = {auth, NULL};
-	struct xfer_req r;
+	char path[256];
 
 	if (g == NULL || !c->provisioned) {
 		chan_reply_error(c->ch, hdr, 503, "the device is not provisioned yet");
@@ -148,19 +130,10 @@ void cloud_tags_get(struct cloud *c, const struct frame_hdr *hdr)
 	}
 	g->c = c;
 	g->id = hdr->id;
-	snprintf(url, sizeof(url),
-		 "%s/v7/device_tag?$select=id,tag_key,value&$filter=device%%20eq%%20%lld",
-		 c->endpoint, c->device_id);
-	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c->device_api_key);
-	memset(&r, 0, sizeof(r));
-	r.method = "GET";
-	r.path = url;
-	r.timeout_ms = c->request_timeout_ms;
-	r.on_done = tags_got;
-	r.arg = g;
-	r.headers = headers;
-	if (http_start(c->http, &r) == NULL)
-		tags_got(NULL, "cannot start the request", 0, "", 0, g);
+	snprintf(path, sizeof(path),
+		 "/v7/device_tag?$select=id,tag_key,value&$filter=device%%20eq%%20%lld",
+		 c->device_id);
+	cloud_request(c, "GET", path, c->device_api_key, NULL, tags_got, g, NULL);
 }
 
 void cloud_tags_setup(struct cloud *c, struct event_base *base)

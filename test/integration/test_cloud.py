@@ -18,13 +18,6 @@ def managed_config(cloud, port_holder=None):
             "bootstrapRetryDelay": 1000, "balenaRootCA": cloud.ca_b64}
 
 
-def start(cloud, eng=None, conflict=False):
-    ad = lib.Agentd(args=(["-s", eng.sock] if eng else []), config=None)
-    # listenPort must be in config.json: build it once the port is known
-    ad.config = None
-    return ad
-
-
 class Managed(lib.Agentd):
     def __init__(self, cloud, eng=None):
         self.cloud = cloud
@@ -36,6 +29,15 @@ class Managed(lib.Agentd):
         super().start()
         self.port = port
         return self
+
+
+def remove_app(eng, app_id, app_uuid):
+    """Remove what a test's app left in the engine: containers, default network."""
+    ids = eng.docker("ps", "-aq", "--filter", "label=io.balena.app-id=%d" % app_id,
+                     check=False).split()
+    if ids:
+        eng.docker("rm", "-f", *ids, check=False)
+    eng.docker("network", "rm", "%s_default" % app_uuid, check=False)
 
 
 def read_config(ad):
@@ -109,11 +111,7 @@ def test_target_from_the_cloud_is_applied_and_reported():
             assert last[2].get("If-None-Match"), "polls must send the last ETag"
             assert cloud.errors == [], cloud.errors
         finally:
-            ids = eng.docker("ps", "-aq", "--filter", "label=io.balena.app-id=%d" % app_id,
-                             check=False).split()
-            if ids:
-                eng.docker("rm", "-f", *ids, check=False)
-            eng.docker("network", "rm", "%s_default" % app_uuid, check=False)
+            remove_app(eng, app_id, app_uuid)
 
 
 def test_target_without_this_device_is_rejected_and_nothing_changes():
@@ -167,11 +165,7 @@ def test_container_output_and_system_messages_reach_the_log_stream():
             assert got(lambda l: l.get("isSystem") and "Started service" in l["message"])
             assert cloud.errors == [], cloud.errors
         finally:
-            ids = eng.docker("ps", "-aq", "--filter", "label=io.balena.app-id=%d" % app_id,
-                             check=False).split()
-            if ids:
-                eng.docker("rm", "-f", *ids, check=False)
-            eng.docker("network", "rm", "%s_default" % app_uuid, check=False)
+            remove_app(eng, app_id, app_uuid)
 
 
 def fault_then_recover(fault, expect_log):
@@ -203,11 +197,7 @@ def fault_then_recover(fault, expect_log):
             lib.wait_until(lambda: names() == ["main_11_7_c2"], 60,
                            what="release c2 once the cloud recovers")
         finally:
-            ids = eng.docker("ps", "-aq", "--filter", "label=io.balena.app-id=%d" % app_id,
-                             check=False).split()
-            if ids:
-                eng.docker("rm", "-f", *ids, check=False)
-            eng.docker("network", "rm", "%s_default" % app_uuid, check=False)
+            remove_app(eng, app_id, app_uuid)
 
 
 def test_cloud_500s_leave_the_release_running_and_are_retried():
@@ -286,11 +276,7 @@ def test_reports_are_throttled_to_one_per_ten_seconds():
             later = cloud.find("PATCH", "/device/v3/state")[-1][3][uuid]
             assert "os_version" not in later and "api_port" not in later, later
         finally:
-            ids = eng.docker("ps", "-aq", "--filter", "label=io.balena.app-id=%d" % app_id,
-                             check=False).split()
-            if ids:
-                eng.docker("rm", "-f", *ids, check=False)
-            eng.docker("network", "rm", "%s_default" % app_uuid, check=False)
+            remove_app(eng, app_id, app_uuid)
 
 
 def test_images_pulled_for_a_release_are_removed_once_unused():
@@ -320,11 +306,7 @@ def test_images_pulled_for_a_release_are_removed_once_unused():
             assert json.loads(eng.docker("image", "inspect", eng.image_v2, check=False) or "[]"), \
                 "the image in use must stay"
         finally:
-            ids = eng.docker("ps", "-aq", "--filter", "label=io.balena.app-id=%d" % app_id,
-                             check=False).split()
-            if ids:
-                eng.docker("rm", "-f", *ids, check=False)
-            eng.docker("network", "rm", "%s_default" % app_uuid, check=False)
+            remove_app(eng, app_id, app_uuid)
             for img in (eng.image, eng.image_v2):
                 eng.docker("rmi", "-f", img, check=False)
 

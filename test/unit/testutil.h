@@ -34,6 +34,21 @@ static inline void test_rmtree(const char *dir)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* A fresh directory in *dir and the path of `file` in it, for fixtures. */
+static inline void test_fixture(char **dir, char *path, size_t len, const char *file)
+{
+	*dir = test_tmpdir();
+	snprintf(path, len, "%s/%s", *dir, file);
+}
+
+/* Remove and forget a fixture directory. */
+static inline void test_fixture_free(char **dir)
+{
+	test_rmtree(*dir);
+	free(*dir);
+	*dir = NULL;
+}
+
 static inline void test_write_file(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "w");

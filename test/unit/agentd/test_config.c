@@ -14,16 +14,14 @@ static char path[512];
 static int setup(void **state)
 {
 	(void)state;
-	dir = test_tmpdir();
-	snprintf(path, sizeof(path), "%s/config.json", dir);
+	test_fixture(&dir, path, sizeof(path), "config.json");
 	return 0;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	test_rmtree(dir);
-	free(dir);
+	test_fixture_free(&dir);
 	return 0;
 }
 

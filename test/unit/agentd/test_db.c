@@ -20,16 +20,14 @@ static int setup(void **state)
 {
 	(void)state;
 	log_init("test", LOG_TO_PARENT, 0);
-	dir = test_tmpdir();
-	snprintf(path, sizeof(path), "%s/database.sqlite", dir);
+	test_fixture(&dir, path, sizeof(path), "database.sqlite");
 	return 0;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	test_rmtree(dir);
-	free(dir);
+	test_fixture_free(&dir);
 	return 0;
 }
 
