@@ -28,7 +28,7 @@ LDFLAGS := -Wl,--as-needed $(VARIANT_LDFLAGS)
 
 # Build-time check that the libraries are there, with the fix in the message.
 DEBIAN_PKGS := build-essential pkg-config libevent-dev libjansson-dev libsqlite3-dev \
-	libcurl4-openssl-dev zlib1g-dev libseccomp-dev libcmocka-dev python3 curl clang \
+	libcurl4-openssl-dev zlib1g-dev libseccomp-dev libcmocka-dev python3 curl openssl clang \
 	libclang-rt-14-dev docker.io docker-registry busybox-static
 pc = $(shell $(PKG) $(1) $(2) 2>/dev/null)
 

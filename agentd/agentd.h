@@ -168,6 +168,8 @@ int cloud_prepare(struct agentd *ad, char *err, size_t errlen);
 void cloud_config(struct agentd *ad, json_t *config);
 /// A message cloudsyncd sent. -1 if malformed.
 int cloud_dispatch(struct daemon *d, uint32_t type, json_t *body);
+/// Pass SUPERVISOR_POLL_INTERVAL / SUPERVISOR_API_REQUEST_TIMEOUT to cloudsyncd.
+void cloud_send_settings(struct agentd *ad, json_t *config);
 /// Ask cloudsyncd to fetch the target now (POST /v1/update).
 void cloud_poll(struct agentd *ad);
 /// Send the current state to cloudsyncd, which reports what changed.

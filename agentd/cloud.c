@@ -122,6 +122,18 @@ void cloud_config(struct agentd *ad, json_t *c)
 	poll = json_object_get(root, "appUpdatePollInterval");
 	if (json_is_integer(poll))
 		json_object_set(c, "poll_interval_ms", poll);
+	{
+		/* the device config vars, as last stored, win over config.json */
+		json_t *cfg = json_object_get(apply_target(ad), "config");
+		const char *p = json_string_value(json_object_get(cfg, "SUPERVISOR_POLL_INTERVAL"));
+		const char *t =
+			json_string_value(json_object_get(cfg, "SUPERVISOR_API_REQUEST_TIMEOUT"));
+
+		if (p != NULL && atol(p) > 0)
+			json_object_set_new(c, "poll_interval_ms", json_integer(atol(p)));
+		if (t != NULL && atol(t) > 0)
+			json_object_set_new(c, "request_timeout_ms", json_integer(atol(t)));
+	}
 	if (json_is_integer(json_object_get(root, "bootstrapRetryDelay")))
 		json_object_set(c, "bootstrap_retry_ms",
 				json_object_get(root, "bootstrapRetryDelay"));
@@ -158,6 +170,27 @@ static int cloud_provisioned(struct agentd *ad, json_t *body)
 	return 0;
 }
 
+/* SUPERVISOR_POLL_INTERVAL and SUPERVISOR_API_REQUEST_TIMEOUT, for cloudsyncd
+ * (invalid values were replaced by their defaults already). */
+void cloud_send_settings(struct agentd *ad, json_t *config)
+{
+	struct daemon *d = &ad->d[D_CLOUDSYNCD];
+	const char *poll = json_string_value(json_object_get(config, "SUPERVISOR_POLL_INTERVAL"));
+	const char *timeout =
+		json_string_value(json_object_get(config, "SUPERVISOR_API_REQUEST_TIMEOUT"));
+	json_t *m;
+
+	if (d->state != DS_READY || d->ch == NULL || (poll == NULL && timeout == NULL))
+		return;
+	m = json_object();
+	if (poll != NULL && atol(poll) > 0)
+		json_object_set_new(m, "poll_interval_ms", json_integer(atol(poll)));
+	if (timeout != NULL && atol(timeout) > 0)
+		json_object_set_new(m, "request_timeout_ms", json_integer(atol(timeout)));
+	chan_send_json(d->ch, MSG_CLOUD_SETTINGS, 0, 0, m);
+	json_decref(m);
+}
+
 static int cloud_target(struct agentd *ad, json_t *body)
 {
 	json_t *raw = json_object_get(body, "target"), *t;
@@ -174,6 +207,7 @@ static int cloud_target(struct agentd *ad, json_t *body)
 		return 0; /* a bad target is the cloud's fault, not cloudsyncd's */
 	}
 	json_object_set_new(t, "local", json_false());
+	cloud_send_settings(ad, json_object_get(t, "config"));
 	if (json_equal(t, apply_target(ad))) {
 		json_decref(t);
 		return 0;

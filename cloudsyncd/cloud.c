@@ -272,6 +272,17 @@ static void cloud_on_poll_timer(evutil_socket_t fd, short what, void *arg)
 		cloud_register(c);
 }
 
+void cloud_settings(struct cloud *c, json_t *body)
+{
+	json_int_t poll = json_integer_value(json_object_get(body, "poll_interval_ms"));
+	json_int_t timeout = json_integer_value(json_object_get(body, "request_timeout_ms"));
+
+	if (poll > 0)
+		c->poll_interval_ms = (long)poll;
+	if (timeout > 0)
+		c->request_timeout_ms = (long)timeout;
+}
+
 void cloud_poll_now(struct cloud *c)
 {
 	if (c->provisioned)

@@ -51,6 +51,8 @@ void cloud_request(struct cloud *c, const char *method, const char *path, const 
 int cloud_setup(struct cloud *c, struct event_base *base, json_t *config);
 void cloud_teardown(struct cloud *c);
 void cloud_poll_now(struct cloud *c);
+/// New poll interval / request timeout from the device config vars.
+void cloud_settings(struct cloud *c, json_t *body);
 /// A whole current-state report from agentd (borrowed).
 void cloud_report(struct cloud *c, json_t *report);
 

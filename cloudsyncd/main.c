@@ -43,11 +43,16 @@ static int cloudsyncd_dispatch(struct child *c, const struct frame_hdr *hdr, jso
 		close(fd);
 	if (cl == NULL)
 		return hdr->type == MSG_CLOUD_POLL || hdr->type == MSG_CLOUD_REPORT ||
-				       hdr->type == MSG_CLOUD_LOG || hdr->type == MSG_CLOUD_TAGS
+				       hdr->type == MSG_CLOUD_LOG || hdr->type == MSG_CLOUD_TAGS ||
+				       hdr->type == MSG_CLOUD_SETTINGS
 			       ? 0
 			       : -1;
 	if (hdr->type == MSG_CLOUD_POLL) {
 		cloud_poll_now(cl);
+		return 0;
+	}
+	if (hdr->type == MSG_CLOUD_SETTINGS) {
+		cloud_settings(cl, body);
 		return 0;
 	}
 	if (hdr->type == MSG_CLOUD_TAGS && json_is_object(json_object_get(body, "tags"))) {

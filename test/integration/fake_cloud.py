@@ -124,6 +124,8 @@ class FakeCloud:
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
+        # a device hanging up on a slow answer is expected in fault tests
+        self.server.handle_error = lambda request, address: None
         self.port = self.server.server_address[1]
         self.url = "https://127.0.0.1:%d" % self.port
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -199,6 +201,22 @@ class FakeCloud:
             if key not in self.device_keys:
                 self.errors.append("state poll with an unknown key")
                 return h.reply(401)
+            if self.fault == "slow":
+                time.sleep(4)  # longer than the device's request timeout
+                return h.reply(500, {"message": "too late"})
+            if self.fault == "drip":
+                data = json.dumps(self.target).encode()
+                h.send_response(200)
+                h.send_header("Content-Length", str(len(data)))
+                h.end_headers()
+                try:
+                    for i in range(0, len(data), 8):  # a few bytes at a time, slowly
+                        h.wfile.write(data[i:i + 8])
+                        h.wfile.flush()
+                        time.sleep(0.25)
+                except OSError:
+                    pass  # the device gave up, as it should
+                return None
             if self.fault == "500":
                 return h.reply(500, {"message": "injected"})
             if self.fault == "reset":

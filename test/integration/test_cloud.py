@@ -69,7 +69,8 @@ def test_uuid_conflict_goes_through_the_key_exchange():
 
 
 def v3_target(uuid, app_uuid, app_id, commit, image, env=None):
-    return {uuid: {"name": "cloudy", "config": {"RESIN_SUPERVISOR_POLL_INTERVAL": "500"},
+    return {uuid: {"name": "cloudy", "config": {"RESIN_SUPERVISOR_POLL_INTERVAL": "500",
+                                                "RESIN_SUPERVISOR_API_REQUEST_TIMEOUT": "1500"},
                    "apps": {app_uuid: {"id": app_id, "name": "cloudapp", "releases": {commit: {
                        "id": 7, "services": {"main": {
                            "id": 1, "image_id": 11, "image": image,
@@ -338,3 +339,11 @@ def test_a_restart_does_not_resend_what_the_cloud_has():
                 again.__exit__(None, None, None)
         finally:
             first.__exit__(None, None, None)
+
+
+def test_a_cloud_that_does_not_answer_in_time_is_given_up_and_retried():
+    fault_then_recover("slow", r"target state poll failed: .*[Tt]imed? ?out.*; retrying in")
+
+
+def test_a_slow_drip_response_is_given_up_and_retried():
+    fault_then_recover("drip", r"target state poll failed: .*[Tt]imed? ?out.*; retrying in")
