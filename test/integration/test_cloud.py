@@ -19,13 +19,17 @@ def managed_config(cloud, port_holder=None):
 
 
 class Managed(lib.Agentd):
-    def __init__(self, cloud, eng=None):
+    """agentd managed by the fake cloud; `extra` overrides config.json keys
+    (a value of None removes the key)."""
+    def __init__(self, cloud, eng=None, extra=None):
         self.cloud = cloud
+        self.extra = extra or {}
         super().__init__(args=(["-s", eng.sock] if eng else []))
 
     def start(self):
         port = lib.free_port()
-        self.config = dict(managed_config(self.cloud), listenPort=port)
+        self.config = dict(managed_config(self.cloud), listenPort=port, **self.extra)
+        self.config = {k: v for k, v in self.config.items() if v is not None}
         super().start()
         self.port = port
         return self
@@ -347,3 +351,24 @@ def test_a_cloud_that_does_not_answer_in_time_is_given_up_and_retried():
 
 def test_a_slow_drip_response_is_given_up_and_retried():
     fault_then_recover("drip", r"target state poll failed: .*[Tt]imed? ?out.*; retrying in")
+
+
+
+def test_post_v1_update_polls_the_cloud_at_once():
+    from test_api_routes import global_key
+    with FakeCloud() as cloud, Managed(cloud, extra={"appUpdatePollInterval": 3600000}) as ad:
+        lib.wait_until(lambda: cloud.find("GET", "/device/v3/"), 20, what="the first poll")
+        key = global_key(ad)
+        polls = len(cloud.find("GET", "/device/v3/"))
+        st, text = ad.http("POST", "/v1/update?apikey=" + key, b"")
+        assert (st, text) == (204, ""), (st, text)
+        lib.wait_until(lambda: len(cloud.find("GET", "/device/v3/")) > polls, 10,
+                       what="a poll right after POST /v1/update")
+        assert cloud.errors == [], cloud.errors
+
+
+def test_a_certificate_the_device_does_not_trust_is_a_clear_log_line():
+    with FakeCloud() as cloud, Managed(cloud, extra={"balenaRootCA": None}) as ad:
+        ad.wait_log(r"provisioning failed: .*(certificate|issuer).*; retrying in", 20)
+        assert "registered_at" not in read_config(ad)
+        assert cloud.find("POST", "/device/register") == []
