@@ -25,7 +25,7 @@ static int64_t wall_ms(void)
 	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
-static void after_ms(struct event *ev, long ms)
+void cloud_after_ms(struct event *ev, long ms)
 {
 	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
 
@@ -33,9 +33,9 @@ static void after_ms(struct event *ev, long ms)
 	evtimer_add(ev, &tv);
 }
 
-static long backoff(unsigned n, long cap)
+long cloud_backoff(long base, unsigned n, long cap)
 {
-	long d = BACKOFF_BASE_MS;
+	long d = base;
 
 	while (n-- > 0 && d < cap)
 		d *= 2;
@@ -81,15 +81,15 @@ static void cloud_provisioned(struct cloud *c, long long device_id)
 	json_decref(m);
 	c->provisioned = 1;
 	c->failures = 0;
-	after_ms(c->ev_poll, 0);
+	cloud_after_ms(c->ev_poll, 0);
 }
 
 static void cloud_retry_provision(struct cloud *c, const char *why)
 {
-	long d = backoff(c->failures++, c->bootstrap_retry_ms);
+	long d = cloud_backoff(BACKOFF_BASE_MS, c->failures++, c->bootstrap_retry_ms);
 
 	log_warnx("provisioning failed: %s; retrying in %ld ms", why, d);
-	after_ms(c->ev_poll, d);
+	cloud_after_ms(c->ev_poll, d);
 }
 
 static void key_exchange_done(struct xfer *x, const char *err, long status, const char *body,
@@ -207,19 +207,19 @@ static void poll_done(struct xfer *x, const char *err, long status, const char *
 	c->polling = 0;
 	if (err == NULL && status == 304) {
 		c->failures = 0;
-		after_ms(c->ev_poll, poll_delay(c));
+		cloud_after_ms(c->ev_poll, poll_delay(c));
 		return;
 	}
 	if (err != NULL || status != 200) {
-		long d = backoff(c->failures++,
-				 c->poll_interval_ms > 15000 ? c->poll_interval_ms : 15000);
+		long d = cloud_backoff(BACKOFF_BASE_MS, c->failures++,
+				       c->poll_interval_ms > 15000 ? c->poll_interval_ms : 15000);
 
 		if (err != NULL)
 			log_warnx("target state poll failed: %s; retrying in %ld ms", err, d);
 		else
 			log_warnx("target state poll failed: HTTP %ld; retrying in %ld ms", status,
 				  d);
-		after_ms(c->ev_poll, d);
+		cloud_after_ms(c->ev_poll, d);
 		return;
 	}
 	if ((t = json_loadb(body, len, 0, &jerr)) == NULL || !json_is_object(t)) {
@@ -227,7 +227,7 @@ static void poll_done(struct xfer *x, const char *err, long status, const char *
 			  "(%s)",
 			  t ? "not an object" : jerr.text);
 		json_decref(t);
-		after_ms(c->ev_poll, backoff(c->failures++, 15000));
+		cloud_after_ms(c->ev_poll, cloud_backoff(BACKOFF_BASE_MS, c->failures++, 15000));
 		return;
 	}
 	c->failures = 0;
@@ -237,14 +237,14 @@ static void poll_done(struct xfer *x, const char *err, long status, const char *
 			  "with uuid '%s'.",
 			  c->uuid);
 		json_decref(t);
-		after_ms(c->ev_poll, poll_delay(c));
+		cloud_after_ms(c->ev_poll, poll_delay(c));
 		return;
 	}
 	m = json_pack("{s:o, s:s?}", "target", t, "etag", etag);
 	if (chan_send_json(c->ch, MSG_CLOUD_TARGET, 0, 0, m) == 0 && etag != NULL)
 		snprintf(c->etag, sizeof(c->etag), "%s", etag);
 	json_decref(m);
-	after_ms(c->ev_poll, poll_delay(c));
+	cloud_after_ms(c->ev_poll, poll_delay(c));
 }
 
 static void cloud_poll(struct cloud *c)
@@ -286,7 +286,7 @@ void cloud_settings(struct cloud *c, json_t *body)
 void cloud_poll_now(struct cloud *c)
 {
 	if (c->provisioned)
-		after_ms(c->ev_poll, 0);
+		cloud_after_ms(c->ev_poll, 0);
 }
 
 /* --- Reports ------------------------------------------------------------------------ */
@@ -318,14 +318,16 @@ static void report_done(struct xfer *x, const char *err, long status, const char
 		c->in_flight = NULL;
 		c->report_failures = 0;
 		if (c->pending_report != NULL)
-			after_ms(c->ev_report, REPORT_MIN_MS);
+			cloud_after_ms(c->ev_report, REPORT_MIN_MS);
 		return;
 	}
 	json_decref(c->in_flight);
 	c->in_flight = NULL;
 	/* Retry-After is seconds (RFC 9110), whatever the Node supervisor did. */
-	after_ms(c->ev_report,
-		 ra && atol(ra) > 0 ? atol(ra) * 1000 : backoff(c->report_failures++ + 5, 900000));
+	cloud_after_ms(c->ev_report,
+		       ra && atol(ra) > 0
+			       ? atol(ra) * 1000
+			       : cloud_backoff(BACKOFF_BASE_MS, c->report_failures++ + 5, 900000));
 	log_warnx("state report failed: %s", err ? err : "the API refused it");
 }
 
@@ -337,7 +339,8 @@ static void report_send(struct cloud *c)
 	if (c->reporting || c->pending_report == NULL || !c->provisioned)
 		return;
 	if (wall_ms() - c->last_report_ms < REPORT_MIN_MS) {
-		after_ms(c->ev_report, (long)(REPORT_MIN_MS - (wall_ms() - c->last_report_ms)));
+		cloud_after_ms(c->ev_report,
+			       (long)(REPORT_MIN_MS - (wall_ms() - c->last_report_ms)));
 		return;
 	}
 	/* Only the top-level fields that changed, each whole (report.c). */
@@ -424,7 +427,7 @@ int cloud_setup(struct cloud *c, struct event_base *base, json_t *config)
 			  : json_object();
 	c->ev_poll = evtimer_new(base, cloud_on_poll_timer, c);
 	c->ev_report = evtimer_new(base, cloud_on_report_timer, c);
-	after_ms(c->ev_poll, 0);
+	cloud_after_ms(c->ev_poll, 0);
 	return 0;
 }
 

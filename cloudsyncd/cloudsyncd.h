@@ -51,6 +51,10 @@ void cloud_request(struct cloud *c, const char *method, const char *path, const 
 int cloud_setup(struct cloud *c, struct event_base *base, json_t *config);
 void cloud_teardown(struct cloud *c);
 void cloud_poll_now(struct cloud *c);
+/// Arm a one-shot timer to fire `ms` from now (re-arming it if pending).
+void cloud_after_ms(struct event *ev, long ms);
+/// `base` doubled `n` times, at most `cap`: the retry delays of cloudsyncd.
+long cloud_backoff(long base, unsigned n, long cap);
 /// New poll interval / request timeout from the device config vars.
 void cloud_settings(struct cloud *c, json_t *body);
 /// A whole current-state report from agentd (borrowed).

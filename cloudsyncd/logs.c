@@ -37,14 +37,6 @@ struct cloudlog {
 
 static void logs_connect(struct cloudlog *l);
 
-static void after(struct event *ev, long ms)
-{
-	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-
-	evtimer_del(ev);
-	evtimer_add(ev, &tv);
-}
-
 static int logs_append(struct cloudlog *l, const char *text, size_t n)
 {
 	char *nb;
@@ -124,8 +116,7 @@ static void logs_done(struct xfer *x, const char *err, long status, const char *
 		      void *arg)
 {
 	struct cloudlog *l = arg;
-	long d = 5000;
-	unsigned i;
+	long d;
 
 	(void)x;
 	(void)body;
@@ -137,14 +128,12 @@ static void logs_done(struct xfer *x, const char *err, long status, const char *
 	l->z_len = l->z_off = 0;
 	evtimer_del(l->ev_idle);
 	/* The cloud answers only when it is done with us: reconnect later. */
-	for (i = 0; i < l->failures && d < LOG_BACKOFF_MAX; i++)
-		d *= 2;
-	l->failures++;
+	d = cloud_backoff(5000, l->failures++, LOG_BACKOFF_MAX);
 	if (err != NULL)
 		log_warnx("log stream ended: %s; reconnecting in %ld ms", err, d);
 	else if (status != 0)
 		log_debug("log stream ended (HTTP %ld); reconnecting in %ld ms", status, d);
-	after(l->ev_retry, d > LOG_BACKOFF_MAX ? LOG_BACKOFF_MAX : d);
+	cloud_after_ms(l->ev_retry, d);
 }
 
 static void logs_connect(struct cloudlog *l)
@@ -174,10 +163,10 @@ static void logs_connect(struct cloudlog *l)
 	if ((l->x = http_start(c->http, &r)) == NULL) {
 		deflateEnd(&l->zs);
 		l->z_ready = 0;
-		after(l->ev_retry, 5000);
+		cloud_after_ms(l->ev_retry, 5000);
 		return;
 	}
-	after(l->ev_idle, LOG_IDLE_MS);
+	cloud_after_ms(l->ev_idle, LOG_IDLE_MS);
 }
 
 static void logs_on_retry(evutil_socket_t fd, short what, void *arg)
@@ -230,7 +219,7 @@ void cloud_log(struct cloud *c, json_t *line)
 		if (!evtimer_pending(l->ev_retry, NULL))
 			logs_connect(l);
 	} else {
-		after(l->ev_idle, LOG_IDLE_MS);
+		cloud_after_ms(l->ev_idle, LOG_IDLE_MS);
 		if (l->paused) {
 			l->paused = 0;
 			http_resume(l->x);

@@ -13,14 +13,6 @@
 
 #define TAGS_MIN_MS 10000
 
-static void tags_after(struct cloud *c, long ms)
-{
-	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-
-	evtimer_del(c->ev_tags);
-	evtimer_add(c->ev_tags, &tv);
-}
-
 static void tags_done(struct xfer *x, const char *err, long status, const char *body, size_t len,
 		      void *arg)
 {
@@ -38,13 +30,14 @@ static void tags_done(struct xfer *x, const char *err, long status, const char *
 		c->tags_failures = 0;
 		json_decref(c->tags_in_flight);
 		c->tags_in_flight = NULL;
-		tags_after(c, TAGS_MIN_MS); /* anything that changed meanwhile, later */
+		cloud_after_ms(c->ev_tags,
+			       TAGS_MIN_MS); /* anything that changed meanwhile, later */
 		return;
 	}
 	json_decref(c->tags_in_flight);
 	c->tags_in_flight = NULL;
 	log_warnx("device tags report failed: %s", err ? err : "the API refused it");
-	tags_after(c, 15000L << (c->tags_failures < 5 ? c->tags_failures++ : 5));
+	cloud_after_ms(c->ev_tags, cloud_backoff(15000, c->tags_failures++, 480000));
 }
 
 static void tags_send(struct cloud *c)
