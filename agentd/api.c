@@ -17,6 +17,7 @@
 #include "agentd.h"
 #include "locks.h"
 #include "compose.h"
+#include "hostconfig.h"
 #include "db.h"
 #include "log.h"
 #include "target.h"
@@ -1166,19 +1167,39 @@ static void api_host_config_get(struct api_call *c)
 {
 	char host[256] = "";
 	FILE *f = fopen("/etc/hostname", "re");
+	json_t *proxy = hostconfig_proxy_read(c->ad->set.boot_dir);
 
 	if (f != NULL) {
 		if (fgets(host, sizeof(host), f) != NULL)
 			host[strcspn(host, "\n")] = '\0';
 		fclose(f);
 	}
-	reply(c, 200, json_pack("{s:{s:s}}", "network", "hostname", host));
+	reply(c, 200, json_pack("{s:{s:s, s:o*}}", "network", "hostname", host, "proxy", proxy));
 }
 
+static void unlock_all_apps(struct agentd *ad)
+{
+	json_t *app, *svc;
+	const char *k, *name, *svcs[256];
+	int n;
+
+	json_object_foreach(json_object_get(apply_target(ad), "apps"), k, app) {
+		n = 0;
+		json_object_foreach(json_object_get(app, "services"), name, svc)
+			if (n < 256)
+				svcs[n++] = name;
+		lock_release(ad->run_dir, (int)json_integer_value(json_object_get(app, "id")), svcs,
+			     n);
+	}
+}
+
+/* Hostname into config.json, proxy into the boot partition, under the locks
+ * of every app (balenaOS restarts the engine and redsocks after either). */
 static void api_host_config_patch(struct api_call *c)
 {
-	json_t *net = json_object_get(c->body, "network"), *h;
-	char err[512];
+	json_t *net = json_object_get(c->body, "network"), *h, *proxy;
+	char err[768];
+	int rc;
 
 	if (!json_is_object(c->body)) {
 		reply_text_free(c, 400, "Invalid request body");
@@ -1190,18 +1211,29 @@ static void api_host_config_patch(struct api_call *c)
 		return;
 	}
 	h = json_object_get(net, "hostname");
+	proxy = json_object_get(net, "proxy");
 	if (!json_is_object(net) || (h != NULL && !json_is_string(h))) {
 		reply_text_free(c, 400, "Invalid hostname");
 		return;
 	}
-	if (json_object_get(net, "proxy") != NULL) {
-		reply_text_free(c, 503, "Proxy configuration is not supported yet");
+	if (proxy != NULL && !json_is_object(proxy)) {
+		reply_text_free(c, 400, "Invalid proxy configuration: must be an object");
 		return;
 	}
 	if (lock_all_apps(c->ad, body_force(c), err, sizeof(err)) == -1) {
 		reply_text_free(c, 423, err);
 		return;
 	}
+	if (proxy != NULL &&
+	    (rc = hostconfig_proxy_patch(c->ad->set.boot_dir, proxy, err, sizeof(err))) != 0) {
+		unlock_all_apps(c->ad);
+		log_warnx("host-config: %s", err);
+		reply_text_free(c, rc == -1 ? 400 : 503, err);
+		return;
+	}
+	if (proxy != NULL)
+		log_info("host-config: proxy settings %s",
+			 json_object_size(proxy) ? "updated" : "removed");
 	if (h != NULL) {
 		char name[8];
 		const char *v = json_string_value(h);
@@ -1213,10 +1245,12 @@ static void api_host_config_patch(struct api_call *c)
 		json_object_set_new(c->ad->cfg.root, "hostname", json_string(v));
 		if (config_write_atomic(c->ad->config_path, c->ad->cfg.root, err, sizeof(err)) ==
 		    -1) {
+			unlock_all_apps(c->ad);
 			reply_text_free(c, 503, err);
 			return;
 		}
 	}
+	unlock_all_apps(c->ad);
 	reply_text_free(c, 200, "OK");
 }
 

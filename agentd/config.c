@@ -145,39 +145,32 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-int config_write_atomic(const char *path, json_t *root, char *err, size_t errlen)
+int file_write_atomic(const char *path, const char *data, size_t len, mode_t mode, char *err,
+		      size_t errlen)
 {
 	char tmp[PATH_MAX], dir[PATH_MAX];
-	char *text;
 	int fd, dfd, saved;
 
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp) ||
 	    snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir)) {
-		snprintf(err, errlen, "config.json %s: path too long", path);
+		snprintf(err, errlen, "%s: path too long", path);
 		return -1;
 	}
-	if ((text = json_dumps(root, JSON_COMPACT)) == NULL) {
-		snprintf(err, errlen, "config.json %s: cannot serialise", path);
-		return -1;
-	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd == -1 || fchmod(fd, 0600) == -1 || write_all(fd, text, strlen(text)) == -1 ||
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd == -1 || fchmod(fd, mode) == -1 || write_all(fd, data, len) == -1 ||
 	    fsync(fd) == -1) {
 		saved = errno;
 		if (fd != -1) {
 			close(fd);
 			unlink(tmp);
 		}
-		free(text);
-		snprintf(err, errlen, "config.json %s: cannot write %s: %s", path, tmp,
-			 strerror(saved));
+		snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(saved));
 		return -1;
 	}
-	free(text);
 	if (close(fd) == -1 || rename(tmp, path) == -1) {
 		saved = errno;
 		unlink(tmp);
-		snprintf(err, errlen, "config.json %s: cannot replace: %s", path, strerror(saved));
+		snprintf(err, errlen, "cannot replace %s: %s", path, strerror(saved));
 		return -1;
 	}
 	/* The rename is durable only once the directory entry is on disk. */
@@ -186,4 +179,21 @@ int config_write_atomic(const char *path, json_t *root, char *err, size_t errlen
 		close(dfd);
 	}
 	return 0;
+}
+
+int config_write_atomic(const char *path, json_t *root, char *err, size_t errlen)
+{
+	char why[PATH_MAX + 128];
+	char *text;
+	int rc;
+
+	if ((text = json_dumps(root, JSON_COMPACT)) == NULL) {
+		snprintf(err, errlen, "config.json %s: cannot serialise", path);
+		return -1;
+	}
+	rc = file_write_atomic(path, text, strlen(text), 0600, why, sizeof(why));
+	free(text);
+	if (rc == -1)
+		snprintf(err, errlen, "config.json %s: %s", path, why);
+	return rc;
 }

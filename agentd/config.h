@@ -7,6 +7,7 @@
 #define AGENTD_CONFIG_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include <jansson.h>
 
@@ -26,6 +27,10 @@ void config_free(struct device_config *cfg);
 /// True when the device has a cloud to talk to.
 int config_managed(const struct device_config *cfg);
 
+/// Replace `path` with `len` bytes of `data`, atomically and durably (temp
+/// file, fsync, rename, fsync of the directory), with `mode`.
+int file_write_atomic(const char *path, const char *data, size_t len, mode_t mode, char *err,
+		      size_t errlen);
 /// Replace `path` with `root` serialised, atomically and durably, mode 0600.
 int config_write_atomic(const char *path, json_t *root, char *err, size_t errlen);
 

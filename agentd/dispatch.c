@@ -27,6 +27,8 @@ json_t *dispatch_config_for(struct daemon *d)
 	case D_APID:
 		json_object_set_new(c, "api_address", json_string(ad->api_address));
 		json_object_set_new(c, "api_port", json_integer(ad->cfg.listen_port));
+		json_object_set_new(c, "api_max_connections",
+				    json_integer(ad->set.api_max_connections));
 		/* config.json apiTimeout (ms): idle and slow clients are dropped after it */
 		if (json_is_integer(json_object_get(ad->cfg.root, "apiTimeout")))
 			json_object_set(c, "api_timeout_ms",

@@ -24,6 +24,8 @@ void settings_default(struct settings *s)
 	s->shutdown_command[0] = strdup("systemctl");
 	s->shutdown_command[1] = strdup("poweroff");
 	snprintf(s->led_file, sizeof(s->led_file), "/sys/class/leds/led0/brightness");
+	s->api_max_connections = 128;
+	snprintf(s->boot_dir, sizeof(s->boot_dir), "/mnt/boot");
 }
 
 void settings_free(struct settings *s)
@@ -144,9 +146,10 @@ static int settings_daemon(json_t *obj, struct restart_policy *p, const char *wh
 
 int settings_load(const char *path, struct settings *s, char *err, size_t errlen)
 {
-	static const char *const keys[] = {
-		"user",           "handshake_timeout_ms", "ping_interval_ms", "daemons",
-		"reboot_command", "shutdown_command",     "led_file",         NULL};
+	static const char *const keys[] = {"user",     "handshake_timeout_ms", "ping_interval_ms",
+					   "daemons",  "reboot_command",       "shutdown_command",
+					   "led_file", "api_max_connections",  "boot_dir",
+					   NULL};
 	char where[512];
 	json_error_t jerr;
 	json_t *root, *v, *dv;
@@ -175,6 +178,8 @@ int settings_load(const char *path, struct settings *s, char *err, size_t errlen
 	if (get_uint(root, "handshake_timeout_ms", 100, 600000, &s->handshake_timeout_ms, where,
 		     err, errlen) == -1 ||
 	    get_uint(root, "ping_interval_ms", 100, 600000, &s->ping_interval_ms, where, err,
+		     errlen) == -1 ||
+	    get_uint(root, "api_max_connections", 1, 100000, &s->api_max_connections, where, err,
 		     errlen) == -1)
 		goto out;
 	if (get_argv(root, "reboot_command", s->reboot_command, where, err, errlen) == -1 ||
@@ -186,6 +191,14 @@ int settings_load(const char *path, struct settings *s, char *err, size_t errlen
 			goto out;
 		}
 		snprintf(s->led_file, sizeof(s->led_file), "%s", json_string_value(v));
+	}
+	if ((v = json_object_get(root, "boot_dir")) != NULL) {
+		if (!json_is_string(v) || json_string_length(v) == 0 ||
+		    json_string_length(v) >= sizeof(s->boot_dir) - 32) {
+			snprintf(err, errlen, "%s: \"boot_dir\" must be a path", where);
+			goto out;
+		}
+		snprintf(s->boot_dir, sizeof(s->boot_dir), "%s", json_string_value(v));
 	}
 	if ((v = json_object_get(root, "daemons")) != NULL) {
 		if (!json_is_object(v)) {

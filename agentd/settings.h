@@ -10,6 +10,8 @@
  *     "reboot_command": ["systemctl", "reboot"],     POST /v1/reboot runs it
  *     "shutdown_command": ["systemctl", "poweroff"], POST /v1/shutdown runs it
  *     "led_file": "/sys/class/leds/led0/brightness", POST /v1/blink writes it
+ *     "api_max_connections": 128,        more open API connections get 503
+ *     "boot_dir": "/mnt/boot",           PATCH host-config writes system-proxy/ here
  *     "daemons": {
  *       "apid": { "restart": "always", "backoff_initial_ms": 100,
  *                 "backoff_max_ms": 30000, "stable_after_ms": 60000,
@@ -34,6 +36,8 @@ struct settings {
 	char *reboot_command[16];
 	char *shutdown_command[16];
 	char led_file[256];
+	unsigned api_max_connections; /* apid answers 503 beyond */
+	char boot_dir[256];           /* host-config proxy files go under <boot_dir>/system-proxy */
 };
 
 void settings_default(struct settings *s);

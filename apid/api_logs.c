@@ -73,7 +73,7 @@ void api_local_logs(struct apid *a, struct evhttp_request *req)
 	if (TAILQ_EMPTY(&a->log_clients))
 		logs_want(a, 1);
 	TAILQ_INSERT_TAIL(&a->log_clients, lc, entry);
-	evhttp_connection_set_closecb(lc->conn, logs_on_close, lc);
+	conns_set_closecb(lc->a, lc->conn, logs_on_close, lc);
 	logs_send(lc, first, sizeof(first) - 1);
 }
 
@@ -94,7 +94,7 @@ void logs_free_all(struct apid *a)
 	struct log_client *lc;
 
 	while ((lc = TAILQ_FIRST(&a->log_clients)) != NULL) {
-		evhttp_connection_set_closecb(lc->conn, NULL, NULL);
+		conns_set_closecb(lc->a, lc->conn, NULL, NULL);
 		TAILQ_REMOVE(&a->log_clients, lc, entry);
 		free(lc);
 	}

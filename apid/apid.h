@@ -14,6 +14,9 @@
 
 struct pending;
 struct log_client;
+struct conn;
+
+typedef void (*conn_close_cb)(struct evhttp_connection *evcon, void *arg);
 
 struct apid {
 	struct child *child;
@@ -24,6 +27,9 @@ struct apid {
 	json_t *keys;                         /* owned: [{key, scopes}] */
 	TAILQ_HEAD(, pending) pending;        /* requests waiting for agentd (owned) */
 	TAILQ_HEAD(, log_client) log_clients; /* /v2/local/logs streams (owned) */
+	TAILQ_HEAD(, conn) conns;             /* open connections (owned) */
+	unsigned nconns, max_conns;           /* beyond max_conns: 503 */
+	int conns_warned;
 };
 
 typedef void (*route_fn)(struct apid *a, struct evhttp_request *req);
@@ -64,6 +70,16 @@ int auth_header_key(const char *header, char *out, size_t len);
 json_t *auth_check(struct apid *a, struct evhttp_request *req, char *key, size_t keylen);
 /// Take a new key list from agentd (MSG_API_AUTH body).
 int auth_update(struct apid *a, json_t *body);
+
+/* conns.c */
+/// Count connections from now on; those beyond max_conns are refused.
+void conns_init(struct apid *a, unsigned max_conns);
+/// Call cb when the client of evcon goes away (NULL: no longer).
+void conns_set_closecb(struct apid *a, struct evhttp_connection *evcon, conn_close_cb cb,
+		       void *arg);
+/// Whether evcon was accepted beyond the cap (answer 503 and close).
+int conns_refused(struct apid *a, struct evhttp_connection *evcon);
+void conns_free_all(struct apid *a);
 
 /* api_logs.c */
 void api_local_logs(struct apid *a, struct evhttp_request *req);

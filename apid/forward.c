@@ -25,7 +25,7 @@ struct pending {
 static void pending_drop(struct pending *p)
 {
 	if (p->conn != NULL)
-		evhttp_connection_set_closecb(p->conn, NULL, NULL);
+		conns_set_closecb(p->a, p->conn, NULL, NULL);
 	TAILQ_REMOVE(&p->a->pending, p, entry);
 	free(p);
 }
@@ -66,7 +66,7 @@ static void relay_free(struct relay *r, int client_gone)
 		chan_request(child_chan(r->a->child), MSG_API_CALL, m, relay_stop_done, NULL);
 		json_decref(m);
 	} else if (r->conn != NULL) {
-		evhttp_connection_set_closecb(r->conn, NULL, NULL);
+		conns_set_closecb(r->a, r->conn, NULL, NULL);
 	}
 	bufferevent_free(r->be);
 	free(r);
@@ -113,7 +113,7 @@ static void relay_start(struct apid *a, struct evhttp_request *req, int fd, int 
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 			  "text/plain; charset=utf-8");
 	evhttp_send_reply_start(req, 200, "OK");
-	evhttp_connection_set_closecb(r->conn, relay_on_close, r);
+	conns_set_closecb(r->a, r->conn, relay_on_close, r);
 	bufferevent_setcb(r->be, relay_on_read, NULL, relay_on_event, r);
 	bufferevent_enable(r->be, EV_READ);
 }
@@ -240,7 +240,7 @@ void forward_call(struct apid *a, struct evhttp_request *req, const char *call, 
 	p->conn = evhttp_request_get_connection(req);
 	TAILQ_INSERT_TAIL(&a->pending, p, entry);
 	if (p->conn != NULL)
-		evhttp_connection_set_closecb(p->conn, forward_on_close, p);
+		conns_set_closecb(p->a, p->conn, forward_on_close, p);
 	if (chan_request(child_chan(a->child), MSG_API_CALL, msg, forward_on_reply, p) == -1) {
 		reply_text(req, 503, "agentd unavailable");
 		pending_drop(p);

@@ -18,13 +18,14 @@ static void apid_on_request(struct evhttp_request *req, void *arg)
 static int apid_setup(struct child *c, json_t *config)
 {
 	const char *address = "0.0.0.0";
-	json_int_t port = 48484, timeout_ms = 900000;
+	json_int_t port = 48484, timeout_ms = 900000, max_conns = 128;
 	struct apid *a;
 
-	if (json_unpack(config, "{s?s, s?I, s?I}", "api_address", &address, "api_port", &port,
-			"api_timeout_ms", &timeout_ms) == -1 ||
-	    port < 1 || port > 65535 || timeout_ms < 1) {
-		log_error("config has a bad api_address or api_port");
+	if (json_unpack(config, "{s?s, s?I, s?I, s?I}", "api_address", &address, "api_port", &port,
+			"api_timeout_ms", &timeout_ms, "api_max_connections", &max_conns) == -1 ||
+	    port < 1 || port > 65535 || timeout_ms < 1 || max_conns < 1 || max_conns > 100000) {
+		log_error("config has a bad api_address, api_port, api_timeout_ms or "
+			  "api_max_connections");
 		return -1;
 	}
 	if ((a = calloc(1, sizeof(*a))) == NULL)
@@ -52,6 +53,7 @@ static int apid_setup(struct child *c, json_t *config)
 						    EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE |
 						    EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
 	evhttp_set_gencb(a->http, apid_on_request, a);
+	conns_init(a, (unsigned)max_conns);
 	if (evhttp_bind_socket(a->http, address, (ev_uint16_t)port) == -1) {
 		log_warn("cannot listen on %s:%d", address, (int)port);
 		evhttp_free(a->http);
@@ -93,6 +95,7 @@ static void apid_teardown(struct child *c)
 
 	forward_free_all(a);
 	logs_free_all(a);
+	conns_free_all(a);
 	evhttp_free(a->http);
 	json_decref(a->keys);
 	free(a->unhealthy_why);

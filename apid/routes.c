@@ -210,6 +210,11 @@ void routes_dispatch(struct apid *a, struct evhttp_request *req)
 	char key[256] = "", allow[64];
 	int path_known;
 
+	if (conns_refused(a, evhttp_request_get_connection(req))) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+		reply_text(req, 503, "Too many connections");
+		return;
+	}
 	if (path == NULL || path[0] == '\0')
 		path = "/";
 	params = json_object();

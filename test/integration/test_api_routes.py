@@ -330,6 +330,92 @@ def test_body_over_10_mb_answers_413():
         assert st == 204, ("9 MB body", st, text)
 
 
+def raw_get(sock, path="/ping"):
+    """Send one keep-alive GET on sock; (status, headers, body) of the answer."""
+    sock.sendall(("GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path).encode())
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(4096)
+        assert chunk, "closed before an answer: %r" % data
+        data += chunk
+    head, body = data.split(b"\r\n\r\n", 1)
+    lines = head.decode().split("\r\n")
+    headers = dict((k.lower(), v.strip()) for k, v in
+                   (line.split(":", 1) for line in lines[1:]))
+    while len(body) < int(headers.get("content-length", "0")):
+        chunk = sock.recv(4096)
+        assert chunk, "closed mid-body"
+        body += chunk
+    return int(lines[0].split()[1]), headers, body.decode()
+
+
+def closed_by_peer(sock):
+    """True once the server has closed sock (EOF or reset), else False."""
+    try:
+        return sock.recv(4096) == b""
+    except BlockingIOError:
+        return False
+    except ConnectionResetError:
+        return True
+
+
+def test_connections_beyond_the_cap_get_503_and_are_closed():
+    cap = 3
+    with lib.Agentd(settings={"api_max_connections": cap}) as a:
+        apid = a.children()["apid"]
+        held = []
+        try:
+            # two keep-alive clients, and one that connects and says nothing
+            for _ in range(2):
+                s = socket.create_connection(("127.0.0.1", a.port), timeout=10 * lib.SCALE)
+                held.append(s)
+                assert raw_get(s)[0] == 200
+            idle = socket.create_connection(("127.0.0.1", a.port), timeout=10 * lib.SCALE)
+            held.append(idle)
+            # a fourth: 503 with Connection: close, then closed by apid
+            extra = socket.create_connection(("127.0.0.1", a.port), timeout=10 * lib.SCALE)
+            held.append(extra)
+            st, headers, body = raw_get(extra)
+            assert (st, body) == (503, "Too many connections"), (st, headers, body)
+            assert headers.get("connection", "").lower() == "close", headers
+            extra.setblocking(False)
+            lib.wait_until(lambda: closed_by_peer(extra), 10, what="apid closing the 4th")
+            # one beyond the cap that never sends a request is dropped soon
+            quiet = socket.create_connection(("127.0.0.1", a.port), timeout=10 * lib.SCALE)
+            held.append(quiet)
+            quiet.setblocking(False)
+            lib.wait_until(lambda: closed_by_peer(quiet), 15,
+                           what="apid dropping a silent connection beyond the cap")
+            # the first clients are still served on their connections
+            assert raw_get(held[0])[0] == 200 and raw_get(held[1])[0] == 200
+            # the silent one inside the cap leaving frees a place
+            idle.close()
+
+            def served():
+                with socket.create_connection(("127.0.0.1", a.port),
+                                              timeout=10 * lib.SCALE) as s:
+                    return raw_get(s)[0] == 200
+            lib.wait_until(served, 10, what="a new connection served after one left")
+            # a log stream counts while open and frees its place when it ends
+            def open_stream():  # a closed served() socket may not be seen yet
+                s = socket.create_connection(("127.0.0.1", a.port), timeout=10 * lib.SCALE)
+                s.sendall(b"GET /v2/local/logs HTTP/1.1\r\nHost: x\r\n\r\n")
+                if s.recv(4096).startswith(b"HTTP/1.1 200"):
+                    return s
+                s.close()
+                return None
+            stream = lib.wait_until(open_stream, 10, what="a /v2/local/logs stream")
+            held.append(stream)
+            with socket.create_connection(("127.0.0.1", a.port), timeout=10 * lib.SCALE) as s:
+                assert raw_get(s)[0] == 503, "the logs stream did not count"
+            stream.close()
+            lib.wait_until(served, 10, what="a place freed by the logs stream leaving")
+        finally:
+            for s in held:
+                s.close()
+        assert a.running() and a.children().get("apid") == apid, "apid or agentd died"
+
+
 # --------------------------------------------------------------------------- device routes
 
 
@@ -388,6 +474,43 @@ def test_host_config_patch_sets_hostname_in_config_json():
             after = json.load(f)
         assert re.fullmatch(r"[0-9a-f]{32}", after.get("uuid", "")), after
         assert after["hostname"] == after["uuid"][:7], after
+
+
+def test_host_config_proxy_is_written_to_the_boot_dir_read_back_and_removed():
+    with lib.TempDir() as boot, lib.Agentd(settings={"boot_dir": boot}) as a:
+        conf = os.path.join(boot, "system-proxy", "redsocks.conf")
+        noproxy = os.path.join(boot, "system-proxy", "no_proxy")
+        proxy = {"type": "socks5", "ip": "10.9.8.7", "port": 1080, "login": "dev",
+                 "password": "secret", "noProxy": ["10.0.0.0/8", "example.org"],
+                 "dns": "1.1.1.1:53"}
+        st, text = call(a, "PATCH", "/v1/device/host-config", {"network": {"proxy": proxy}})
+        assert (st, text) == (200, "OK"), (st, text)
+        text = read_file(conf)
+        for line in ("type = socks5;", "ip = 10.9.8.7;", "port = 1080;", 'login = "dev";',
+                     'password = "secret";', "local_port = 12345;", "remote_ip = 1.1.1.1;"):
+            assert line in text, (line, text)
+        assert read_file(noproxy).split() == ["10.0.0.0/8", "example.org"]
+        hc = call_json(a, "GET", "/v1/device/host-config")
+        assert hc["network"]["proxy"] == proxy, hc
+        # a partial change keeps the rest
+        st, text = call(a, "PATCH", "/v1/device/host-config",
+                        {"network": {"proxy": {"port": 3128, "dns": False}}})
+        assert (st, text) == (200, "OK"), (st, text)
+        want = dict(proxy, port=3128)
+        del want["dns"]
+        assert call_json(a, "GET", "/v1/device/host-config")["network"]["proxy"] == want
+        # bad input: 400 with the reason, and nothing changes
+        for bad, why in (({"type": "gopher"}, "socks5"), ({"port": 70000}, "port"),
+                         ({"ip": "1.2.3.4;\nbase {"}, "ip"), ("socks5", "object")):
+            st, text = call(a, "PATCH", "/v1/device/host-config",
+                            {"network": {"proxy": bad}})
+            assert st == 400 and why in text, (bad, st, text)
+        assert call_json(a, "GET", "/v1/device/host-config")["network"]["proxy"] == want
+        # {} removes the proxy
+        st, text = call(a, "PATCH", "/v1/device/host-config", {"network": {"proxy": {}}})
+        assert (st, text) == (200, "OK"), (st, text)
+        assert not os.path.exists(conf) and not os.path.exists(noproxy)
+        assert "proxy" not in call_json(a, "GET", "/v1/device/host-config")["network"]
 
 
 def test_metrics_report_each_daemon_in_prometheus_text():

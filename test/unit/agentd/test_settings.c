@@ -57,6 +57,22 @@ static void overrides_apply_to_the_named_daemon_only(void **state)
 	settings_free(&s);
 }
 
+static void api_cap_and_boot_dir_have_defaults_and_overrides(void **state)
+{
+	struct settings s;
+	char err[256];
+
+	(void)state;
+	settings_default(&s);
+	assert_int_equal(s.api_max_connections, 128);
+	assert_string_equal(s.boot_dir, "/mnt/boot");
+	test_write_file(path, "{\"api_max_connections\":3,\"boot_dir\":\"/tmp/boot\"}");
+	assert_int_equal(settings_load(path, &s, err, sizeof(err)), 0);
+	assert_int_equal(s.api_max_connections, 3);
+	assert_string_equal(s.boot_dir, "/tmp/boot");
+	settings_free(&s);
+}
+
 static void bad_files_are_clear_errors(void **state)
 {
 	(void)state;
@@ -70,12 +86,17 @@ static void bad_files_are_clear_errors(void **state)
 		     "backoff_max_ms");
 	expect_error("{\"daemons\":{\"apid\":{\"retries\":1}}}", "daemons.apid: unknown key");
 	expect_error("{\"user\":\"\"}", "user");
+	expect_error("{\"api_max_connections\":0}", "api_max_connections");
+	expect_error("{\"api_max_connections\":\"9\"}", "api_max_connections");
+	expect_error("{\"boot_dir\":\"\"}", "boot_dir");
+	expect_error("{\"boot_dir\":7}", "boot_dir");
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(overrides_apply_to_the_named_daemon_only),
+		cmocka_unit_test(api_cap_and_boot_dir_have_defaults_and_overrides),
 		cmocka_unit_test(bad_files_are_clear_errors),
 	};
 
