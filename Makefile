@@ -64,7 +64,7 @@ UNIT_TESTS := cloudsyncd/test_report enginectl/test_stream agentd/test_plan agen
 UNIT_BINS := $(patsubst %,$(BUILD)/test/unit/%,$(UNIT_TESTS))
 UNIT_LIBS := $(call pc,--libs,cmocka libevent jansson sqlite3 libseccomp libcurl zlib)
 
-.PHONY: all check unit asan test-build integration run bench fuzz install deps depcheck \
+.PHONY: all check unit asan test-build integration cli run bench fuzz install deps depcheck \
 	format format-check clean
 all: depcheck $(BINS) $(BUILD)/engine-drive
 
@@ -126,6 +126,10 @@ test-build:
 
 integration: all test-build
 	@python3 test/integration/run.py
+
+# The real balena CLI for the local-mode tests (npm; skipped without it).
+cli:
+	@sh test/cli/install.sh $(BUILD)/balena-cli
 
 check:
 	@$(MAKE) --no-print-directory deps

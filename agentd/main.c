@@ -214,7 +214,8 @@ static void device_identity(struct agentd *ad)
 /* Everything that can make start-up fail, checked before any child runs. */
 static void startup_checks(struct agentd *ad)
 {
-	char err[1024], dbpath[PATH_MAX];
+	char err[1024], dbpath[PATH_MAX + 32];
+	static char data_abs[PATH_MAX], run_abs[PATH_MAX];
 	struct sockaddr_un sun;
 	int n;
 
@@ -234,6 +235,12 @@ static void startup_checks(struct agentd *ad)
 		fatal("cannot create data directory %s", ad->data_dir);
 	if (mkdir_p(ad->run_dir, 0755) == -1)
 		fatal("cannot create run directory %s", ad->run_dir);
+	/* Absolute from here on: the lock dirs under run_dir are bind sources,
+	 * which the engine takes only as absolute paths. */
+	if (realpath(ad->data_dir, data_abs) == NULL || realpath(ad->run_dir, run_abs) == NULL)
+		fatal("cannot resolve %s or %s", ad->data_dir, ad->run_dir);
+	ad->data_dir = data_abs;
+	ad->run_dir = run_abs;
 	snprintf(dbpath, sizeof(dbpath), "%s/database.sqlite", ad->data_dir);
 	if ((ad->db = db_open(dbpath, err, sizeof(err))) == NULL)
 		fatalx("%s", err);

@@ -31,6 +31,7 @@ if bash test/harness/engine-up.sh "$engine_dir" >/dev/null; then
 else
 	echo "engine: could not start a private engine; engine tests will fail"
 fi
+make --no-print-directory cli
 suite integration make --no-print-directory integration
 echo "== format"
 if make --no-print-directory format-check >/dev/null 2>&1; then
