@@ -225,3 +225,61 @@ def test_cli_push_builds_on_the_device_engine_and_agentd_creates_the_service():
     finally:
         relay.close()
         push_cleanup(eng)
+
+
+def test_cli_local_mode_calls_replayed_on_the_clis_own_target():
+    """Every supervisor call of `balena push` and livepush (see the notes in
+    the shared reference on the CLI), in order, with the body the CLI sent
+    (captured with --debug), answered in the shapes the CLI reads. Two fields
+    differ from the capture: privileged (cannot start here) and network_mode
+    host (test containers stay off the host's network)."""
+    eng = engine()
+    eng.docker("tag", eng.local_image, PUSH_IMAGE)
+    try:
+        with lib.Agentd(args=["-s", eng.sock]) as ad:
+            def get(path):
+                st, body = ad.http("GET", path)
+                assert st == 200, (path, st, body)
+                return json.loads(body) if path != "/ping" else body
+
+            assert get("/ping") == "OK"
+            v = get("/v2/version")
+            assert v["status"] == "success", v
+            major, minor, patch = (int(x) for x in
+                                   v["version"].split("+")[0].split("-")[0].split("."))
+            assert (major, minor, patch) >= (9, 7, 0), v
+            info = get("/v2/local/device-info")["info"]
+            assert info["arch"] and info["deviceType"], info
+            current = get("/v2/local/target-state")["state"]
+            svc = {"environment": {},
+                   "labels": {"io.resin.features.kernel-modules": "1",
+                              "io.resin.features.firmware": "1",
+                              "io.resin.features.dbus": "1",
+                              "io.resin.features.supervisor-api": "1",
+                              "io.resin.features.resin-api": "1"},
+                   "privileged": False, "tty": True, "restart": "always",
+                   "network_mode": "none", "volumes": ["resin-data:/data"], "imageId": 1,
+                   "serviceName": "main", "serviceId": 1, "image": PUSH_IMAGE,
+                   "running": True, "command": ["sh", "-c", TALK]}
+            posted = {"local": {"name": current["local"]["name"],
+                                "config": current["local"]["config"],
+                                "apps": {PUSH_APP_ID: {
+                                    "name": "localapp", "commit": "10ca12e1ea5e",
+                                    "releaseId": "1", "services": {"1": svc},
+                                    "volumes": {"resin-data": {}}, "networks": {}}}}}
+            st, body = ad.http("POST", "/v2/local/target-state", json.dumps(posted),
+                               {"Content-Type": "application/json"})
+            assert st == 200, (st, body)
+            # livepush polls the status until the app is applied
+            status = lib.wait_until(
+                lambda: (lambda s: s if s["appState"] == "applied" and s["containers"]
+                         else None)(get("/v2/state/status")), 60, what="appState applied")
+            assert status["status"] == "success", status
+            main = [c for c in status["containers"] if c["serviceName"] == "main"]
+            assert len(main) == 1 and main[0]["containerId"], status
+            got = get("/v2/containerId?serviceName=main")
+            assert got == {"status": "success", "containerId": main[0]["containerId"]}, got
+            state = get("/v2/local/target-state")["state"]
+            assert state["local"]["apps"][PUSH_APP_ID]["services"]["1"]["image"] == PUSH_IMAGE
+    finally:
+        push_cleanup(eng)
