@@ -186,6 +186,30 @@ def test_managed_requests_without_a_valid_key_get_401():
         assert call(a, "POST", "/v1/blink", b"") == (401, "Unauthorized")
 
 
+def route_table():
+    """(method, path, auth) of every route in apid's table, parameters filled in."""
+    with open(os.path.join(lib.REPO, "apid", "routes.c")) as f:
+        text = f.read()
+    found = re.findall(r'\{EVHTTP_REQ_(\w+), "([^"]+)", ([01]),', text)
+    assert len(found) > 30, "routes table not found in apid/routes.c"
+    return [(m, re.sub(r":\w+", "1", p), a == "1") for m, p, a in found]
+
+
+def test_managed_every_route_but_ping_and_healthy_needs_a_key():
+    with Managed() as a:
+        key = global_key(a)
+        for method, path, auth in route_table():
+            body = None if method in ("GET", "HEAD") else b"{}"
+            h = {"Content-Type": "application/json"}
+            for headers in ({}, {"Authorization": "Bearer " + key[::-1]},
+                            {"Authorization": "Basic " + key}):
+                st, text = call(a, method, path, body, dict(h, **headers), timeout=10)
+                if auth:
+                    assert (st, text) == (401, "Unauthorized"), (method, path, headers, st)
+                else:
+                    assert st == 200, (method, path, st, text)
+        assert {p for m, p, auth in route_table() if not auth} == {"/ping", "/v1/healthy"}
+
 def test_managed_key_is_accepted_by_query_bearer_and_apikey_schemes():
     with Managed() as a:
         key = global_key(a)
@@ -631,6 +655,41 @@ def test_stop_service_is_refused_423_under_a_user_lock_and_force_stops_it():
         # agentd released its own lock too
         assert not os.path.exists(os.path.join(os.path.dirname(lock), "resin-updates.lock"))
 
+
+def test_every_lock_taking_route_answers_423_under_a_user_lock():
+    aid = app_id()
+    with State(aid) as s:
+        s.apply(one_service_app(aid, s.eng.local_image))
+        cid = running(s, "one")["Id"]
+        lock = user_lock(s.ad, aid, "one")
+        with open(s.ad.config_path) as f:
+            config_before = f.read()
+        for method, path, body in (
+                ("POST", "/v1/restart", {"appId": int(aid)}),
+                ("POST", "/v1/purge", {"appId": int(aid)}),
+                ("POST", "/v1/apps/%s/stop" % aid, {}),
+                ("POST", "/v2/applications/%s/restart" % aid, {}),
+                ("POST", "/v2/applications/%s/purge" % aid, {}),
+                ("POST", "/v2/applications/%s/restart-service" % aid, {"serviceName": "one"}),
+                ("POST", "/v2/applications/%s/stop-service" % aid, {"serviceName": "one"}),
+                ("PATCH", "/v1/device/host-config", {"network": {"hostname": "locked"}})):
+            st, text = call(s.ad, method, path, body)
+            assert st == 423 and "Lockfile exists for { appId: %s, service: one }" % aid in text, \
+                (method, path, st, text)
+        c = s.containers()["one"]
+        assert len(c) == 1 and c[0]["Id"] == cid and c[0]["State"]["Running"], \
+            "changed in spite of the lock"
+        with open(s.ad.config_path) as f:
+            assert f.read() == config_before, "host-config changed in spite of the lock"
+        assert os.path.exists(lock)
+        # force goes ahead, and agentd's own lock files go away afterwards
+        st, text = call(s.ad, "PATCH", "/v1/device/host-config",
+                        {"network": {"hostname": "forced"}, "force": True})
+        assert (st, text) == (200, "OK"), (st, text)
+        with open(s.ad.config_path) as f:
+            assert json.load(f)["hostname"] == "forced"
+        assert not os.path.exists(os.path.join(os.path.dirname(lock), "resin-updates.lock")), \
+            "host-config kept agentd's lock"
 
 def test_start_and_restart_service_by_name_and_image_id():
     aid = app_id()

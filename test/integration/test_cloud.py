@@ -372,3 +372,79 @@ def test_a_certificate_the_device_does_not_trust_is_a_clear_log_line():
         ad.wait_log(r"provisioning failed: .*(certificate|issuer).*; retrying in", 20)
         assert "registered_at" not in read_config(ad)
         assert cloud.find("POST", "/device/register") == []
+
+
+def test_scoped_service_key_reaches_its_own_app_only():
+    """A service labelled io.balena.features.supervisor-api gets a key scoped
+    to its app (facts §1.2): app-targeted routes of another app answer 401,
+    listings show its app only, and device-wide routes take it."""
+    eng = engine()
+    base = 881000 + os.getpid() % 1000
+    mine, other = base, base + 1
+    uuids = {mine: "cafe%028x" % mine, other: "cafe%028x" % other}
+    with FakeCloud() as cloud, Managed(cloud, eng) as ad:
+        try:
+            lib.wait_until(lambda: "registered_at" in read_config(ad), 20, what="provisioning")
+            uuid = read_config(ad)["uuid"]
+            t = v3_target(uuid, uuids[mine], mine, "c0ffee", eng.local_image)
+            t[uuid]["apps"][uuids[mine]]["releases"]["c0ffee"]["services"]["main"]["labels"] = \
+                {"io.balena.features.supervisor-api": "1"}
+            o = v3_target(uuid, uuids[other], other, "beef", eng.local_image)
+            o[uuid]["apps"][uuids[other]]["name"] = "otherapp"
+            t[uuid]["apps"].update(o[uuid]["apps"])
+            cloud.target = t
+
+            def container(app):
+                ids = eng.docker("ps", "-q", "--filter", "label=io.balena.app-id=%d" % app,
+                                 check=False).split()
+                return ids[0] if len(ids) == 1 else None
+            lib.wait_until(lambda: container(mine) and container(other), 60,
+                           what="both apps running")
+            env = dict(e.split("=", 1) for e in json.loads(
+                eng.docker("inspect", container(mine)))[0]["Config"]["Env"])
+            key = env["BALENA_SUPERVISOR_API_KEY"]
+            assert env["RESIN_SUPERVISOR_API_KEY"] == key and len(key) == 32, env
+            assert "BALENA_SUPERVISOR_API_KEY" not in json.dumps(json.loads(
+                eng.docker("inspect", container(other)))[0]["Config"]["Env"])
+            auth = {"Authorization": "Bearer " + key}
+
+            def call(method, path, body=None):
+                h = dict(auth)
+                if body is not None:
+                    h["Content-Type"] = "application/json"
+                return ad.http(method, path, json.dumps(body) if body is not None else None, h)
+
+            # another app's routes: refused as balena refuses them
+            for method, path, body in (
+                    ("GET", "/v1/apps/%d" % other, None),
+                    ("POST", "/v1/restart", {"appId": other}),
+                    ("POST", "/v2/applications/%d/restart-service" % other,
+                     {"serviceName": "main"}),
+                    ("POST", "/v2/applications/%d/purge" % other, {})):
+                st, text = call(method, path, body)
+                assert st == 401 and "Unauthorized" in text, (method, path, st, text)
+            assert container(other), "the other app's container was touched"
+            # listings are filtered to its app
+            st, text = call("GET", "/v2/applications/state")
+            assert st == 200 and set(json.loads(text)) == {"cloudapp"}, text
+            st, text = call("GET", "/v2/state/status")
+            assert st == 200, text
+            assert {c["appId"] for c in json.loads(text)["containers"]} == {mine}, text
+            st, text = call("GET", "/v2/containerId")
+            services = json.loads(text)["services"]
+            assert st == 200 and list(services) == ["main"] and \
+                services["main"].startswith(container(mine)), text
+            # its own app, and device-wide routes, are fine
+            st, text = call("GET", "/v1/apps/%d" % mine)
+            assert st == 200 and json.loads(text)["appId"] == mine, (st, text)
+            for method, path in (("GET", "/v2/version"), ("GET", "/v1/device"),
+                                 ("GET", "/v2/device/name")):
+                st, text = call(method, path)
+                assert st == 200, (path, st, text)
+            # a wrong key of the same shape is still 401
+            st, _ = ad.http("GET", "/v2/version", None, {"Authorization": "Bearer " + key[::-1]})
+            assert st == 401
+            assert cloud.errors == [], cloud.errors
+        finally:
+            for app in (mine, other):
+                remove_app(eng, app, uuids[app])
