@@ -422,7 +422,12 @@ def test_scoped_service_key_reaches_its_own_app_only():
                      {"serviceName": "main"}),
                     ("POST", "/v2/applications/%d/purge" % other, {})):
                 st, text = call(method, path, body)
-                assert st == 401 and "Unauthorized" in text, (method, path, st, text)
+                # facts §1.3: /v1/apps/:appId says the app "is not available"
+                want = "Application is not available" if path.startswith("/v1/apps/") \
+                    else "Unauthorized"
+                assert st == 401 and json.loads(text) == {"status": "failed",
+                                                          "message": want}, \
+                    (method, path, st, text)
             assert container(other), "the other app's container was touched"
             # listings are filtered to its app
             st, text = call("GET", "/v2/applications/state")
