@@ -26,6 +26,7 @@
 #include "db.h"
 #include "locks.h"
 #include "log.h"
+#include "named.h"
 #include "plan.h"
 #include "target.h"
 
@@ -60,6 +61,7 @@ struct apply {
 	/* The planner's input (its arrays owned here) and output for this round. */
 	struct plan_input in;
 	struct svc_state **svcs; /* [app][service], beside in.apps */
+	json_t *named_specs;     /* network/volume name -> its create body, this round */
 	struct step steps[MAX_STEPS];
 	int nsteps;
 	int only_noops; /* this round only waits */
@@ -152,7 +154,13 @@ static void round_free(struct apply *a)
 			free(a->in.apps[i].networks[j]);
 		free(a->in.apps[i].volumes);
 		free(a->in.apps[i].networks);
+		free(a->in.apps[i].volume_hash);
+		free(a->in.apps[i].network_hash);
 	}
+	for (i = 0; i < a->in.ncur; i++)
+		free(a->in.cur[i].uses);
+	json_decref(a->named_specs);
+	a->named_specs = NULL;
 	free(a->svcs);
 	free(a->in.apps);
 	free(a->in.cur);
@@ -354,6 +362,27 @@ static enum cur_status cur_status_of(const char *state)
 	return CUR_EXITED;
 }
 
+/* The volumes and networks a container is on (names borrowed from c). */
+static void cur_uses_read(struct cur_container *cc, json_t *c)
+{
+	json_t *mounts = json_object_get(c, "Mounts"), *m;
+	json_t *nets = json_object_get(json_object_get(c, "NetworkSettings"), "Networks");
+	const char *k, *name;
+	json_t *v;
+	size_t i;
+
+	cc->uses = calloc(json_array_size(mounts) + json_object_size(nets) + 1, sizeof(char *));
+	if (cc->uses == NULL)
+		return;
+	json_array_foreach(mounts, i, m) {
+		if ((name = json_string_value(json_object_get(m, "Name"))) != NULL &&
+		    strcmp(json_string_value(json_object_get(m, "Type")) ?: "", "volume") == 0)
+			cc->uses[cc->nuses++] = name;
+	}
+	json_object_foreach(nets, k, v)
+		cc->uses[cc->nuses++] = k;
+}
+
 static void read_current(struct apply *a)
 {
 	json_t *c, *labels, *names, *v;
@@ -396,6 +425,7 @@ static void read_current(struct apply *a)
 			snprintf(cc->service, sizeof(cc->service), "%s", json_string_value(v));
 		cc->status = cur_status_of(json_string_value(json_object_get(c, "State")));
 		cc->created = json_integer_value(json_object_get(c, "Created"));
+		cur_uses_read(cc, c);
 		a->in.ncur++;
 	}
 }
@@ -417,6 +447,9 @@ static void read_named(json_t *list, struct cur_named **out, int *n)
 		snprintf(cn->name, sizeof(cn->name), "%s", name);
 		if ((s = json_string_value(json_object_get(labels, "io.balena.app-uuid"))) != NULL)
 			snprintf(cn->app_uuid, sizeof(cn->app_uuid), "%s", s);
+		if ((s = json_string_value(
+			     json_object_get(labels, "io.balena.agentd.config-hash"))) != NULL)
+			snprintf(cn->hash, sizeof(cn->hash), "%s", s);
 		cn->app_id = (int)target_id(json_object_get(labels, "io.balena.app-id"));
 		if (cn->app_id < 0)
 			cn->app_id = atoi(name);
@@ -531,6 +564,52 @@ static int contract_ok(struct apply *a, const char *uuid, const char *name, json
 	return 0;
 }
 
+/* The create body and config hash of each network and volume of the app. */
+static int named_specs_for(struct apply *a, json_t *app, const char *uuid, struct tgt_app *ta)
+{
+	size_t plen = strlen(uuid);
+	char err[512], prefix[32];
+	json_t *spec;
+	int i;
+
+	if (a->named_specs == NULL)
+		a->named_specs = json_object();
+	ta->network_hash = calloc((size_t)ta->nnetworks + 1, sizeof(*ta->network_hash));
+	ta->volume_hash = calloc((size_t)ta->nvolumes + 1, sizeof(*ta->volume_hash));
+	if (ta->network_hash == NULL || ta->volume_hash == NULL)
+		return -1;
+	for (i = 0; i < ta->nnetworks; i++) {
+		const char *full = ta->networks[i];
+		json_t *cfg = NULL;
+
+		if (strncmp(full, uuid, plen) == 0 && full[plen] == '_')
+			cfg = json_object_get(json_object_get(app, "networks"), full + plen + 1);
+		spec = named_network(full, cfg, uuid, ta->app_id, ta->network_hash[i], err,
+				     sizeof(err));
+		if (spec == NULL)
+			goto bad;
+		json_object_set_new(a->named_specs, full, spec);
+	}
+	snprintf(prefix, sizeof(prefix), "%d_", ta->app_id);
+	for (i = 0; i < ta->nvolumes; i++) {
+		const char *full = ta->volumes[i];
+		json_t *cfg = NULL;
+
+		if (strncmp(full, prefix, strlen(prefix)) == 0)
+			cfg = json_object_get(json_object_get(app, "volumes"),
+					      full + strlen(prefix));
+		spec = named_volume(full, cfg, uuid, ta->volume_hash[i], err, sizeof(err));
+		if (spec == NULL)
+			goto bad;
+		json_object_set_new(a->named_specs, full, spec);
+	}
+	return 0;
+bad:
+	devlog_system(a->ad, "Could not move to new release: %s", err);
+	round_fail(a, "%s", err);
+	return -1;
+}
+
 /* Build the planner's target from the stored target and this round's view. */
 static int build_target(struct apply *a)
 {
@@ -625,6 +704,7 @@ static int build_target(struct apply *a)
 			si++;
 		}
 		ta->nsvc = si;
+		named_specs_for(a, app, uuid, ta); /* failing marks the round failed */
 		ai++;
 	}
 	a->in.napps = ai;
@@ -1140,32 +1220,17 @@ static void step_run(struct apply *a, const struct step *st)
 		step_lock(sc, st->kind == STEP_TAKE_LOCK);
 		break;
 	case STEP_CREATE_VOLUME:
-		cfg = json_object_get(
-			json_object_get(
-				json_object_get(json_object_get(json_object_get(a->target, "apps"),
-								ta->uuid),
-						"volumes"),
-				strchr(st->name, '_') + 1),
-			"driver_opts");
-		engine_call(a->ad, "volume.create",
-			    json_pack("{s:{s:s, s:{s:s, s:s}, s:O*}}", "spec", "Name", st->name,
-				      "Labels", "io.balena.supervised", "true",
-				      "io.balena.app-uuid", ta->uuid, "DriverOpts",
-				      json_is_object(cfg) ? cfg : NULL),
-			    simple_done, sc);
+	case STEP_CREATE_NETWORK:
+		cfg = json_object_get(a->named_specs, st->name);
+		if (cfg == NULL) {
+			round_fail(a, "no create body for %s", st->name);
+			step_end(sc);
+			break;
+		}
+		engine_call(a->ad,
+			    st->kind == STEP_CREATE_VOLUME ? "volume.create" : "network.create",
+			    json_pack("{s:O}", "spec", cfg), simple_done, sc);
 		break;
-	case STEP_CREATE_NETWORK: {
-		char app_id[16];
-
-		snprintf(app_id, sizeof(app_id), "%d", ta->app_id);
-		engine_call(a->ad, "network.create",
-			    json_pack("{s:{s:s, s:{s:s, s:s, s:s}, s:b}}", "spec", "Name", st->name,
-				      "Labels", "io.balena.supervised", "true",
-				      "io.balena.app-uuid", ta->uuid, "io.balena.app-id", app_id,
-				      "CheckDuplicate", 1),
-			    simple_done, sc);
-		break;
-	}
 	case STEP_REMOVE_VOLUME:
 		engine_call(a->ad, "volume.remove", json_pack("{s:s}", "id", st->name), simple_done,
 			    sc);

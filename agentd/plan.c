@@ -3,7 +3,9 @@
  * rules (facts §4.3): services are matched by name; a changed config goes
  * through the service's update strategy; a change of commit or release
  * alone renames; user locks are taken before anything is killed, stopped
- * or renamed; dependencies start first; volumes outlive releases.
+ * or renamed; dependencies start first; volumes outlive releases; a
+ * network or volume whose config changed is recreated once the containers
+ * on it are gone.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -12,6 +14,7 @@
 #include "plan.h"
 
 #define PLAN_APP_MAX_CUR 1024 /* containers of one app considered per round */
+#define PLAN_MAX_CHANGED 64   /* changed networks and volumes of one app per round */
 
 struct planner {
 	const struct plan_input *in;
@@ -21,6 +24,12 @@ struct planner {
 	 * app so that per-service lookups do not scan every container. */
 	int mine[PLAN_APP_MAX_CUR];
 	int nmine;
+	/* The current app's networks and volumes to recreate, and the
+	 * containers already given a step because they are on one. */
+	const char *changed[PLAN_MAX_CHANGED];
+	int nchanged;
+	const struct cur_container *taken[PLAN_APP_MAX_CUR];
+	int ntaken;
 };
 
 static const char *const step_names[] = {
@@ -157,16 +166,57 @@ static int in_list(char **list, int n, const char *name)
 	return 0;
 }
 
-/* The networks and volumes a service uses exist. */
+static int is_changed(const struct planner *p, const char *name)
+{
+	int i;
+
+	for (i = 0; i < p->nchanged; i++)
+		if (strcmp(p->changed[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+static int is_taken(const struct planner *p, const struct cur_container *c)
+{
+	int i;
+
+	for (i = 0; i < p->ntaken; i++)
+		if (p->taken[i] == c)
+			return 1;
+	return 0;
+}
+
+/* The networks and volumes a service uses exist in their target form. */
 static int needs_met(const struct planner *p, const struct tgt_service *t)
 {
 	int i;
 
 	for (i = 0; i < t->nneeds; i++)
-		if (!named_exists(p->in->nets, p->in->nnets, t->needs[i]) &&
-		    !named_exists(p->in->vols, p->in->nvols, t->needs[i]))
+		if ((!named_exists(p->in->nets, p->in->nnets, t->needs[i]) &&
+		     !named_exists(p->in->vols, p->in->nvols, t->needs[i])) ||
+		    is_changed(p, t->needs[i]))
 			return 0;
 	return 1;
+}
+
+static const struct cur_named *named_find(const struct cur_named *list, int n, const char *name)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(list[i].name, name) == 0)
+			return &list[i];
+	return NULL;
+}
+
+static int cur_uses(const struct cur_container *c, const char *name)
+{
+	int i;
+
+	for (i = 0; i < c->nuses; i++)
+		if (strcmp(c->uses[i], name) == 0)
+			return 1;
+	return 0;
 }
 
 /* Steps that need the app's update locks: emitted only once they are held. */
@@ -191,6 +241,8 @@ static void plan_service(struct planner *p, struct locked_steps *ls, int ai,
 	const struct cur_container *c = cur_for(p, t->name);
 	int same_config, same_name;
 
+	if (c != NULL && is_taken(p, c))
+		return; /* it goes first: a network or volume it is on changes */
 	if (c == NULL) {
 		if (!t->image_available)
 			emit(p, STEP_FETCH, ai, NULL, t, NULL, "image missing");
@@ -267,23 +319,53 @@ static void plan_app(struct planner *p, int ai)
 	struct locked_steps ls = {0};
 	int start = p->n, i;
 
-	for (i = 0; i < a->nnetworks; i++)
-		if (!named_exists(in->nets, in->nnets, a->networks[i]))
-			emit(p, STEP_CREATE_NETWORK, ai, NULL, NULL, a->networks[i], "missing");
-	for (i = 0; i < a->nvolumes; i++)
-		if (!named_exists(in->vols, in->nvols, a->volumes[i]))
-			emit(p, STEP_CREATE_VOLUME, ai, NULL, NULL, a->volumes[i], "missing");
-	/* Services wait for the networks and volumes they use (needs_met); the
-	 * others go ahead in the same round. */
-
-	p->nmine = 0;
+	p->nmine = p->nchanged = p->ntaken = 0;
 	for (i = 0; i < in->ncur && p->nmine < PLAN_APP_MAX_CUR; i++)
 		if (cur_in_app(&in->cur[i], a))
 			p->mine[p->nmine++] = i;
+	for (i = 0; i < a->nnetworks + a->nvolumes; i++) {
+		int net = i < a->nnetworks, j = net ? i : i - a->nnetworks, users = 0, k;
+		const char *name = net ? a->networks[j] : a->volumes[j];
+		const char *hash = net ? (a->network_hash ? a->network_hash[j] : "")
+				       : (a->volume_hash ? a->volume_hash[j] : "");
+		const struct cur_named *cn =
+			named_find(net ? in->nets : in->vols, net ? in->nnets : in->nvols, name);
+
+		if (cn == NULL) {
+			emit(p, net ? STEP_CREATE_NETWORK : STEP_CREATE_VOLUME, ai, NULL, NULL,
+			     name, "missing");
+			continue;
+		}
+		if (hash[0] == '\0' || cn->hash[0] == '\0' || strcmp(hash, cn->hash) == 0 ||
+		    p->nchanged == PLAN_MAX_CHANGED)
+			continue;
+		/* Its config changed: the containers on it go, then it does; a
+		 * later round creates it anew and starts them again. */
+		p->changed[p->nchanged++] = name;
+		for (k = 0; k < p->nmine; k++) {
+			const struct cur_container *c = &in->cur[p->mine[k]];
+
+			if (!cur_uses(c, name))
+				continue;
+			users++;
+			if (!is_taken(p, c)) {
+				p->taken[p->ntaken++] = c;
+				guarded(p, &ls, a, ai, STEP_KILL, c, tgt_find(a, c->service),
+					net ? "network changed" : "volume changed");
+			}
+		}
+		if (users == 0)
+			emit(p, net ? STEP_REMOVE_NETWORK : STEP_REMOVE_VOLUME, ai, NULL, NULL,
+			     name, "config changed");
+	}
+	/* Services wait for the networks and volumes they use (needs_met); the
+	 * others go ahead in the same round. */
 	for (i = 0; i < p->nmine; i++) {
 		const struct cur_container *c = &in->cur[p->mine[i]];
 		const struct tgt_service *t;
 
+		if (is_taken(p, c))
+			continue;
 		if (c->status == CUR_DEAD) {
 			emit(p, STEP_REMOVE, ai, c, NULL, NULL, "dead");
 			continue;

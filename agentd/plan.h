@@ -37,8 +37,10 @@ struct cur_container {
 	char hash[17];         /* label io.balena.agentd.config-hash, "" if none */
 	char image_id_ref[80]; /* the engine's image id it runs */
 	enum cur_status status;
-	int64_t created;  /* for choosing among duplicates: newest wins */
-	int handover_old; /* renamed old_… during a hand-over */
+	int64_t created;   /* for choosing among duplicates: newest wins */
+	int handover_old;  /* renamed old_… during a hand-over */
+	const char **uses; /* networks and volumes it is attached to (borrowed) */
+	int nuses;
 };
 
 /* One target service, already composed (compose.c) where its image is here. */
@@ -74,6 +76,10 @@ struct tgt_app {
 	int nvolumes;
 	char **networks; /* full names "<appUuid>_<name>", "default" included */
 	int nnetworks;
+	/* Config hashes, parallel to volumes and networks ("" or NULL: unknown,
+	 * never compared). One that differs from the engine's is recreated. */
+	char (*volume_hash)[17];
+	char (*network_hash)[17];
 	int locked;                 /* agentd holds this app's update locks */
 	int rejected;               /* its release broke a contract: leave the app as it is */
 	int current_commit_matches; /* the stored current commit equals commit */
@@ -83,6 +89,7 @@ struct cur_named { /* a supervised volume or network the engine has */
 	char name[PLAN_NAME_MAX];
 	char app_uuid[64];
 	int app_id;
+	char hash[17]; /* label io.balena.agentd.config-hash, "" if none */
 };
 
 struct plan_input {

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "named.h"
 #include "target.h"
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -242,6 +243,29 @@ static json_t *object_or_empty(json_t *v, const char *what, const char *where, c
 }
 
 /* One v3 app {id, name, class?, is_host?, releases: {commit: {id, services, ...}}}. */
+/* Each network and volume config of an app makes a valid create body. */
+static int check_named(json_t *app, const char *uuid, char *err, size_t errlen)
+{
+	char full[512], hash[17], why[400];
+	const char *k;
+	json_t *v, *spec;
+
+	json_object_foreach(json_object_get(app, "networks"), k, v) {
+		snprintf(full, sizeof(full), "%s_%s", uuid, k);
+		if ((spec = named_network(full, v, uuid, 0, hash, why, sizeof(why))) == NULL)
+			return fail(err, errlen, "Invalid target state: %s", why), -1;
+		json_decref(spec);
+	}
+	json_object_foreach(json_object_get(app, "volumes"), k, v) {
+		snprintf(full, sizeof(full), "%lld_%s",
+			 (long long)json_integer_value(json_object_get(app, "id")), k);
+		if ((spec = named_volume(full, v, uuid, hash, why, sizeof(why))) == NULL)
+			return fail(err, errlen, "Invalid target state: %s", why), -1;
+		json_decref(spec);
+	}
+	return 0;
+}
+
 static json_t *app_from_v3(const char *uuid, json_t *a, char *err, size_t errlen)
 {
 	json_t *rels, *rel = NULL, *svcs, *out, *services, *v, *vols, *nets;
@@ -323,6 +347,10 @@ static json_t *app_from_v3(const char *uuid, json_t *a, char *err, size_t errlen
 	}
 	json_object_set_new(out, "volumes", vols);
 	json_object_set_new(out, "networks", nets);
+	if (check_named(out, uuid, err, errlen) == -1) {
+		json_decref(out);
+		return NULL;
+	}
 	return out;
 }
 
@@ -486,6 +514,8 @@ json_t *target_from_v2_local(json_t *v2, char *err, size_t errlen)
 				  "release_id", (json_int_t)(rel < 0 ? 1 : rel), "services",
 				  services, "volumes", copy_object(json_object_get(a, "volumes")),
 				  "networks", copy_object(json_object_get(a, "networks"))));
+		if (check_named(json_object_get(outapps, appid), appid, err, errlen) == -1)
+			goto bad;
 	}
 	out = target_from_parts(json_object_get(local, "name"), json_object_get(local, "config"),
 				NULL, 1, "target state", err, errlen);

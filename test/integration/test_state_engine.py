@@ -212,6 +212,57 @@ def test_environment_change_recreates_only_that_service():
         assert cs["two"][0]["Id"] == ids["two"]
 
 
+def named_target(aid, version):
+    """One service on an internal network and a volume, one service on
+    neither; `version` goes into the network's and the volume's config."""
+    img = engine().local_image
+    t = target(aid, "c1", 1, [
+        service(1, "one", img, 11, network_mode=None, networks=["back"],
+                volumes=["data:/data"]),
+        service(2, "two", img, 12)])
+    app = t["local"]["apps"][aid]
+    app["networks"] = {"back": {"internal": True, "labels": {"version": str(version)},
+                                "ipam": {"config": [{"subnet": "10.231.%d.0/24" % version}]}}}
+    app["volumes"] = {"data": {"labels": {"version": str(version)}}}
+    app["services"]["1"].pop("network_mode")
+    return t
+
+
+def test_network_and_volume_config_changes_recreate_them_and_their_containers():
+    aid = app_id()
+    with State(aid) as s:
+        eng = s.eng
+        net, vol = "%s_back" % aid, "%s_data" % aid
+        s.apply(named_target(aid, 1))
+        cs = s.containers()
+        one, two = cs["one"][0]["Id"], cs["two"][0]["Id"]
+        n1 = json.loads(eng.docker("network", "inspect", net))[0]
+        assert n1["Internal"] is True and n1["Labels"]["version"] == "1", n1
+        assert n1["IPAM"]["Config"][0]["Subnet"] == "10.231.1.0/24", n1["IPAM"]
+        assert net in cs["one"][0]["NetworkSettings"]["Networks"]
+        assert json.loads(eng.docker("volume", "inspect", vol))[0]["Labels"]["version"] == "1"
+        exec_out = eng.docker("exec", one, "sh", "-c", "echo kept > /data/marker && echo ok")
+        assert exec_out.strip() == "ok"
+        # the same target again changes nothing
+        s.apply(named_target(aid, 1))
+        assert json.loads(eng.docker("network", "inspect", net))[0]["Id"] == n1["Id"]
+        assert s.containers()["one"][0]["Id"] == one
+        # new configs: both are made again, with the service on them
+        s.apply(named_target(aid, 2))
+        n2 = json.loads(eng.docker("network", "inspect", net))[0]
+        assert n2["Id"] != n1["Id"] and n2["Labels"]["version"] == "2", n2
+        assert n2["IPAM"]["Config"][0]["Subnet"] == "10.231.2.0/24", n2["IPAM"]
+        assert json.loads(eng.docker("volume", "inspect", vol))[0]["Labels"]["version"] == "2"
+        cs = s.containers()
+        assert cs["one"][0]["Id"] != one and cs["one"][0]["State"]["Running"]
+        assert net in cs["one"][0]["NetworkSettings"]["Networks"]
+        assert cs["two"][0]["Id"] == two, "a service on neither was recreated"
+        # as balena does: a volume made again starts empty
+        got = eng.docker("exec", cs["one"][0]["Id"], "sh", "-c",
+                         "cat /data/marker 2>/dev/null || echo gone")
+        assert got.strip() == "gone", got
+
+
 def order_of(evs, aid, image):
     """[(kind, detail)] of the container kills and the image pull, in engine order."""
     out = []

@@ -71,6 +71,7 @@ static struct cur_container *add_cur(const struct tgt_service *t, enum cur_statu
 {
 	struct cur_container *c = &cur[in.ncur++];
 
+	memset(c, 0, sizeof(*c));
 	snprintf(c->id, sizeof(c->id), "id-%.32s-%d", t->name, in.ncur);
 	snprintf(c->name, sizeof(c->name), "%s", t->container_name);
 	snprintf(c->service, sizeof(c->service), "%s", t->name);
@@ -566,6 +567,118 @@ static void rejected_app_is_left_as_it_is(void **state)
 	assert_int_equal(n, 0);
 }
 
+/* facts §4.3: a volume whose config changed is removed and created again,
+ * once the containers on it are gone; the others are left alone. */
+static void changed_volume_goes_after_its_containers_then_comes_back(void **state)
+{
+	static const char *needs[] = {"123_data"};
+	static const char *uses[] = {"123_data", UUID "_default"};
+	static char hashes[1][17] = {"new"};
+	struct tgt_service *one, *two;
+	struct cur_container *c;
+
+	(void)state;
+	one = add_svc("one", 11);
+	one->needs = needs;
+	one->nneeds = 1;
+	two = add_svc("two", 12);
+	c = add_cur(one, CUR_RUNNING);
+	c->uses = uses;
+	c->nuses = 2;
+	add_cur(two, CUR_RUNNING);
+	app_vols[0] = "123_data";
+	app.nvolumes = 1;
+	app.volume_hash = hashes;
+	snprintf(vols[0].name, sizeof(vols[0].name), "123_data");
+	snprintf(vols[0].app_uuid, sizeof(vols[0].app_uuid), UUID);
+	snprintf(vols[0].hash, sizeof(vols[0].hash), "old");
+	in.nvols = 1;
+	/* round 1: the locks first */
+	plan();
+	assert_int_equal(n, 1);
+	assert_non_null(find(STEP_TAKE_LOCK, NULL));
+	/* round 2: only the container on the volume goes */
+	app.locked = 1;
+	plan();
+	assert_int_equal(n, 1);
+	assert_string_equal(find(STEP_KILL, "one")->why, "volume changed");
+	/* round 3: the volume goes; "one" waits for it */
+	in.ncur = 0;
+	add_cur(two, CUR_RUNNING);
+	plan();
+	assert_non_null(find(STEP_REMOVE_VOLUME, "123_data"));
+	assert_non_null(find(STEP_NOOP, "one"));
+	assert_null(find(STEP_START, "one"));
+	/* round 4: created anew, then (round 5) the service starts on it */
+	in.nvols = 0;
+	plan();
+	assert_non_null(find(STEP_CREATE_VOLUME, "123_data"));
+	assert_null(find(STEP_START, "one"));
+	in.nvols = 1;
+	snprintf(vols[0].hash, sizeof(vols[0].hash), "new");
+	plan();
+	assert_int_equal(n, 1);
+	assert_non_null(find(STEP_START, "one"));
+}
+
+static void changed_network_takes_every_container_on_it(void **state)
+{
+	static const char *uses[] = {UUID "_default"};
+	static char hashes[1][17] = {"new"};
+	struct cur_container *a, *b;
+	struct tgt_service *one, *two;
+
+	(void)state;
+	one = add_svc("one", 11);
+	two = add_svc("two", 12);
+	one->needs = two->needs = uses;
+	one->nneeds = two->nneeds = 1;
+	a = add_cur(one, CUR_RUNNING);
+	b = add_cur(two, CUR_EXITED);
+	a->uses = b->uses = uses;
+	a->nuses = b->nuses = 1;
+	app.network_hash = hashes;
+	snprintf(nets[0].hash, sizeof(nets[0].hash), "old");
+	app.locked = 1;
+	plan();
+	assert_int_equal(n, 2);
+	only(STEP_KILL);
+	assert_non_null(find(STEP_KILL, "one"));
+	assert_non_null(find(STEP_KILL, "two"));
+	/* none on it any more: removed, nothing else this round */
+	in.ncur = 0;
+	plan();
+	assert_non_null(find(STEP_REMOVE_NETWORK, UUID "_default"));
+	assert_null(find(STEP_START, NULL));
+}
+
+static void network_or_volume_without_a_known_config_is_left_alone(void **state)
+{
+	static const char *uses[] = {UUID "_default", "123_data"};
+	static char nh[1][17] = {"new"}, vh[1][17] = {"new"};
+	struct cur_container *c;
+
+	(void)state;
+	c = add_cur(add_svc("one", 11), CUR_RUNNING);
+	c->uses = uses;
+	c->nuses = 2;
+	app.network_hash = nh;
+	app.volume_hash = vh;
+	app_vols[0] = "123_data";
+	app.nvolumes = 1;
+	snprintf(vols[0].name, sizeof(vols[0].name), "123_data");
+	snprintf(vols[0].app_uuid, sizeof(vols[0].app_uuid), UUID);
+	in.nvols = 1; /* neither has a hash label: made before agentd, or by hand */
+	plan();
+	if (n != 0)
+		fail_msg("%s (%s)", plan_step_name(steps[0].kind), steps[0].why);
+	/* the same hash is no change either */
+	snprintf(nets[0].hash, sizeof(nets[0].hash), "new");
+	snprintf(vols[0].hash, sizeof(vols[0].hash), "new");
+	plan();
+	assert_int_equal(n, 0);
+}
+
 #define T(fn) cmocka_unit_test_setup(fn, setup)
 
 int main(void)
@@ -600,6 +713,9 @@ int main(void)
 		T(container_without_a_known_config_is_recreated),
 		T(new_image_for_unchanged_service_is_fetched_without_downtime),
 		T(rejected_app_is_left_as_it_is),
+		T(changed_volume_goes_after_its_containers_then_comes_back),
+		T(changed_network_takes_every_container_on_it),
+		T(network_or_volume_without_a_known_config_is_left_alone),
 	};
 
 	return cmocka_run_group_tests_name("plan", tests, NULL, NULL);

@@ -115,6 +115,26 @@ static void bad_env_and_ids_are_rejected(void **state)
 	json_decref(in);
 }
 
+static void bad_network_or_volume_config_rejects_the_whole_target(void **state)
+{
+	char err[256] = "";
+	json_t *in;
+
+	(void)state;
+	in = load("{\"d\": {\"apps\": {\"u\": {\"id\": 1, \"name\": \"a\", \"releases\": "
+		  "{\"c\": {\"id\": 1, \"services\": {}, \"networks\": {\"back\": "
+		  "{\"internal\": \"yes\"}}}}}}}}");
+	assert_null(target_from_v3(in, "d", err, sizeof(err)));
+	assert_non_null(strstr(err, "network u_back: internal must be true or false"));
+	json_decref(in);
+	in = load("{\"local\": {\"name\": \"dev\", \"apps\": {\"7\": {\"name\": \"a\", "
+		  "\"commit\": \"c\", \"releaseId\": 1, \"services\": {}, \"volumes\": "
+		  "{\"data\": {\"driver_opts\": {\"size\": 5}}}}}}}");
+	assert_null(target_from_v2_local(in, err, sizeof(err)));
+	assert_non_null(strstr(err, "volume 7_data: driver_opts.size must be a string"));
+	json_decref(in);
+}
+
 /* facts §9.2 #7 */
 static void v2_local_target_keeps_compose_fields(void **state)
 {
@@ -275,6 +295,7 @@ int main(void)
 		cmocka_unit_test(v2_shape_on_the_v3_path_is_rejected),
 		cmocka_unit_test(invalid_service_name_rejects_the_whole_target),
 		cmocka_unit_test(bad_env_and_ids_are_rejected),
+		cmocka_unit_test(bad_network_or_volume_config_rejects_the_whole_target),
 		cmocka_unit_test(v2_local_target_keeps_compose_fields),
 		cmocka_unit_test(v2_round_trips_through_the_local_api_shape),
 		cmocka_unit_test(v2_without_local_wrapper_is_rejected),
