@@ -441,9 +441,9 @@ static void read_named(json_t *list, struct cur_named **out, int *n)
 		struct cur_named *cn = &(*out)[*n];
 		const char *name = json_string_value(json_object_get(o, "Name")), *s;
 
-		if (name == NULL)
-			continue;
 		labels = json_object_get(o, "Labels");
+		if (name == NULL || json_object_get(labels, "io.balena.supervised") == NULL)
+			continue; /* not ours (networks are listed whole: see round_gather) */
 		snprintf(cn->name, sizeof(cn->name), "%s", name);
 		if ((s = json_string_value(json_object_get(labels, "io.balena.app-uuid"))) != NULL)
 			snprintf(cn->app_uuid, sizeof(cn->app_uuid), "%s", s);
@@ -481,7 +481,7 @@ static void compose_ctx_for(struct apply *a, json_t *app, const char *uuid, cons
 	ctx->run_dir = ad->run_dir;
 	ctx->engine_socket = ad->engine_sock;
 	ctx->api_port = ad->cfg.listen_port;
-	ctx->api_host = "127.0.0.1";
+	ctx->api_host = SUPERVISOR_NETWORK_GATEWAY; /* for services not on the host's network */
 	ctx->image_config = ss->image_id[0] ? json_object_get(a->image_config, ss->image_id) : NULL;
 	ctx->image_id_ref = ss->image_id[0] ? ss->image_id : NULL;
 	ctx->host_has_lib_modules = access("/lib/modules", F_OK) == 0;
@@ -621,6 +621,16 @@ static int build_target(struct apply *a)
 
 	a->in.apps = calloc(napps + 1, sizeof(*a->in.apps));
 	a->svcs = calloc(napps + 1, sizeof(*a->svcs));
+	a->in.want_supervisor0 = 0;
+	if (a->named_specs == NULL)
+		a->named_specs = json_object();
+	json_object_set_new(a->named_specs, SUPERVISOR_NETWORK,
+			    json_pack("{s:s, s:s, s:b, s:{s:s, s:[{s:s, s:s}]}, s:{s:s}}", "Name",
+				      SUPERVISOR_NETWORK, "Driver", "bridge", "CheckDuplicate", 1,
+				      "IPAM", "Driver", "default", "Config", "Subnet",
+				      SUPERVISOR_NETWORK_SUBNET, "Gateway",
+				      SUPERVISOR_NETWORK_GATEWAY, "Options",
+				      "com.docker.network.bridge.name", SUPERVISOR_NETWORK));
 	json_object_foreach(apps, uuid, app) {
 		struct tgt_app *ta = &a->in.apps[ai];
 		json_t *svcs = json_object_get(app, "services");
@@ -692,7 +702,10 @@ static int build_target(struct apply *a)
 						  json_array_size(ss->comp.volumes) + 1,
 					  sizeof(char *));
 			json_object_foreach(ss->comp.networks, k, v) {
-				add_unique(&ta->networks, &ta->nnetworks, strdup(k));
+				if (strcmp(k, SUPERVISOR_NETWORK) == 0) /* not the app's */
+					a->in.want_supervisor0 = 1;
+				else
+					add_unique(&ta->networks, &ta->nnetworks, strdup(k));
 				if (ss->comp.network_mode_service == NULL)
 					t->needs[t->nneeds++] = k;
 			}
@@ -1328,12 +1341,19 @@ static void images_cleanup(struct apply *a)
 
 static void round_plan(struct apply *a)
 {
+	size_t ni;
+	json_t *v;
 	int i;
 
 	read_current(a);
 	read_named(a->volumes ? json_object_get(a->volumes, "Volumes") : NULL, &a->in.vols,
 		   &a->in.nvols);
 	read_named(a->networks, &a->in.nets, &a->in.nnets);
+	a->in.supervisor0 = 0;
+	json_array_foreach(a->networks, ni, v)
+		if (strcmp(json_string_value(json_object_get(v, "Name")) ?: "",
+			   SUPERVISOR_NETWORK) == 0)
+			a->in.supervisor0 = 1;
 	if (build_target(a) == -1) {
 		round_end(a, 0);
 		return;
@@ -1469,8 +1489,8 @@ static void apply_round(struct apply *a)
 		    json_pack("{s:b, s:[s]}", "all", 1, "labels", "io.balena.supervised"),
 		    list_done, &a->containers);
 	engine_call(a->ad, "images.list", json_object(), list_done, &a->images);
-	engine_call(a->ad, "networks.list", json_pack("{s:[s]}", "labels", "io.balena.supervised"),
-		    list_done, &a->networks);
+	/* All of them: supervisor0 has no label of ours (read_named filters). */
+	engine_call(a->ad, "networks.list", json_object(), list_done, &a->networks);
 	engine_call(a->ad, "volumes.list", json_pack("{s:[s]}", "labels", "io.balena.supervised"),
 		    list_done, &a->volumes);
 }

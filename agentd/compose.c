@@ -1017,6 +1017,9 @@ static int compose_network(struct build *b)
 				    json_pack("{s:{s:O}}", "EndpointsConfig", k, v));
 		break;
 	}
+	/* An extra network, after the first (which the container is created on). */
+	if (feature(b, "supervisor-api"))
+		json_object_set_new(b->out->networks, SUPERVISOR_NETWORK, json_object());
 	return 0;
 }
 

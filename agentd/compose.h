@@ -13,6 +13,12 @@
 
 #include <jansson.h>
 
+/* The bridge services labelled io.balena.features.supervisor-api join (unless
+ * on the host's network) to reach the API at its gateway (facts §4.3). */
+#define SUPERVISOR_NETWORK         "supervisor0"
+#define SUPERVISOR_NETWORK_SUBNET  "10.114.104.0/25"
+#define SUPERVISOR_NETWORK_GATEWAY "10.114.104.1"
+
 struct compose_ctx {
 	int app_id; /* numeric app id */
 	const char *app_uuid;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "compose.h" /* SUPERVISOR_NETWORK */
 #include "plan.h"
 
 #define PLAN_APP_MAX_CUR 1024 /* containers of one app considered per round */
@@ -191,11 +192,17 @@ static int needs_met(const struct planner *p, const struct tgt_service *t)
 {
 	int i;
 
-	for (i = 0; i < t->nneeds; i++)
+	for (i = 0; i < t->nneeds; i++) {
+		if (strcmp(t->needs[i], SUPERVISOR_NETWORK) == 0) {
+			if (!p->in->supervisor0)
+				return 0;
+			continue;
+		}
 		if ((!named_exists(p->in->nets, p->in->nnets, t->needs[i]) &&
 		     !named_exists(p->in->vols, p->in->nvols, t->needs[i])) ||
 		    is_changed(p, t->needs[i]))
 			return 0;
+	}
 	return 1;
 }
 
@@ -476,6 +483,9 @@ int plan_steps(const struct plan_input *in, struct step *out, int max)
 	p.max = max;
 	int i;
 
+	/* The API's bridge, shared by every app, is made before its services start. */
+	if (in->want_supervisor0 && !in->supervisor0)
+		emit(&p, STEP_CREATE_NETWORK, -1, NULL, NULL, SUPERVISOR_NETWORK, "missing");
 	plan_removed_apps(&p);
 	for (i = 0; i < in->napps; i++)
 		if (!in->apps[i].rejected)

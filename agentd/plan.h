@@ -99,6 +99,8 @@ struct plan_input {
 	int nvols, nnets;
 	struct tgt_app *apps;
 	int napps;
+	int want_supervisor0; /* a target service joins supervisor0 */
+	int supervisor0;      /* the engine has it */
 	/* Apps that have containers but are gone from the target: their locks. */
 	char (*locked_gone)[64]; /* app uuids agentd holds locks for */
 	int nlocked_gone;

@@ -183,6 +183,7 @@ def push_cleanup(eng):
     if ids:
         eng.docker("rm", "-f", *ids, check=False)
     eng.docker("volume", "rm", "-f", PUSH_APP_ID + "_resin-data", check=False)
+    eng.docker("network", "rm", PUSH_APP_ID + "_default", check=False)  # uuid = id locally
     eng.docker("rmi", "-f", PUSH_IMAGE, check=False)
 
 

@@ -263,6 +263,37 @@ def test_network_and_volume_config_changes_recreate_them_and_their_containers():
         assert got.strip() == "gone", got
 
 
+def test_supervisor_api_service_joins_supervisor0_and_is_told_its_gateway():
+    aid = app_id()
+    eng = engine()
+    if eng.docker("network", "ls", "-q", "--filter", "name=^supervisor0$"):
+        raise lib.Skip("this engine has a supervisor0 network already")
+    try:
+        with State(aid) as s:
+            t = target(aid, "c1", 1, [
+                service(1, "api", eng.local_image, 11,
+                        labels={"io.balena.features.supervisor-api": "1"}),
+                service(2, "plain", eng.local_image, 12)])
+            for svc in t["local"]["apps"][aid]["services"].values():
+                svc.pop("network_mode")  # on the app's default network
+            s.apply(t)
+            net = json.loads(eng.docker("network", "inspect", "supervisor0"))[0]
+            assert net["IPAM"]["Config"] == [{"Subnet": "10.114.104.0/25",
+                                              "Gateway": "10.114.104.1"}], net["IPAM"]
+            assert net["Options"].get("com.docker.network.bridge.name") == "supervisor0"
+            cs = s.containers()
+            api, plain = cs["api"][0], cs["plain"][0]
+            assert set(api["NetworkSettings"]["Networks"]) == {"%s_default" % aid, "supervisor0"}
+            assert set(plain["NetworkSettings"]["Networks"]) == {"%s_default" % aid}
+            env = dict(e.split("=", 1) for e in api["Config"]["Env"])
+            assert env["BALENA_SUPERVISOR_HOST"] == "10.114.104.1", env
+            assert env["BALENA_SUPERVISOR_ADDRESS"] == "http://10.114.104.1:%d" % s.ad.port
+            # applying again changes nothing
+            s.apply(t)
+            assert s.containers()["api"][0]["Id"] == api["Id"]
+    finally:  # after State has stopped agentd and removed the app
+        eng.docker("network", "rm", "supervisor0", check=False)
+
 def order_of(evs, aid, image):
     """[(kind, detail)] of the container kills and the image pull, in engine order."""
     out = []

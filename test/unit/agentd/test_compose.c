@@ -260,12 +260,25 @@ static void supervisor_api_feature_uses_api_host_unless_host_networked(void **st
 	assert_string_equal(env("BALENA_SUPERVISOR_HOST"), "10.114.104.1");
 	assert_string_equal(env("BALENA_SUPERVISOR_ADDRESS"), "http://10.114.104.1:48484");
 	assert_string_equal(env("RESIN_SUPERVISOR_ADDRESS"), "http://10.114.104.1:48484");
+	{ /* created on the app's network, then joined to supervisor0 */
+		void *it = json_object_iter(out.networks);
+
+		assert_int_equal(json_object_size(out.networks), 2);
+		assert_string_not_equal(json_object_iter_key(it), SUPERVISOR_NETWORK);
+		assert_non_null(json_object_get(out.networks, SUPERVISOR_NETWORK));
+		assert_string_equal(
+			json_string_value(json_object_get(json_object_get(out.spec, "HostConfig"),
+							  "NetworkMode")),
+			json_object_iter_key(it));
+	}
 	compose("{\"image\": \"a\", \"labels\": {\"io.balena.features.supervisor-api\": "
 		"\"true\"}, \"composition\": {\"network_mode\": \"host\"}}");
 	assert_string_equal(env("BALENA_SUPERVISOR_HOST"), "127.0.0.1");
 	assert_string_equal(env("BALENA_SUPERVISOR_ADDRESS"), "http://127.0.0.1:48484");
+	assert_int_equal(json_object_size(out.networks), 0);
 	compose("{\"image\": \"a\"}");
 	assert_null(env("BALENA_SUPERVISOR_API_KEY"));
+	assert_null(json_object_get(out.networks, SUPERVISOR_NETWORK));
 }
 
 static void balena_api_feature_gives_the_device_api_key(void **state)

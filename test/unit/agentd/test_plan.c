@@ -679,6 +679,29 @@ static void network_or_volume_without_a_known_config_is_left_alone(void **state)
 	assert_int_equal(n, 0);
 }
 
+/* facts §4.3: supervisor0 is made before a service that joins it starts */
+static void supervisor0_is_made_before_its_services_start(void **state)
+{
+	static const char *needs[] = {UUID "_default", "supervisor0"};
+	struct tgt_service *t;
+
+	(void)state;
+	t = add_svc("api-user", 11);
+	t->needs = needs;
+	t->nneeds = 2;
+	add_svc("other", 12);
+	in.want_supervisor0 = 1;
+	plan();
+	assert_int_equal(n, 3);
+	assert_int_equal(find(STEP_CREATE_NETWORK, "supervisor0")->app, -1);
+	assert_non_null(find(STEP_NOOP, "api-user"));
+	assert_non_null(find(STEP_START, "other"));
+	in.supervisor0 = 1;
+	plan();
+	assert_int_equal(n, 2);
+	only(STEP_START);
+}
+
 #define T(fn) cmocka_unit_test_setup(fn, setup)
 
 int main(void)
@@ -716,6 +739,7 @@ int main(void)
 		T(changed_volume_goes_after_its_containers_then_comes_back),
 		T(changed_network_takes_every_container_on_it),
 		T(network_or_volume_without_a_known_config_is_left_alone),
+		T(supervisor0_is_made_before_its_services_start),
 	};
 
 	return cmocka_run_group_tests_name("plan", tests, NULL, NULL);
