@@ -160,6 +160,10 @@ void api_send_auth(struct agentd *ad);
 /// The API key of a service (app_id 0, service NULL: the global key), made
 /// and stored on first use. malloc'd, NULL on failure.
 char *api_key_for(struct agentd *ad, int app_id, const char *service);
+/// Take every app's update locks (all of them, or -1 with the reason in err)
+/// and run the reboot (or shutdown) command of agentd.json a second later.
+int device_power(struct agentd *ad, int reboot, int force, const char *why, char *err,
+		 size_t errlen);
 
 /* cloud.c */
 /// Managed devices: make the device API key if config.json has none.

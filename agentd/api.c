@@ -348,21 +348,31 @@ static void host_cmd_run(evutil_socket_t fd, short what, void *arg)
 	free(h);
 }
 
-static void api_power(struct api_call *c, int reboot)
+int device_power(struct agentd *ad, int reboot, int force, const char *why, char *err,
+		 size_t errlen)
 {
-	char err[256];
 	struct host_cmd *h;
 	struct timeval one = {1, 0};
 
-	if (lock_all_apps(c->ad, body_force(c), err, sizeof(err)) == -1) {
+	if (lock_all_apps(ad, force, err, errlen) == -1)
+		return -1;
+	devlog_system(ad, "%s%s%s", reboot ? "Rebooting" : "Shutting down", why ? ": " : "",
+		      why ? why : "");
+	if ((h = calloc(1, sizeof(*h))) != NULL) {
+		h->ad = ad;
+		h->argv = reboot ? ad->set.reboot_command : ad->set.shutdown_command;
+		event_base_once(ad->base, -1, EV_TIMEOUT, host_cmd_run, h, &one);
+	}
+	return 0;
+}
+
+static void api_power(struct api_call *c, int reboot)
+{
+	char err[256];
+
+	if (device_power(c->ad, reboot, body_force(c), NULL, err, sizeof(err)) == -1) {
 		reply(c, 423, json_pack("{s:s, s:s}", "Data", "", "Error", err));
 		return;
-	}
-	devlog_system(c->ad, reboot ? "Rebooting" : "Shutting down");
-	if ((h = calloc(1, sizeof(*h))) != NULL) {
-		h->ad = c->ad;
-		h->argv = reboot ? c->ad->set.reboot_command : c->ad->set.shutdown_command;
-		event_base_once(c->ad->base, -1, EV_TIMEOUT, host_cmd_run, h, &one);
 	}
 	reply(c, 202, json_pack("{s:s, s:n}", "Data", "OK", "Error"));
 }

@@ -11,6 +11,7 @@
  * planner sees the image missing and waits until the pull ends.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -46,7 +47,9 @@ struct svc_state {
 
 struct apply {
 	struct agentd *ad;
-	json_t *target; /* owned, internal form */
+	json_t *target;    /* owned, internal form */
+	int64_t boot_time; /* /proc/stat btime */
+	int reboot_asked;  /* the reboot command ran (it does not return on a device) */
 	int busy, again, cancelled;
 	unsigned failures;
 	struct event *ev_timer;
@@ -127,6 +130,51 @@ void apply_trigger(struct agentd *ad, const char *why)
 	}
 	a->failures = 0;
 	apply_schedule(a, 0);
+}
+
+/* --- Reboot breadcrumb (facts §5.4) --------------------------------------- */
+
+static int64_t boot_time(void)
+{
+	char line[256];
+	long long t = 0;
+	FILE *f = fopen("/proc/stat", "re");
+
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "btime %lld", &t) == 1)
+			break;
+	if (f != NULL)
+		fclose(f);
+	return t;
+}
+
+static void breadcrumb_path(struct apply *a, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/reboot-after-apply", a->ad->run_dir);
+}
+
+/* The breadcrumb exists and was touched since boot. */
+static int breadcrumb_due(struct apply *a)
+{
+	char path[4096];
+	struct stat st;
+
+	breadcrumb_path(a, path, sizeof(path));
+	return stat(path, &st) == 0 && (int64_t)st.st_mtime >= a->boot_time;
+}
+
+static void breadcrumb_touch(struct apply *a, const char *why)
+{
+	char path[4096];
+	int fd;
+
+	breadcrumb_path(a, path, sizeof(path));
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644)) == -1 ||
+	    futimens(fd, NULL) == -1)
+		log_warn("cannot touch %s", path);
+	if (fd != -1)
+		close(fd);
+	devlog_system(a->ad, "Reboot has been scheduled to apply changes: %s", why);
 }
 
 /* --- Round bookkeeping -------------------------------------------------- */
@@ -693,6 +741,9 @@ static int build_target(struct apply *a)
 			if (t->image_available)
 				compose_hash(ss->comp.spec, t->hash);
 			t->running = ss->comp.running;
+			t->requires_reboot =
+				label_truthy(svc, "io.balena.update.requires-reboot") ||
+				label_truthy(svc, "io.resin.update.requires-reboot");
 			t->strategy = strategy_of(ss->comp.strategy);
 			json_array_foreach(ss->comp.depends_on, di, v)
 				if (t->ndepends < PLAN_MAX_DEPS && json_is_string(v))
@@ -960,6 +1011,14 @@ static void start_next(struct stepctx *sc)
 		/* fall through */
 	case PH_START:
 		if (!st->tgt->running) {
+			step_end(sc);
+			return;
+		}
+		if (st->tgt->requires_reboot && st->cur == NULL) { /* created just now */
+			char why[300];
+
+			snprintf(why, sizeof(why), "{\"service\":\"%s\"}", st->tgt->name);
+			breadcrumb_touch(a, why);
 			step_end(sc);
 			return;
 		}
@@ -1257,6 +1316,19 @@ static void step_run(struct apply *a, const struct step *st)
 			round_fail(a, "cannot store the current commit");
 		step_end(sc);
 		break;
+	case STEP_REBOOT: {
+		char err[512];
+
+		if (device_power(a->ad, 1, 0, "a service needs a reboot to start", err,
+				 sizeof(err)) == -1) {
+			a->lock_failed = 1;
+			round_fail(a, "%s", err);
+		} else {
+			a->reboot_asked = 1;
+		}
+		step_end(sc);
+		break;
+	}
 	case STEP_NOOP:
 		step_end(sc);
 		break;
@@ -1358,6 +1430,9 @@ static void round_plan(struct apply *a)
 		round_end(a, 0);
 		return;
 	}
+	a->in.boot_time = a->boot_time;
+	a->in.reboot_due = breadcrumb_due(a);
+	a->in.reboot_asked = a->reboot_asked;
 	a->nsteps = plan_steps(&a->in, a->steps, MAX_STEPS);
 	if (a->nsteps == 0)
 		images_cleanup(a);
@@ -1541,6 +1616,7 @@ int apply_init(struct agentd *ad)
 	if (a == NULL)
 		return -1;
 	a->ad = ad;
+	a->boot_time = boot_time();
 	a->image_config = json_object();
 	a->locked = json_object();
 	a->fetching = json_object();

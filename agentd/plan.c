@@ -31,6 +31,7 @@ struct planner {
 	int nchanged;
 	const struct cur_container *taken[PLAN_APP_MAX_CUR];
 	int ntaken;
+	int waits_for_reboot; /* a created container starts only after a reboot */
 };
 
 static const char *const step_names[] = {
@@ -48,6 +49,7 @@ static const char *const step_names[] = {
 	[STEP_CREATE_NETWORK] = "createNetwork",
 	[STEP_REMOVE_NETWORK] = "removeNetwork",
 	[STEP_UPDATE_COMMIT] = "updateCommit",
+	[STEP_REBOOT] = "reboot",
 	[STEP_NOOP] = "noop",
 };
 
@@ -289,7 +291,9 @@ static void plan_service(struct planner *p, struct locked_steps *ls, int ai,
 		} else if (!t->running && c->status == CUR_RUNNING) {
 			guarded(p, ls, a, ai, STEP_STOP, c, t, "running: false");
 		} else if (t->running && c->status == CUR_CREATED) {
-			if (deps_met(p, a, t))
+			if (t->requires_reboot && c->created >= p->in->boot_time)
+				p->waits_for_reboot = 1; /* it starts after the reboot */
+			else if (deps_met(p, a, t))
 				emit(p, STEP_START, ai, c, t, NULL, "created, not started");
 			else
 				emit(p, STEP_NOOP, ai, c, t, NULL, "waiting for dependencies");
@@ -478,6 +482,7 @@ int plan_steps(const struct plan_input *in, struct step *out, int max)
 	struct planner p;
 
 	memset(&p, 0, offsetof(struct planner, mine));
+	p.waits_for_reboot = 0;
 	p.in = in;
 	p.out = out;
 	p.max = max;
@@ -490,5 +495,12 @@ int plan_steps(const struct plan_input *in, struct step *out, int max)
 	for (i = 0; i < in->napps; i++)
 		if (!in->apps[i].rejected)
 			plan_app(&p, i);
+	/* Only waiting left, and a service needs a reboot to start: reboot. */
+	if ((in->reboot_due || p.waits_for_reboot) && !in->reboot_asked) {
+		for (i = 0; i < p.n && p.out[i].kind == STEP_NOOP; i++)
+			;
+		if (i == p.n)
+			emit(&p, STEP_REBOOT, -1, NULL, NULL, NULL, "a service needs a reboot");
+	}
 	return p.n;
 }

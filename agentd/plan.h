@@ -61,6 +61,8 @@ struct tgt_service {
 	int ndepends;
 	const char **needs; /* networks and volumes it uses (full names) */
 	int nneeds;
+	int requires_reboot; /* io.balena.update.requires-reboot: a new container
+				starts only after the device has rebooted */
 	int image_available; /* present in the engine */
 	int image_failed;    /* the last fetch failed (backoff in the executor) */
 };
@@ -99,6 +101,9 @@ struct plan_input {
 	int nvols, nnets;
 	struct tgt_app *apps;
 	int napps;
+	int64_t boot_time;    /* unix seconds; containers created since wait for a reboot */
+	int reboot_due;       /* the reboot breadcrumb is newer than boot_time */
+	int reboot_asked;     /* agentd has run the reboot command since boot */
 	int want_supervisor0; /* a target service joins supervisor0 */
 	int supervisor0;      /* the engine has it */
 	/* Apps that have containers but are gone from the target: their locks. */
@@ -121,6 +126,7 @@ enum step_kind {
 	STEP_CREATE_NETWORK,
 	STEP_REMOVE_NETWORK,
 	STEP_UPDATE_COMMIT, /* store the app's commit as current */
+	STEP_REBOOT,        /* all else done, a service waits for a reboot: reboot */
 	STEP_NOOP,          /* nothing to do now, but not done: wait and plan again */
 };
 

@@ -294,6 +294,28 @@ def test_supervisor_api_service_joins_supervisor0_and_is_told_its_gateway():
     finally:  # after State has stopped agentd and removed the app
         eng.docker("network", "rm", "supervisor0", check=False)
 
+def test_requires_reboot_service_is_created_then_the_device_reboots_once():
+    aid = app_id()
+    with lib.TempDir() as tmp, State(aid, settings={
+            "reboot_command": ["sh", "-c", "echo reboot >> %s/reboot.txt" % tmp]}) as s:
+        t = target(aid, "c1", 1, [
+            service(1, "fw", s.eng.local_image, 11,
+                    labels={"io.balena.update.requires-reboot": "1"}),
+            service(2, "plain", s.eng.local_image, 12)])
+        s.apply(t)
+        cs = s.containers()
+        assert cs["fw"][0]["State"]["Status"] == "created", cs["fw"][0]["State"]
+        assert cs["plain"][0]["State"]["Running"]
+        assert os.path.exists(os.path.join(s.ad.rundir, "reboot-after-apply"))
+        assert "Reboot has been scheduled to apply changes" in s.ad.log()
+        path = os.path.join(tmp, "reboot.txt")
+        lib.wait_until(lambda: os.path.exists(path), 10, what="the reboot command")
+        # the loop has settled (applied): it asked for one reboot only
+        s.apply(t)
+        with open(path) as f:
+            assert f.read() == "reboot\n"
+
+
 def order_of(evs, aid, image):
     """[(kind, detail)] of the container kills and the image pull, in engine order."""
     out = []

@@ -702,6 +702,50 @@ static void supervisor0_is_made_before_its_services_start(void **state)
 	only(STEP_START);
 }
 
+/* facts §4.3: io.balena.update.requires-reboot: created, started after a reboot */
+static void requires_reboot_service_waits_for_a_reboot_then_starts(void **state)
+{
+	struct tgt_service *t;
+	struct cur_container *c;
+
+	(void)state;
+	t = add_svc("fw", 11);
+	t->requires_reboot = 1;
+	in.boot_time = 5000;
+	plan(); /* new: the executor creates it and leaves it for the reboot */
+	assert_int_equal(n, 1);
+	assert_non_null(find(STEP_START, "fw"));
+	c = add_cur(t, CUR_CREATED);
+	c->created = 6000; /* since boot */
+	plan();
+	assert_int_equal(n, 1);
+	assert_non_null(find(STEP_REBOOT, NULL));
+	assert_int_equal(find(STEP_REBOOT, NULL)->app, -1);
+	in.reboot_asked = 1; /* asked once: not again while the device goes down */
+	plan();
+	assert_int_equal(n, 0);
+	c->created = 4000; /* after the reboot */
+	in.reboot_asked = 0;
+	plan();
+	assert_int_equal(n, 1);
+	assert_non_null(find(STEP_START, "fw"));
+}
+
+static void reboot_waits_until_only_waiting_is_left(void **state)
+{
+	(void)state;
+	in.reboot_due = 1; /* the breadcrumb, e.g. from before a restart of agentd */
+	add_svc("one", 11);
+	plan();
+	assert_null(find(STEP_REBOOT, NULL));
+	assert_non_null(find(STEP_START, "one"));
+	in.ncur = 0;
+	add_cur(&svc[0], CUR_RUNNING);
+	plan();
+	assert_int_equal(n, 1);
+	assert_non_null(find(STEP_REBOOT, NULL));
+}
+
 #define T(fn) cmocka_unit_test_setup(fn, setup)
 
 int main(void)
@@ -740,6 +784,8 @@ int main(void)
 		T(changed_network_takes_every_container_on_it),
 		T(network_or_volume_without_a_known_config_is_left_alone),
 		T(supervisor0_is_made_before_its_services_start),
+		T(requires_reboot_service_waits_for_a_reboot_then_starts),
+		T(reboot_waits_until_only_waiting_is_left),
 	};
 
 	return cmocka_run_group_tests_name("plan", tests, NULL, NULL);
