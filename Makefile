@@ -34,7 +34,7 @@ pc = $(shell $(PKG) $(1) $(2) 2>/dev/null)
 
 LIBS_AGENTD     := $(call pc,--libs,libevent jansson sqlite3 libseccomp)
 LIBS_CHILD      := $(call pc,--libs,libevent jansson libseccomp)
-LIBS_ENGINECTL  := $(call pc,--libs,libevent jansson libseccomp libcurl)
+LIBS_ENGINECTL  := $(call pc,--libs,libevent jansson libseccomp)
 LIBS_APID       := $(LIBS_CHILD)
 LIBS_CLOUDSYNCD := $(call pc,--libs,libevent jansson libseccomp libcurl zlib)
 CFLAGS += $(call pc,--cflags,libevent jansson sqlite3 libcurl libseccomp)
@@ -45,7 +45,7 @@ AGENTD_LIB_SRCS := agentd/supervise.c agentd/dispatch.c agentd/restart.c agentd/
 		   agentd/hostconfig.c \
 	agentd/settings.c agentd/db.c agentd/notify.c agentd/kmsg.c agentd/engine.c \
 	agentd/target.c agentd/plan.c agentd/locks.c agentd/apply.c agentd/devlog.c agentd/api.c agentd/compose.c agentd/contract.c agentd/cloud.c agentd/netinfo.c
-ENGINECTL_LIB_SRCS := enginectl/sandbox.c enginectl/stream.c enginectl/ops.c common/http.c
+ENGINECTL_LIB_SRCS := enginectl/sandbox.c enginectl/stream.c enginectl/ops.c enginectl/ehttp.c
 APID_LIB_SRCS := apid/sandbox.c apid/routes.c apid/api_health.c apid/forward.c apid/auth.c apid/api_logs.c \
 		  apid/conns.c
 CLOUDSYNCD_LIB_SRCS := cloudsyncd/sandbox.c cloudsyncd/cloud.c cloudsyncd/logs.c cloudsyncd/tags.c cloudsyncd/report.c \
@@ -60,7 +60,7 @@ BINS := $(BUILD)/agentd $(BUILD)/enginectl $(BUILD)/apid $(BUILD)/cloudsyncd
 UNIT_TESTS := cloudsyncd/test_report enginectl/test_stream agentd/test_plan agentd/test_target agentd/test_locks \
 	agentd/test_compose agentd/test_contract common/test_frame common/test_chan common/test_sandbox agentd/test_restart \
 	agentd/test_config agentd/test_settings agentd/test_db agentd/test_kmsg \
-	agentd/test_hostconfig agentd/test_named
+	agentd/test_hostconfig agentd/test_named enginectl/test_ehttp
 UNIT_BINS := $(patsubst %,$(BUILD)/test/unit/%,$(UNIT_TESTS))
 UNIT_LIBS := $(call pc,--libs,cmocka libevent jansson sqlite3 libseccomp libcurl zlib)
 

@@ -1,7 +1,7 @@
 /*
  * http.h - asynchronous HTTP(S) requests: libcurl's multi interface driven
- * by the libevent loop (one event per socket, one timer). enginectl uses it
- * on the engine's unix socket, cloudsyncd over TLS to the cloud. Many
+ * by the libevent loop (one event per socket, one timer), for cloudsyncd over
+ * TLS to the cloud (enginectl has its own plain client: enginectl/ehttp.c). Many
  * requests run at once; a streaming request (no timeout) hands its body
  * over as it arrives instead of collecting it.
  */

@@ -12,26 +12,26 @@
 #include <sys/queue.h>
 
 #include "child.h"
-#include "http.h"
+#include "ehttp.h"
 #include "stream.h"
 
 struct follower {
 	TAILQ_ENTRY(follower) entry;
 	struct enginectl *e;
-	char id[80];    /* container id or name, as agentd gave it */
-	struct xfer *x; /* the logs request; NULL while inspecting */
+	char id[80];     /* container id or name, as agentd gave it */
+	struct exfer *x; /* the logs request; NULL while inspecting */
 	struct logdemux dm;
 };
 
 struct enginectl {
 	struct child *child;
 	struct chan *ch;
-	struct http *http; /* owned */
+	struct ehttp *http; /* owned */
 	enum { ENGINE_DOWN, ENGINE_CONNECTING, ENGINE_UP } state;
 	int ever_connected;
 	unsigned backoff_ms;
 	struct event *ev_reconnect; /* owned */
-	struct xfer *events;        /* the event stream, while up */
+	struct exfer *events;       /* the event stream, while up */
 	struct linebuf events_lb;
 	int64_t last_event_ns; /* resubscribe from here, so nothing is missed */
 	char engine_version[32];

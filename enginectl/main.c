@@ -10,8 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
 #include "enginectl.h"
 #include "log.h"
 
@@ -28,7 +26,7 @@ static void engine_send_state(struct enginectl *e, int connected, const char *er
 	if (m == NULL)
 		return;
 	if (connected) {
-		json_object_set_new(m, "api_version", json_string(http_version(e->http)));
+		json_object_set_new(m, "api_version", json_string(ehttp_version(e->http)));
 		json_object_set_new(m, "engine_version", json_string(e->engine_version));
 		json_object_set_new(m, "resync", json_boolean(e->ever_connected));
 	} else if (error != NULL) {
@@ -54,7 +52,7 @@ static void engine_down(struct enginectl *e, const char *why)
 		return;
 	e->state = ENGINE_DOWN;
 	if (e->events != NULL) {
-		http_cancel(e->events);
+		ehttp_cancel(e->events);
 		e->events = NULL;
 	}
 	if (was_up) {
@@ -89,7 +87,7 @@ static void events_on_line(const char *line, size_t len, void *arg)
 	json_decref(j);
 }
 
-static void events_on_data(struct xfer *x, const char *data, size_t len, void *arg)
+static void events_on_data(struct exfer *x, const char *data, size_t len, void *arg)
 {
 	struct enginectl *e = arg;
 
@@ -97,7 +95,7 @@ static void events_on_data(struct xfer *x, const char *data, size_t len, void *a
 	linebuf_feed(&e->events_lb, data, len, events_on_line, e);
 }
 
-static void events_on_done(struct xfer *x, const char *err, long status, const char *body,
+static void events_on_done(struct exfer *x, const char *err, long status, const char *body,
 			   size_t len, void *arg)
 {
 	struct enginectl *e = arg;
@@ -118,8 +116,7 @@ static void events_on_done(struct xfer *x, const char *err, long status, const c
 static void engine_subscribe(struct enginectl *e)
 {
 	char path[512], since[64] = "";
-	struct xfer_req r = {"GET",          path,           NULL, NULL, 0,   1,
-			     events_on_data, events_on_done, e,    NULL, NULL};
+	struct exfer_req r = {"GET", path, NULL, NULL, 0, 1, events_on_data, events_on_done, e};
 
 	if (e->last_event_ns > 0)
 		snprintf(since, sizeof(since), "&since=%lld.%09lld",
@@ -131,10 +128,10 @@ static void engine_subscribe(struct enginectl *e)
 		 "%%2C%%22network%%22%%2C%%22volume%%22%%5D%%7D%s",
 		 since);
 	linebuf_free(&e->events_lb);
-	e->events = http_start(e->http, &r);
+	e->events = ehttp_start(e->http, &r);
 }
 
-static void version_on_done(struct xfer *x, const char *err, long status, const char *body,
+static void version_on_done(struct exfer *x, const char *err, long status, const char *body,
 			    size_t len, void *arg)
 {
 	struct enginectl *e = arg;
@@ -161,7 +158,7 @@ static void version_on_done(struct xfer *x, const char *err, long status, const 
 		return;
 	}
 	snprintf(chosen, sizeof(chosen), "1.%u", minor > API_MAX_MINOR ? API_MAX_MINOR : minor);
-	http_set_version(e->http, chosen);
+	ehttp_set_version(e->http, chosen);
 	snprintf(e->engine_version, sizeof(e->engine_version), "%s", ver ? ver : "");
 	json_decref(j);
 	e->state = ENGINE_UP;
@@ -173,17 +170,16 @@ static void version_on_done(struct xfer *x, const char *err, long status, const 
 	e->ever_connected = 1;
 }
 
-static void ping_on_done(struct xfer *x, const char *err, long status, const char *body, size_t len,
-			 void *arg)
+static void ping_on_done(struct exfer *x, const char *err, long status, const char *body,
+			 size_t len, void *arg)
 {
 	struct enginectl *e = arg;
-	struct xfer_req r = {"GET", "/version",      NULL, NULL, 5000, 0,
-			     NULL,  version_on_done, e,    NULL, NULL};
+	struct exfer_req r = {"GET", "/version", NULL, NULL, 5000, 0, NULL, version_on_done, e};
 
 	(void)x;
 	(void)body;
 	(void)len;
-	if (err != NULL || status != 200 || http_start(e->http, &r) == NULL) {
+	if (err != NULL || status != 200 || ehttp_start(e->http, &r) == NULL) {
 		log_debug("engine not reachable: %s", err ? err : "bad answer to /_ping");
 		e->state = ENGINE_DOWN;
 		engine_schedule_reconnect(e);
@@ -192,11 +188,10 @@ static void ping_on_done(struct xfer *x, const char *err, long status, const cha
 
 static void engine_connect(struct enginectl *e)
 {
-	struct xfer_req r = {"GET", "/_ping",     NULL, NULL, 5000, 0,
-			     NULL,  ping_on_done, e,    NULL, NULL};
+	struct exfer_req r = {"GET", "/_ping", NULL, NULL, 5000, 0, NULL, ping_on_done, e};
 
 	e->state = ENGINE_CONNECTING;
-	if (http_start(e->http, &r) == NULL) {
+	if (ehttp_start(e->http, &r) == NULL) {
 		e->state = ENGINE_DOWN;
 		engine_schedule_reconnect(e);
 	}
@@ -219,19 +214,16 @@ static int enginectl_setup(struct child *c, json_t *config)
 		log_error("config lacks engine_socket");
 		return -1;
 	}
-	/* Before the sandbox: curl's global state and its multi handle. */
-	if (curl_global_init(CURL_GLOBAL_NOTHING) != CURLE_OK)
-		return -1;
 	if ((e = calloc(1, sizeof(*e))) == NULL)
 		return -1;
 	e->child = c;
 	e->ch = child_chan(c);
 	e->backoff_ms = BACKOFF_MIN_MS;
 	TAILQ_INIT(&e->followers);
-	e->http = http_new(child_base(c), sock);
+	e->http = ehttp_new(child_base(c), sock);
 	e->ev_reconnect = evtimer_new(child_base(c), engine_on_reconnect, e);
 	if (e->http == NULL || e->ev_reconnect == NULL) {
-		http_free(e->http);
+		ehttp_free(e->http);
 		free(e);
 		return -1;
 	}
@@ -257,11 +249,10 @@ static void enginectl_teardown(struct child *c)
 	struct enginectl *e = child_data(c);
 
 	ops_unfollow_all(e);
-	http_free(e->http);
+	ehttp_free(e->http);
 	event_free(e->ev_reconnect);
 	linebuf_free(&e->events_lb);
 	free(e);
-	curl_global_cleanup();
 }
 
 static const struct child_ops enginectl_ops = {

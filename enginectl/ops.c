@@ -152,7 +152,7 @@ static void reply_engine_error(struct call *c, long status, const char *body, si
 	json_decref(j);
 }
 
-static void on_plain_done(struct xfer *x, const char *err, long status, const char *body,
+static void on_plain_done(struct exfer *x, const char *err, long status, const char *body,
 			  size_t len, void *arg)
 {
 	struct call *c = arg;
@@ -182,10 +182,9 @@ static void on_plain_done(struct xfer *x, const char *err, long status, const ch
 static int call_start(struct call *c, const char *method, const char *path, const char *body,
 		      long timeout_ms, char *err, size_t errlen)
 {
-	struct xfer_req r = {method, path,          body, NULL, timeout_ms, 1,
-			     NULL,   on_plain_done, c,    NULL, NULL};
+	struct exfer_req r = {method, path, body, NULL, timeout_ms, 1, NULL, on_plain_done, c};
 
-	if (http_start(c->e->http, &r) == NULL) {
+	if (ehttp_start(c->e->http, &r) == NULL) {
 		snprintf(err, errlen, "cannot start the engine request");
 		return -1;
 	}
@@ -473,7 +472,7 @@ static void pull_on_line(const char *line, size_t len, void *arg)
 		pull_send_progress(c, pct);
 }
 
-static void pull_on_data(struct xfer *x, const char *data, size_t len, void *arg)
+static void pull_on_data(struct exfer *x, const char *data, size_t len, void *arg)
 {
 	struct call *c = arg;
 
@@ -482,8 +481,8 @@ static void pull_on_data(struct xfer *x, const char *data, size_t len, void *arg
 }
 
 /* The pull stream always answers 200; failures arrive inside it. */
-static void pull_on_done(struct xfer *x, const char *err, long status, const char *body, size_t len,
-			 void *arg)
+static void pull_on_done(struct exfer *x, const char *err, long status, const char *body,
+			 size_t len, void *arg)
 {
 	struct call *c = arg;
 	json_t *r;
@@ -554,8 +553,7 @@ static int op_image_pull(struct call *c, json_t *args, char *err, size_t errlen)
 {
 	json_t *auth = json_object_get(args, "auth");
 	char path[1700], esc[1600], authhdr[4096];
-	struct xfer_req r = {"POST",       path,         NULL, NULL, 0,   1,
-			     pull_on_data, pull_on_done, c,    NULL, NULL};
+	struct exfer_req r = {"POST", path, NULL, NULL, 0, 1, pull_on_data, pull_on_done, c};
 	const char *image;
 
 	if (get_image(args, "image", &image, err, errlen) == -1)
@@ -574,7 +572,7 @@ static int op_image_pull(struct call *c, json_t *args, char *err, size_t errlen)
 		return -1;
 	c->last_percent = -1;
 	snprintf(path, sizeof(path), "/images/create?fromImage=%s", esc);
-	if (http_start(c->e->http, &r) == NULL) {
+	if (ehttp_start(c->e->http, &r) == NULL) {
 		snprintf(err, errlen, "cannot start the pull");
 		return -1;
 	}
@@ -719,7 +717,7 @@ static void follower_end(struct follower *f, const char *reason)
 	free(f);
 }
 
-static void logs_on_data(struct xfer *x, const char *data, size_t len, void *arg)
+static void logs_on_data(struct exfer *x, const char *data, size_t len, void *arg)
 {
 	struct follower *f = arg;
 
@@ -727,8 +725,8 @@ static void logs_on_data(struct xfer *x, const char *data, size_t len, void *arg
 	logdemux_feed(&f->dm, (const unsigned char *)data, len, follower_line, f);
 }
 
-static void logs_on_done(struct xfer *x, const char *err, long status, const char *body, size_t len,
-			 void *arg)
+static void logs_on_done(struct exfer *x, const char *err, long status, const char *body,
+			 size_t len, void *arg)
 {
 	struct follower *f = arg;
 	char reason[300];
@@ -747,15 +745,14 @@ static void logs_on_done(struct xfer *x, const char *err, long status, const cha
 }
 
 /* The inspect told us whether the container has a TTY: now follow. */
-static void follow_on_inspect(struct xfer *x, const char *err, long status, const char *body,
+static void follow_on_inspect(struct exfer *x, const char *err, long status, const char *body,
 			      size_t len, void *arg)
 {
 	struct call *c = arg;
 	struct follower *f = follower_find(c->e, c->image);
 	char path[400];
 	json_t *j;
-	struct xfer_req r = {"GET",        path,         NULL, NULL, 0,   1,
-			     logs_on_data, logs_on_done, f,    NULL, NULL};
+	struct exfer_req r = {"GET", path, NULL, NULL, 0, 1, logs_on_data, logs_on_done, f};
 
 	(void)x;
 	if (f == NULL) {
@@ -779,7 +776,7 @@ static void follow_on_inspect(struct xfer *x, const char *err, long status, cons
 	snprintf(path, sizeof(path),
 		 "/containers/%s/logs?follow=1&stdout=1&stderr=1&timestamps=1&since=%lld", f->id,
 		 (long long)c->since);
-	if ((f->x = http_start(c->e->http, &r)) == NULL) {
+	if ((f->x = ehttp_start(c->e->http, &r)) == NULL) {
 		reply_error(c, 0, "cannot start following logs");
 		TAILQ_REMOVE(&c->e->followers, f, entry);
 		free(f);
@@ -795,8 +792,7 @@ static int op_logs_follow(struct call *c, json_t *args, char *err, size_t errlen
 	struct follower *f;
 	const char *id;
 	char path[320];
-	struct xfer_req r = {"GET", path, NULL, NULL, TIMEOUT_MS, 1, NULL, follow_on_inspect,
-			     c,     NULL, NULL};
+	struct exfer_req r = {"GET", path, NULL, NULL, TIMEOUT_MS, 1, NULL, follow_on_inspect, c};
 
 	if (get_id(args, "id", &id, err, errlen) == -1)
 		return -1;
@@ -816,7 +812,7 @@ static int op_logs_follow(struct call *c, json_t *args, char *err, size_t errlen
 	c->since = since ? (long long)json_integer_value(since) : 0;
 	TAILQ_INSERT_TAIL(&c->e->followers, f, entry);
 	snprintf(path, sizeof(path), "/containers/%s/json", id);
-	if (http_start(c->e->http, &r) == NULL) {
+	if (ehttp_start(c->e->http, &r) == NULL) {
 		TAILQ_REMOVE(&c->e->followers, f, entry);
 		free(f);
 		snprintf(err, errlen, "cannot start the engine request");
@@ -828,7 +824,7 @@ static int op_logs_follow(struct call *c, json_t *args, char *err, size_t errlen
 static void follower_stop(struct follower *f, const char *reason)
 {
 	if (f->x != NULL) {
-		http_cancel(f->x);
+		ehttp_cancel(f->x);
 		f->x = NULL;
 	}
 	follower_end(f, reason);

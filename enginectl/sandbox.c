@@ -9,15 +9,8 @@
 #include "enginectl.h"
 
 static const struct sandbox_rule enginectl_rules[] = {
-	SB_ALLOW(connect),     /* the engine socket */
-	SB_ALLOW(getpeername), /* libcurl connection checks */
-	SB_ALLOW(getsockname),
-	SB_ALLOW(getsockopt),
-	SB_ALLOW(poll),
-	SB_ALLOW(ppoll),
-	SB_ALLOW(recvfrom), /* recv() */
-	SB_ALLOW(setsockopt),
-	SB_ALLOW(shutdown),
+	SB_ALLOW(connect),                             /* the engine socket */
+	SB_ALLOW(recvfrom),                            /* recv() */
 	SB_ALLOW_ARG(socket, 0, SCMP_CMP_EQ, AF_UNIX), /* unix sockets only */
 };
 
