@@ -41,7 +41,7 @@ CFLAGS += $(call pc,--cflags,libevent jansson sqlite3 libcurl libseccomp)
 
 COMMON_SRCS := common/log.c common/proto.c common/frame.c common/chan.c common/sandbox.c \
 	common/child.c
-AGENTD_LIB_SRCS := agentd/supervise.c agentd/dispatch.c agentd/restart.c agentd/config.c agentd/named.c \
+AGENTD_LIB_SRCS := agentd/supervise.c agentd/dispatch.c agentd/restart.c agentd/config.c agentd/named.c agentd/bootcfg.c \
 		   agentd/hostconfig.c \
 	agentd/settings.c agentd/db.c agentd/notify.c agentd/kmsg.c agentd/engine.c \
 	agentd/target.c agentd/plan.c agentd/locks.c agentd/apply.c agentd/devlog.c agentd/api.c agentd/compose.c agentd/contract.c agentd/cloud.c agentd/netinfo.c
@@ -60,7 +60,7 @@ BINS := $(BUILD)/agentd $(BUILD)/enginectl $(BUILD)/apid $(BUILD)/cloudsyncd
 UNIT_TESTS := cloudsyncd/test_report enginectl/test_stream agentd/test_plan agentd/test_target agentd/test_locks \
 	agentd/test_compose agentd/test_contract common/test_frame common/test_chan common/test_sandbox agentd/test_restart \
 	agentd/test_config agentd/test_settings agentd/test_db agentd/test_kmsg \
-	agentd/test_hostconfig agentd/test_named enginectl/test_ehttp
+	agentd/test_hostconfig agentd/test_named agentd/test_bootcfg enginectl/test_ehttp
 UNIT_BINS := $(patsubst %,$(BUILD)/test/unit/%,$(UNIT_TESTS))
 UNIT_LIBS := $(call pc,--libs,cmocka libevent jansson sqlite3 libseccomp libcurl zlib)
 

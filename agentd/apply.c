@@ -22,6 +22,8 @@
 #include <unistd.h>
 
 #include "agentd.h"
+#include "bootcfg.h"
+#include "config.h"
 #include "compose.h"
 #include "contract.h"
 #include "db.h"
@@ -47,9 +49,10 @@ struct svc_state {
 
 struct apply {
 	struct agentd *ad;
-	json_t *target;    /* owned, internal form */
-	int64_t boot_time; /* /proc/stat btime */
-	int reboot_asked;  /* the reboot command ran (it does not return on a device) */
+	json_t *target;          /* owned, internal form */
+	int64_t boot_time;       /* /proc/stat btime */
+	int reboot_asked;        /* the reboot command ran (it does not return on a device) */
+	char bootcfg_error[512]; /* the last boot config error logged */
 	int busy, again, cancelled;
 	unsigned failures;
 	struct event *ev_timer;
@@ -175,6 +178,67 @@ static void breadcrumb_touch(struct apply *a, const char *why)
 	if (fd != -1)
 		close(fd);
 	devlog_system(a->ad, "Reboot has been scheduled to apply changes: %s", why);
+}
+
+/* --- Boot config (facts §5.2: config.txt) ------------------------------- */
+
+/* Bring <boot_dir>/config.txt to the target's HOST_CONFIG_ vars; a change
+ * means a reboot once the apps are settled. The keys agentd wrote are kept
+ * in <data_dir>/boot-config.json, so that a var taken away loses its line. */
+static void boot_config_apply(struct apply *a)
+{
+	struct agentd *ad = a->ad;
+	char path[4096], state[4096], err[512], *current, *text;
+	json_t *target, *st, *before, *keys;
+
+	if (!bootcfg_applies(ad->device_type))
+		return;
+	target = bootcfg_from_target(json_object_get(a->target, "config"), ad->device_type, err,
+				     sizeof(err));
+	if (target == NULL) {
+		if (strcmp(a->bootcfg_error, err) != 0)
+			devlog_system(ad, "Boot config not applied: %s", err);
+		snprintf(a->bootcfg_error, sizeof(a->bootcfg_error), "%s", err);
+		return;
+	}
+	a->bootcfg_error[0] = '\0';
+	snprintf(path, sizeof(path), "%s/config.txt", ad->set.boot_dir);
+	snprintf(state, sizeof(state), "%s/boot-config.json", ad->data_dir);
+	st = json_load_file(state, 0, NULL);
+	before = json_object_get(st, "config.txt");
+	if (json_object_size(target) == 0 && json_array_size(before) == 0) {
+		json_decref(st);
+		json_decref(target);
+		return;
+	}
+	current = file_read_text(path);
+	text = bootcfg_render(current, target, before);
+	if (text != NULL && (current == NULL || strcmp(text, current) != 0)) {
+		char *what = json_dumps(target, JSON_COMPACT);
+
+		devlog_system(ad, "Applying boot config: %s", what ? what : "");
+		keys = bootcfg_keys(target);
+		if (file_write_atomic(path, text, strlen(text), 0644, err, sizeof(err)) == -1) {
+			devlog_system(ad, "Boot config not applied: %s", err);
+		} else {
+			json_t *ns = json_pack("{s:O}", "config.txt", keys);
+			char *nst = json_dumps(ns, JSON_COMPACT);
+
+			if (nst == NULL || file_write_atomic(state, nst, strlen(nst), 0600, err,
+							     sizeof(err)) == -1)
+				log_warnx("boot config: cannot record its keys: %s", err);
+			free(nst);
+			json_decref(ns);
+			devlog_system(ad, "Applied boot config: %s", what ? what : "");
+			breadcrumb_touch(a, what ? what : "boot config");
+		}
+		json_decref(keys);
+		free(what);
+	}
+	free(text);
+	free(current);
+	json_decref(st);
+	json_decref(target);
 }
 
 /* --- Round bookkeeping -------------------------------------------------- */
@@ -1430,6 +1494,7 @@ static void round_plan(struct apply *a)
 		round_end(a, 0);
 		return;
 	}
+	boot_config_apply(a);
 	a->in.boot_time = a->boot_time;
 	a->in.reboot_due = breadcrumb_due(a);
 	a->in.reboot_asked = a->reboot_asked;

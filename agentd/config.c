@@ -145,6 +145,28 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
+char *file_read_text(const char *path)
+{
+	char *text = NULL, buf[4096];
+	size_t len = 0, n;
+	FILE *f = fopen(path, "re"), *m;
+
+	if (f == NULL)
+		return NULL;
+	if ((m = open_memstream(&text, &len)) == NULL) {
+		fclose(f);
+		return NULL;
+	}
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0 && len < 1024 * 1024)
+		fwrite(buf, 1, n, m);
+	fclose(f);
+	if (fclose(m) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
 int file_write_atomic(const char *path, const char *data, size_t len, mode_t mode, char *err,
 		      size_t errlen)
 {

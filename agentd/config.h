@@ -27,6 +27,8 @@ void config_free(struct device_config *cfg);
 /// True when the device has a cloud to talk to.
 int config_managed(const struct device_config *cfg);
 
+/// The text of a (small: 1 MB at most) file, malloc'd; NULL if unreadable.
+char *file_read_text(const char *path);
 /// Replace `path` with `len` bytes of `data`, atomically and durably (temp
 /// file, fsync, rename, fsync of the directory), with `mode`.
 int file_write_atomic(const char *path, const char *data, size_t len, mode_t mode, char *err,

@@ -312,30 +312,6 @@ static void proxy_paths(const char *boot_dir, char *dir, char *conf, char *nopro
 	snprintf(noproxy, len, "%s/system-proxy/no_proxy", boot_dir);
 }
 
-static char *read_text(const char *path)
-{
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f = fopen(path, "re"), *m;
-	char buf[4096];
-	size_t n;
-
-	if (f == NULL)
-		return NULL;
-	if ((m = open_memstream(&text, &len)) == NULL) {
-		fclose(f);
-		return NULL;
-	}
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0 && len < 1024 * 1024)
-		fwrite(buf, 1, n, m);
-	fclose(f);
-	if (fclose(m) != 0) {
-		free(text);
-		return NULL;
-	}
-	return text;
-}
-
 json_t *hostconfig_proxy_read(const char *boot_dir)
 {
 	char dir[512], conf_path[512], noproxy_path[512];
@@ -343,13 +319,13 @@ json_t *hostconfig_proxy_read(const char *boot_dir)
 	json_t *conf, *proxy = NULL, *list;
 
 	proxy_paths(boot_dir, dir, conf_path, noproxy_path, sizeof(dir));
-	if ((text = read_text(conf_path)) != NULL) {
+	if ((text = file_read_text(conf_path)) != NULL) {
 		conf = redsocks_parse(text);
 		proxy = conf ? proxy_from_conf(conf) : NULL;
 		json_decref(conf);
 		free(text);
 	}
-	if (proxy != NULL && (text = read_text(noproxy_path)) != NULL) {
+	if (proxy != NULL && (text = file_read_text(noproxy_path)) != NULL) {
 		list = json_array();
 		for (line = strtok_r(text, "\r\n", &save); line != NULL;
 		     line = strtok_r(NULL, "\r\n", &save))

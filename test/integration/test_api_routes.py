@@ -537,6 +537,55 @@ def test_host_config_proxy_is_written_to_the_boot_dir_read_back_and_removed():
         assert "proxy" not in call_json(a, "GET", "/v1/device/host-config")["network"]
 
 
+class RaspberryPi(lib.Agentd):
+    """An unmanaged Raspberry Pi 4: config.txt is its boot config."""
+
+    def __init__(self, **kw):
+        self.fixed_port = lib.free_port()
+        super().__init__(config={"listenPort": self.fixed_port,
+                                 "deviceType": "raspberrypi4-64"}, **kw)
+
+    def start(self):
+        super().start()
+        self.port = self.fixed_port
+        return self
+
+
+def test_host_config_vars_go_to_config_txt_and_the_device_reboots():
+    with lib.TempDir() as tmp:
+        boot = os.path.join(tmp, "boot")
+        os.makedirs(boot)
+        txt = os.path.join(boot, "config.txt")
+        with open(txt, "w") as f:
+            f.write("# from the image\nkernel=kernel8.img\ngpu_mem=16\n")
+        settings = dict(power_settings(tmp), boot_dir=boot)
+        # boot config is applied by the apply loop, which runs with an engine
+        with RaspberryPi(settings=settings, args=["-s", engine().sock]) as a:
+            t = {"local": {"name": "pi", "config": {"SUPERVISOR_LOCAL_MODE": "true",
+                                                    "RESIN_HOST_CONFIG_gpu_mem": "128",
+                                                    "BALENA_HOST_CONFIG_dtparam":
+                                                        '"i2c_arm=on","spi=on"'},
+                           "apps": {}}}
+            assert call_json(a, "POST", "/v2/local/target-state", t)["status"] == "success"
+            want = ("# from the image\nkernel=kernel8.img\ngpu_mem=128\n"
+                    "dtparam=i2c_arm=on\ndtparam=spi=on\n")
+            lib.wait_until(lambda: read_file(txt) == want, 10, what="config.txt updated")
+            assert wait_file_lines(os.path.join(tmp, "reboot.txt"), "the reboot") == ["reboot"]
+            assert "Applying boot config" in a.log()
+            assert os.path.exists(os.path.join(a.rundir, "reboot-after-apply"))
+            # a var taken away takes its lines; the image's own stay
+            t["local"]["config"] = {"SUPERVISOR_LOCAL_MODE": "true",
+                                    "RESIN_HOST_CONFIG_gpu_mem": "128"}
+            assert call_json(a, "POST", "/v2/local/target-state", t)["status"] == "success"
+            want = "# from the image\nkernel=kernel8.img\ngpu_mem=128\n"
+            lib.wait_until(lambda: read_file(txt) == want, 10, what="dtparam lines removed")
+            # a forbidden key changes nothing and says why
+            t["local"]["config"]["RESIN_HOST_CONFIG_kernel"] = "evil.img"
+            assert call_json(a, "POST", "/v2/local/target-state", t)["status"] == "success"
+            a.wait_log(r"Attempt to change blacklisted config value kernel", 10)
+            assert read_file(txt) == want
+
+
 def test_metrics_report_each_daemon_in_prometheus_text():
     with lib.Agentd() as a:
         st, headers, text = response(a, "GET", "/metrics")

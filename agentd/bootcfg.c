@@ -1,0 +1,241 @@
+/*
+ * bootcfg.c - the config.txt boot-config backend (Raspberry Pi and kin,
+ * facts §5.2): target config vars HOST_CONFIG_<key> become <key>=<value>
+ * lines of <boot>/config.txt. Pure text in, text out.
+ *
+ * Lines agentd does not manage are kept as they are, in place. A key
+ * named by the target replaces every line of that key; a key agentd wrote
+ * before and the target no longer names is removed. Managed lines go at
+ * the end of the file, in the target's key order.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bootcfg.h"
+
+#define PREFIX "HOST_CONFIG_"
+
+static const char *const array_keys[] = {
+	"dtparam", "dtoverlay", "device_tree_param", "device_tree_overlay", "gpio", NULL};
+static const char *const forbidden_keys[] = {"disable_commandline_tags",
+					     "cmdline",
+					     "kernel",
+					     "kernel_address",
+					     "kernel_old",
+					     "ramfsfile",
+					     "ramfsaddr",
+					     "initramfs",
+					     "device_tree_address",
+					     "init_emmc_clock",
+					     "avoid_safe_mode",
+					     NULL};
+static const char *const device_types[] = {"fincm3",       "rt-rpi-300",      "243390-rpi3",
+					   "nebra-hnt",    "revpi-connect",   "revpi-connect-s",
+					   "revpi-core-3", "revpi-connect-4", NULL};
+
+static int in_list(const char *const *list, const char *s)
+{
+	int i;
+
+	for (i = 0; list[i] != NULL; i++)
+		if (strcmp(list[i], s) == 0)
+			return 1;
+	return 0;
+}
+
+int bootcfg_applies(const char *device_type)
+{
+	return device_type != NULL &&
+	       (strncmp(device_type, "raspberry", 9) == 0 || in_list(device_types, device_type));
+}
+
+/* "a","b" (or a single unquoted value) into a list of strings. */
+static int split_quoted(const char *v, json_t *out, const char *key, char *err, size_t errlen)
+{
+	const char *p = v;
+
+	while (*p == ' ')
+		p++;
+	if (*p != '"') {
+		json_array_append_new(out, json_string(v));
+		return 0;
+	}
+	while (*p != '\0') {
+		const char *end;
+
+		while (*p == ' ' || *p == ',')
+			p++;
+		if (*p == '\0')
+			break;
+		if (*p != '"' || (end = strchr(p + 1, '"')) == NULL) {
+			snprintf(err, errlen, "%s%s: values must be \"quoted\",\"like\",\"this\"",
+				 PREFIX, key);
+			return -1;
+		}
+		json_array_append_new(out, json_stringn(p + 1, (size_t)(end - p - 1)));
+		p = end + 1;
+	}
+	return 0;
+}
+
+static int valid_value(const char *key, const char *v, char *err, size_t errlen)
+{
+	for (; *v != '\0'; v++)
+		if (*v == '\n' || *v == '\r') {
+			snprintf(err, errlen, "%s%s: a value cannot span lines", PREFIX, key);
+			return -1;
+		}
+	return 0;
+}
+
+json_t *bootcfg_from_target(json_t *config, const char *device_type, char *err, size_t errlen)
+{
+	json_t *out = json_object(), *v;
+	const char *k;
+
+	json_object_foreach(config, k, v) {
+		const char *key = k + strlen(PREFIX);
+		const char *s = json_string_value(v);
+
+		if (strncmp(k, PREFIX, strlen(PREFIX)) != 0 || *key == '\0' || s == NULL)
+			continue;
+		if (in_list(forbidden_keys, key)) {
+			snprintf(err, errlen, "Attempt to change blacklisted config value %s", key);
+			goto bad;
+		}
+		if (valid_value(key, s, err, errlen) == -1)
+			goto bad;
+		if (in_list(array_keys, key)) {
+			json_t *list = json_array();
+
+			json_object_set_new(out, key, list);
+			if (split_quoted(s, list, key, err, errlen) == -1)
+				goto bad;
+		} else {
+			json_object_set(out, key, v);
+		}
+	}
+	if (device_type != NULL && strcmp(device_type, "fincm3") == 0) {
+		json_t *list = json_object_get(out, "dtoverlay");
+		size_t i;
+
+		if (list == NULL)
+			json_object_set_new(out, "dtoverlay", list = json_array());
+		json_array_foreach(list, i, v)
+			if (strcmp(json_string_value(v), "balena-fin") == 0)
+				break;
+		if (i == json_array_size(list))
+			json_array_append_new(list, json_string("balena-fin"));
+	}
+	return out;
+bad:
+	json_decref(out);
+	return NULL;
+}
+
+/* The key of a config.txt line ("" for blank lines and comments). */
+static void line_key(const char *line, size_t len, char *key, size_t keylen)
+{
+	size_t i = 0, n = 0;
+
+	while (i < len && isspace((unsigned char)line[i]))
+		i++;
+	if (i == len || line[i] == '#') {
+		key[0] = '\0';
+		return;
+	}
+	while (i < len && line[i] != '=' && !isspace((unsigned char)line[i]) && n + 1 < keylen)
+		key[n++] = line[i++];
+	key[n] = '\0';
+}
+
+static void put_value(FILE *f, const char *key, const char *value)
+{
+	if (strcmp(key, "dtoverlay") == 0 && strchr(value, ',') != NULL) {
+		/* dtoverlay=name,p1,p2: the overlay, then its parameters */
+		const char *p = strchr(value, ',');
+
+		fprintf(f, "dtoverlay=%.*s\n", (int)(p - value), value);
+		while (p != NULL && *p != '\0') {
+			const char *next = strchr(p + 1, ',');
+			int n = next ? (int)(next - p - 1) : (int)strlen(p + 1);
+
+			if (n > 0)
+				fprintf(f, "dtparam=%.*s\n", n, p + 1);
+			p = next;
+		}
+		return;
+	}
+	fprintf(f, "%s=%s\n", key, value);
+}
+
+static int listed(json_t *list, const char *key)
+{
+	size_t i;
+	json_t *e;
+
+	json_array_foreach(list, i, e)
+		if (strcmp(json_string_value(e) ?: "", key) == 0)
+			return 1;
+	return 0;
+}
+
+/* The keys the target's lines use: its own, and dtparam for a dtoverlay
+ * with parameters. */
+json_t *bootcfg_keys(json_t *target)
+{
+	json_t *keys = json_array(), *v, *e;
+	const char *k;
+	size_t i;
+
+	json_object_foreach(target, k, v) {
+		if (!listed(keys, k))
+			json_array_append_new(keys, json_string(k));
+		if (strcmp(k, "dtoverlay") != 0)
+			continue;
+		json_array_foreach(v, i, e)
+			if (strchr(json_string_value(e) ?: "", ',') != NULL &&
+			    !listed(keys, "dtparam"))
+				json_array_append_new(keys, json_string("dtparam"));
+	}
+	return keys;
+}
+
+char *bootcfg_render(const char *current, json_t *target, json_t *managed_before)
+{
+	char *text = NULL, key[128];
+	size_t len = 0, i;
+	FILE *f = open_memstream(&text, &len);
+	const char *p = current ? current : "", *k;
+	json_t *v, *e, *keys = bootcfg_keys(target);
+
+	if (f == NULL) {
+		json_decref(keys);
+		return NULL;
+	}
+	while (*p != '\0') {
+		const char *eol = strchr(p, '\n');
+		size_t n = eol ? (size_t)(eol - p) : strlen(p);
+
+		line_key(p, n, key, sizeof(key));
+		if (key[0] == '\0' || (!listed(keys, key) && !listed(managed_before, key)))
+			fprintf(f, "%.*s\n", (int)n, p);
+		p = eol ? eol + 1 : p + n;
+	}
+	json_decref(keys);
+	json_object_foreach(target, k, v) {
+		if (json_is_array(v)) {
+			json_array_foreach(v, i, e)
+				put_value(f, k, json_string_value(e));
+		} else {
+			put_value(f, k, json_string_value(v));
+		}
+	}
+	if (fclose(f) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}

@@ -1,0 +1,118 @@
+/*
+ * test_bootcfg.c - config.txt from HOST_CONFIG_ vars: which device types,
+ * list values, forbidden keys, lines kept and replaced, a var taken away,
+ * dtoverlay parameters, and a second render changing nothing.
+ */
+#include "testutil.h"
+
+#include "bootcfg.h"
+
+static json_t *parse(const char *text)
+{
+	json_t *j = json_loads(text, 0, NULL);
+
+	if (j == NULL)
+		fail_msg("bad JSON in test: %s", text);
+	return j;
+}
+
+static json_t *from(const char *config_json, const char *type)
+{
+	json_t *c = parse(config_json), *t;
+	char err[256] = "";
+
+	t = bootcfg_from_target(c, type, err, sizeof(err));
+	json_decref(c);
+	if (t == NULL)
+		fail_msg("rejected: %s", err);
+	return t;
+}
+
+static void device_types_with_config_txt(void **state)
+{
+	(void)state;
+	assert_true(bootcfg_applies("raspberrypi4-64"));
+	assert_true(bootcfg_applies("raspberry-pi"));
+	assert_true(bootcfg_applies("fincm3"));
+	assert_true(bootcfg_applies("revpi-core-3"));
+	assert_false(bootcfg_applies("generic-amd64"));
+	assert_false(bootcfg_applies("jetson-nano"));
+	assert_false(bootcfg_applies(NULL));
+}
+
+static void vars_become_keys_and_lists(void **state)
+{
+	json_t *t = from("{\"HOST_CONFIG_gpu_mem\":\"128\",\"HOST_CONFIG_dtparam\":"
+			 "\"\\\"i2c_arm=on\\\",\\\"spi=on\\\"\",\"HOST_CONFIG_gpio\":\"4=op\","
+			 "\"SUPERVISOR_POLL_INTERVAL\":\"60000\"}",
+			 "raspberrypi3");
+	json_t *want = parse("{\"gpu_mem\":\"128\",\"dtparam\":[\"i2c_arm=on\",\"spi=on\"],"
+			     "\"gpio\":[\"4=op\"]}");
+
+	(void)state;
+	assert_true(json_equal(t, want));
+	json_decref(t);
+	json_decref(want);
+	t = from("{}", "fincm3");
+	want = parse("{\"dtoverlay\":[\"balena-fin\"]}");
+	assert_true(json_equal(t, want));
+	json_decref(t);
+	json_decref(want);
+}
+
+static void forbidden_and_bad_values_are_refused(void **state)
+{
+	json_t *c = parse("{\"HOST_CONFIG_kernel\":\"evil.img\"}");
+	char err[256] = "";
+
+	(void)state;
+	assert_null(bootcfg_from_target(c, "raspberrypi4-64", err, sizeof(err)));
+	assert_string_equal(err, "Attempt to change blacklisted config value kernel");
+	json_decref(c);
+	c = parse("{\"HOST_CONFIG_gpu_mem\":\"1\\nkernel=x\"}");
+	assert_null(bootcfg_from_target(c, "raspberrypi4-64", err, sizeof(err)));
+	assert_non_null(strstr(err, "span lines"));
+	json_decref(c);
+	c = parse("{\"HOST_CONFIG_dtparam\":\"\\\"open\"}");
+	assert_null(bootcfg_from_target(c, "raspberrypi4-64", err, sizeof(err)));
+	json_decref(c);
+}
+
+static void render_keeps_other_lines_and_replaces_managed_ones(void **state)
+{
+	const char *current = "# boot config\nkernel=zImage\ngpu_mem=16\ndtparam=audio=on\n"
+			      "\nenable_uart=1\n";
+	json_t *t = from("{\"HOST_CONFIG_gpu_mem\":\"128\",\"HOST_CONFIG_dtoverlay\":"
+			 "\"\\\"vc4-kms-v3d,cma-256\\\"\"}",
+			 "raspberrypi4-64");
+	json_t *keys = bootcfg_keys(t), *empty = json_object();
+	char *once = bootcfg_render(current, t, NULL), *twice, *gone;
+
+	(void)state;
+	assert_string_equal(once, "# boot config\nkernel=zImage\n\nenable_uart=1\ngpu_mem=128\n"
+				  "dtoverlay=vc4-kms-v3d\ndtparam=cma-256\n");
+	/* the same again: nothing changes */
+	twice = bootcfg_render(once, t, keys);
+	assert_string_equal(twice, once);
+	/* the vars taken away: their lines go, the rest stays */
+	gone = bootcfg_render(once, empty, keys);
+	assert_string_equal(gone, "# boot config\nkernel=zImage\n\nenable_uart=1\n");
+	free(once);
+	free(twice);
+	free(gone);
+	json_decref(keys);
+	json_decref(empty);
+	json_decref(t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(device_types_with_config_txt),
+		cmocka_unit_test(vars_become_keys_and_lists),
+		cmocka_unit_test(forbidden_and_bad_values_are_refused),
+		cmocka_unit_test(render_keeps_other_lines_and_replaces_managed_ones),
+	};
+
+	return cmocka_run_group_tests_name("bootcfg", tests, NULL, NULL);
+}
