@@ -351,9 +351,21 @@ static void host_cmd_run(evutil_socket_t fd, short what, void *arg)
 int device_power(struct agentd *ad, int reboot, int force, const char *why, char *err,
 		 size_t errlen)
 {
+	static const char *const hup[] = {"rollback-health-breadcrumb",
+					  "rollback-altboot-breadcrumb"};
 	struct host_cmd *h;
 	struct timeval one = {1, 0};
+	char path[512];
+	int i;
 
+	/* A host OS update that is still checking itself must not be cut short. */
+	for (i = 0; i < 2 && !force; i++) {
+		snprintf(path, sizeof(path), "%s/%s", ad->set.state_dir, hup[i]);
+		if (access(path, F_OK) == 0) {
+			snprintf(err, errlen, "Waiting for Host OS update to finish");
+			return -1;
+		}
+	}
 	if (lock_all_apps(ad, force, err, errlen) == -1)
 		return -1;
 	devlog_system(ad, "%s%s%s", reboot ? "Rebooting" : "Shutting down", why ? ": " : "",

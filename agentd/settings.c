@@ -26,6 +26,7 @@ void settings_default(struct settings *s)
 	snprintf(s->led_file, sizeof(s->led_file), "/sys/class/leds/led0/brightness");
 	s->api_max_connections = 128;
 	snprintf(s->boot_dir, sizeof(s->boot_dir), "/mnt/boot");
+	snprintf(s->state_dir, sizeof(s->state_dir), "/mnt/state");
 }
 
 void settings_free(struct settings *s)
@@ -144,11 +145,35 @@ static int settings_daemon(json_t *obj, struct restart_policy *p, const char *wh
 	return 0;
 }
 
+/* A directory path (room left for the file names put under it). */
+static int get_dir(json_t *root, const char *key, char *out, size_t outlen, const char *where,
+		   char *err, size_t errlen)
+{
+	json_t *v = json_object_get(root, key);
+
+	if (v == NULL)
+		return 0;
+	if (!json_is_string(v) || json_string_length(v) == 0 ||
+	    json_string_length(v) >= outlen - 32) {
+		snprintf(err, errlen, "%s: \"%s\" must be a path", where, key);
+		return -1;
+	}
+	snprintf(out, outlen, "%s", json_string_value(v));
+	return 0;
+}
+
 int settings_load(const char *path, struct settings *s, char *err, size_t errlen)
 {
-	static const char *const keys[] = {"user",     "handshake_timeout_ms", "ping_interval_ms",
-					   "daemons",  "reboot_command",       "shutdown_command",
-					   "led_file", "api_max_connections",  "boot_dir",
+	static const char *const keys[] = {"user",
+					   "handshake_timeout_ms",
+					   "ping_interval_ms",
+					   "daemons",
+					   "reboot_command",
+					   "shutdown_command",
+					   "led_file",
+					   "api_max_connections",
+					   "boot_dir",
+					   "state_dir",
 					   NULL};
 	char where[512];
 	json_error_t jerr;
@@ -192,14 +217,10 @@ int settings_load(const char *path, struct settings *s, char *err, size_t errlen
 		}
 		snprintf(s->led_file, sizeof(s->led_file), "%s", json_string_value(v));
 	}
-	if ((v = json_object_get(root, "boot_dir")) != NULL) {
-		if (!json_is_string(v) || json_string_length(v) == 0 ||
-		    json_string_length(v) >= sizeof(s->boot_dir) - 32) {
-			snprintf(err, errlen, "%s: \"boot_dir\" must be a path", where);
-			goto out;
-		}
-		snprintf(s->boot_dir, sizeof(s->boot_dir), "%s", json_string_value(v));
-	}
+	if (get_dir(root, "boot_dir", s->boot_dir, sizeof(s->boot_dir), where, err, errlen) == -1 ||
+	    get_dir(root, "state_dir", s->state_dir, sizeof(s->state_dir), where, err, errlen) ==
+		    -1)
+		goto out;
 	if ((v = json_object_get(root, "daemons")) != NULL) {
 		if (!json_is_object(v)) {
 			snprintf(err, errlen, "%s: \"daemons\" must be an object", where);

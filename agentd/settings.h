@@ -12,6 +12,7 @@
  *     "led_file": "/sys/class/leds/led0/brightness", POST /v1/blink writes it
  *     "api_max_connections": 128,        more open API connections get 503
  *     "boot_dir": "/mnt/boot",           PATCH host-config writes system-proxy/ here
+ *     "state_dir": "/mnt/state",         a host OS update in progress leaves breadcrumbs here
  *     "daemons": {
  *       "apid": { "restart": "always", "backoff_initial_ms": 100,
  *                 "backoff_max_ms": 30000, "stable_after_ms": 60000,
@@ -38,6 +39,7 @@ struct settings {
 	char led_file[256];
 	unsigned api_max_connections; /* apid answers 503 beyond */
 	char boot_dir[256];           /* host-config proxy files go under <boot_dir>/system-proxy */
+	char state_dir[256];          /* balenaOS's /mnt/state: host OS update breadcrumbs */
 };
 
 void settings_default(struct settings *s);

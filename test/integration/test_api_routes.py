@@ -685,6 +685,25 @@ def test_reboot_and_shutdown_are_refused_423_under_a_user_lock_and_force_goes_ah
             == (200, "OK")
 
 
+def test_reboot_and_shutdown_wait_for_a_host_os_update_unless_forced():
+    with lib.TempDir() as tmp:
+        state = os.path.join(tmp, "state")
+        os.makedirs(state)
+        with lib.Agentd(settings=dict(power_settings(tmp), state_dir=state)) as a:
+            for crumb in ("rollback-health-breadcrumb", "rollback-altboot-breadcrumb"):
+                path = os.path.join(state, crumb)
+                open(path, "w").close()
+                for route in ("/v1/reboot", "/v1/shutdown"):
+                    got = call_json(a, "POST", route, {}, expect=423)
+                    assert got == {"Data": "", "Error": "Waiting for Host OS update to finish"}
+                os.unlink(path)
+            open(os.path.join(state, "rollback-health-breadcrumb"), "w").close()
+            assert call_json(a, "POST", "/v1/shutdown", {"force": True}, expect=202) == \
+                {"Data": "OK", "Error": None}
+            assert wait_file_lines(os.path.join(tmp, "shutdown.txt"), "shutdown") == \
+                ["shutdown"]
+            assert read_file(os.path.join(tmp, "reboot.txt")) is None
+
 def test_stop_service_is_refused_423_under_a_user_lock_and_force_stops_it():
     aid = app_id()
     with State(aid) as s:

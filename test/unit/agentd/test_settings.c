@@ -90,6 +90,7 @@ static void bad_files_are_clear_errors(void **state)
 	expect_error("{\"api_max_connections\":\"9\"}", "api_max_connections");
 	expect_error("{\"boot_dir\":\"\"}", "boot_dir");
 	expect_error("{\"boot_dir\":7}", "boot_dir");
+	expect_error("{\"state_dir\":\"\"}", "state_dir");
 }
 
 int main(void)
