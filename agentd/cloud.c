@@ -83,6 +83,34 @@ static int local_mode_on(struct agentd *ad)
 	return s && (!strcmp(s, "1") || !strcasecmp(s, "true") || !strcasecmp(s, "on"));
 }
 
+/* What the first report to this API endpoint says, unless it was made:
+ * config.json values that differ from their defaults and that the target
+ * does not set (the target's own come from the cloud), and the initial
+ * device name. */
+static void initial_report(struct agentd *ad, json_t *c)
+{
+	json_t *root = ad->cfg.root, *vars = json_object(), *v;
+	json_t *target = json_object_get(apply_target(ad), "config");
+	const char *endpoint = json_string_value(json_object_get(root, "apiEndpoint"));
+	const char *done = json_string_value(json_object_get(root, "initialConfigReported"));
+	const char *name = json_string_value(json_object_get(root, "initialDeviceName"));
+
+	if (endpoint == NULL || (done != NULL && strcmp(done, endpoint) == 0)) {
+		json_decref(vars);
+		return;
+	}
+	v = json_object_get(root, "appUpdatePollInterval");
+	if (json_is_integer(v) && json_integer_value(v) != 900000 &&
+	    json_object_get(target, "SUPERVISOR_POLL_INTERVAL") == NULL)
+		json_object_set_new(vars, "SUPERVISOR_POLL_INTERVAL",
+				    json_sprintf("%lld", (long long)json_integer_value(v)));
+	if (json_is_true(json_object_get(root, "persistentLogging")) &&
+	    json_object_get(target, "SUPERVISOR_PERSISTENT_LOGGING") == NULL)
+		json_object_set_new(vars, "SUPERVISOR_PERSISTENT_LOGGING", json_string("true"));
+	json_object_set_new(c, "initial_report",
+			    json_pack("{s:o, s:s?}", "config", vars, "device_name", name));
+}
+
 void cloud_config(struct agentd *ad, json_t *c)
 {
 	json_t *root = ad->cfg.root, *poll;
@@ -134,6 +162,7 @@ void cloud_config(struct agentd *ad, json_t *c)
 		if (t != NULL && atol(t) > 0)
 			json_object_set_new(c, "request_timeout_ms", json_integer(atol(t)));
 	}
+	initial_report(ad, c);
 	if (json_is_integer(json_object_get(root, "bootstrapRetryDelay")))
 		json_object_set(c, "bootstrap_retry_ms",
 				json_object_get(root, "bootstrapRetryDelay"));
@@ -232,8 +261,24 @@ static int cloud_reported(struct agentd *ad, json_t *body)
 	return 0;
 }
 
+/* Done once per API endpoint (facts §3.2 step 3). */
+static int cloud_initial_reported(struct agentd *ad, json_t *body)
+{
+	const char *endpoint = json_string_value(json_object_get(body, "endpoint"));
+	char err[512];
+
+	if (endpoint == NULL)
+		return -1;
+	json_object_set_new(ad->cfg.root, "initialConfigReported", json_string(endpoint));
+	if (config_write_atomic(ad->config_path, ad->cfg.root, err, sizeof(err)) == -1)
+		log_error("%s", err);
+	return 0;
+}
+
 int cloud_dispatch(struct daemon *d, uint32_t type, json_t *body)
 {
+	if (type == MSG_CLOUD_INITIAL_REPORTED)
+		return cloud_initial_reported(d->ad, body);
 	if (type == MSG_CLOUD_REPORTED)
 		return cloud_reported(d->ad, body);
 	if (type == MSG_CLOUD_PROVISIONED)

@@ -82,6 +82,7 @@ static void cloud_provisioned(struct cloud *c, long long device_id)
 	c->provisioned = 1;
 	c->failures = 0;
 	cloud_after_ms(c->ev_poll, 0);
+	cloud_initial_start(c);
 }
 
 static void cloud_retry_provision(struct cloud *c, const char *why)
@@ -422,6 +423,7 @@ int cloud_setup(struct cloud *c, struct event_base *base, json_t *config)
 		c->logs_endpoint = c->endpoint;
 	cloud_logs_setup(c, base);
 	cloud_tags_setup(c, base);
+	cloud_initial_setup(c, base);
 	c->sent = json_is_object(json_object_get(config, "report_cache"))
 			  ? json_deep_copy(json_object_get(config, "report_cache"))
 			  : json_object();
@@ -435,6 +437,7 @@ void cloud_teardown(struct cloud *c)
 {
 	cloud_logs_teardown(c);
 	cloud_tags_teardown(c);
+	cloud_initial_teardown(c);
 	http_free(c->http);
 	if (c->ev_poll)
 		event_free(c->ev_poll);

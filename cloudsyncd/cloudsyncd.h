@@ -41,6 +41,12 @@ struct cloud {
 	int tags_busy;
 	unsigned tags_failures;
 	struct event *ev_tags;
+	/* initial.c */
+	json_t *initial; /* owned: {config, device_name?} still to report, or NULL */
+	size_t initial_step;
+	int initial_busy;
+	unsigned initial_failures;
+	struct event *ev_initial; /* owned */
 };
 
 /* cloud.c */
@@ -65,6 +71,12 @@ void cloud_logs_setup(struct cloud *c, struct event_base *base);
 void cloud_logs_teardown(struct cloud *c);
 /// Queue one device log line (MSG_CLOUD_LOG body; may be edited).
 void cloud_log(struct cloud *c, json_t *line);
+
+/* initial.c */
+void cloud_initial_setup(struct cloud *c, struct event_base *base);
+void cloud_initial_teardown(struct cloud *c);
+/// Report the initial config, if agentd asked for it (once provisioned).
+void cloud_initial_start(struct cloud *c);
 
 /* tags.c */
 void cloud_tags_setup(struct cloud *c, struct event_base *base);

@@ -51,6 +51,8 @@ class FakeCloud:
         self.logs = []                 # lines received on the log stream
         self.fault = None              # the state endpoint misbehaves: see route()
         self.tags = {}                 # the device's tags, as the cloud has them
+        self.config_vars = {}          # device config variables: name -> value
+        self.device_name = None        # set by PATCH /v7/device(<id>)
         self.lock = threading.Lock()
 
     def __enter__(self):
@@ -259,6 +261,28 @@ class FakeCloud:
                 return h.reply(401)
             return h.reply(200, {"d": [{"id": i + 1, "tag_key": k, "value": v}
                                        for i, (k, v) in enumerate(sorted(self.tags.items()))]})
+        if method == "POST" and path == "/v7/device_config_variable":
+            if key not in self.device_keys:
+                self.errors.append("config variable with an unknown key")
+                return h.reply(401)
+            b = body or {}
+            if b.get("device") != DEVICE_ID or not isinstance(b.get("value"), str) or \
+                    not str(b.get("name", "")).startswith("RESIN_"):
+                self.errors.append("bad config variable body %r" % (b,))
+                return h.reply(400)
+            if b["name"] in self.config_vars:
+                return h.reply(409, {"message": "unique constraint"})
+            self.config_vars[b["name"]] = b["value"]
+            return h.reply(201, {"id": len(self.config_vars)})
+        if method == "PATCH" and path == "/v7/device(%d)" % DEVICE_ID:
+            if key not in self.device_keys:
+                self.errors.append("device PATCH with an unknown key")
+                return h.reply(401)
+            if set(body or {}) != {"device_name"} or not isinstance(body["device_name"], str):
+                self.errors.append("bad device PATCH body %r" % (body,))
+                return h.reply(400)
+            self.device_name = body["device_name"]
+            return h.reply(200, "OK")
         if method == "PATCH" and path == "/device/v3/state":
             if key not in self.device_keys:
                 self.errors.append("report with an unknown key")

@@ -453,3 +453,29 @@ def test_scoped_service_key_reaches_its_own_app_only():
         finally:
             for app in (mine, other):
                 remove_app(eng, app, uuids[app])
+
+
+def test_initial_config_and_name_are_reported_once_per_api_endpoint():
+    with FakeCloud() as cloud:
+        extra = {"initialDeviceName": "shiny-pi", "persistentLogging": True}
+        with Managed(cloud, extra=extra) as ad:
+            lib.wait_until(lambda: read_config(ad).get("initialConfigReported") == cloud.url,
+                           30, what="the initial config reported")
+            # config.json's poll interval (500 ms) and persistent logging differ from the
+            # defaults; the local-mode and VPN defaults are not sent
+            assert cloud.config_vars == {"RESIN_SUPERVISOR_POLL_INTERVAL": "500",
+                                         "RESIN_SUPERVISOR_PERSISTENT_LOGGING": "true"}, \
+                cloud.config_vars
+            assert cloud.device_name == "shiny-pi"
+            n = len(cloud.requests)
+            cfg = read_config(ad)
+            cfg.pop("listenPort")
+        # a restart with the same endpoint does not report again
+        with Managed(cloud, extra=dict(cfg)) as ad:
+            polls = len(cloud.find("GET", "/device/v3/"))
+            lib.wait_until(lambda: len(cloud.find("GET", "/device/v3/")) >= polls + 2, 20,
+                           what="polls after the restart")
+        assert not [r for r in cloud.requests[n:]
+                    if r[0] in ("POST", "PATCH") and r[1].startswith("/v7/device")], \
+            "reported again after a restart"
+        assert cloud.errors == [], cloud.errors
