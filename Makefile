@@ -40,7 +40,7 @@ LIBS_CLOUDSYNCD := $(call pc,--libs,libevent jansson libseccomp libcurl zlib)
 CFLAGS += $(call pc,--cflags,libevent jansson sqlite3 libcurl libseccomp)
 
 COMMON_SRCS := common/log.c common/proto.c common/frame.c common/chan.c common/sandbox.c \
-	common/child.c
+	common/child.c common/buf.c
 AGENTD_LIB_SRCS := agentd/supervise.c agentd/dispatch.c agentd/restart.c agentd/config.c agentd/named.c agentd/bootcfg.c \
 		   agentd/hostconfig.c \
 	agentd/settings.c agentd/db.c agentd/notify.c agentd/kmsg.c agentd/engine.c \

@@ -308,23 +308,36 @@ static json_t *target_app_by_id(struct agentd *ad, long long id, const char **uu
 	return NULL;
 }
 
-/* Take the locks of every app of the target (reboot, shutdown, host config). */
-static int lock_all_apps(struct agentd *ad, int force, char *err, size_t errlen)
+/* Take (or, with take 0, release) the locks of every app of the target
+ * (reboot, shutdown, host config). */
+static int all_apps_locks(struct agentd *ad, int take, int force, char *err, size_t errlen)
 {
 	json_t *app, *svc;
 	const char *k, *name, *svcs[256];
-	int n;
+	int n, id;
 
 	json_object_foreach(json_object_get(apply_target(ad), "apps"), k, app) {
 		n = 0;
 		json_object_foreach(json_object_get(app, "services"), name, svc)
 			if (n < 256)
 				svcs[n++] = name;
-		if (lock_take(ad->run_dir, (int)json_integer_value(json_object_get(app, "id")),
-			      svcs, n, force, err, errlen) != 0)
+		id = (int)json_integer_value(json_object_get(app, "id"));
+		if (!take)
+			lock_release(ad->run_dir, id, svcs, n);
+		else if (lock_take(ad->run_dir, id, svcs, n, force, err, errlen) != 0)
 			return -1;
 	}
 	return 0;
+}
+
+static int lock_all_apps(struct agentd *ad, int force, char *err, size_t errlen)
+{
+	return all_apps_locks(ad, 1, force, err, errlen);
+}
+
+static void unlock_all_apps(struct agentd *ad)
+{
+	all_apps_locks(ad, 0, 0, NULL, 0);
 }
 
 struct host_cmd {
@@ -1197,22 +1210,6 @@ static void api_host_config_get(struct api_call *c)
 		fclose(f);
 	}
 	reply(c, 200, json_pack("{s:{s:s, s:o*}}", "network", "hostname", host, "proxy", proxy));
-}
-
-static void unlock_all_apps(struct agentd *ad)
-{
-	json_t *app, *svc;
-	const char *k, *name, *svcs[256];
-	int n;
-
-	json_object_foreach(json_object_get(apply_target(ad), "apps"), k, app) {
-		n = 0;
-		json_object_foreach(json_object_get(app, "services"), name, svc)
-			if (n < 256)
-				svcs[n++] = name;
-		lock_release(ad->run_dir, (int)json_integer_value(json_object_get(app, "id")), svcs,
-			     n);
-	}
 }
 
 /* Hostname into config.json, proxy into the boot partition, under the locks

@@ -12,6 +12,7 @@
 
 #include <curl/curl.h>
 
+#include "buf.h"
 #include "http.h"
 #include "log.h"
 
@@ -35,9 +36,8 @@ struct xfer {
 	struct http *h;
 	CURL *easy;
 	struct curl_slist *headers;
-	char *req_body; /* owned copy */
-	char *body;     /* owned: collected response */
-	size_t len, cap;
+	char *req_body;  /* owned copy */
+	struct buf body; /* owned: collected response */
 	int truncated;
 	char errbuf[CURL_ERROR_SIZE];
 	char *hdrs; /* owned: response header lines, for xfer_header() */
@@ -70,9 +70,11 @@ static void http_check_done(struct http *h)
 			const char *err =
 				x->errbuf[0] ? x->errbuf : curl_easy_strerror(msg->data.result);
 
-			x->on_done(x, err, status, x->body, x->len, x->arg);
+			x->on_done(x, err, status, x->body.data ? x->body.data : "", x->body.len,
+				   x->arg);
 		} else {
-			x->on_done(x, NULL, status, x->body ? x->body : "", x->len, x->arg);
+			x->on_done(x, NULL, status, x->body.data ? x->body.data : "", x->body.len,
+				   x->arg);
 		}
 		http_cancel(x);
 	}
@@ -155,29 +157,6 @@ static int http_timer_cb(CURLM *multi, long timeout_ms, void *userp)
 	return 0;
 }
 
-static int xfer_keep(struct xfer *x, const char *data, size_t n)
-{
-	if (x->len + n > BODY_MAX) {
-		x->truncated = 1;
-		return -1;
-	}
-	if (x->len + n + 1 > x->cap) {
-		size_t cap = x->cap ? x->cap : 4096;
-		char *nb;
-
-		while (cap < x->len + n + 1)
-			cap *= 2;
-		if ((nb = realloc(x->body, cap)) == NULL)
-			return -1;
-		x->body = nb;
-		x->cap = cap;
-	}
-	memcpy(x->body + x->len, data, n);
-	x->len += n;
-	x->body[x->len] = '\0';
-	return 0;
-}
-
 static size_t http_write_cb(char *data, size_t size, size_t nmemb, void *userp)
 {
 	struct xfer *x = userp;
@@ -192,7 +171,11 @@ static size_t http_write_cb(char *data, size_t size, size_t nmemb, void *userp)
 		}
 	}
 	/* A short count makes curl abort the transfer (body too large). */
-	return xfer_keep(x, data, n) == 0 ? n : 0;
+	if (buf_append(&x->body, data, n, BODY_MAX) == -1) {
+		x->truncated = 1;
+		return 0;
+	}
+	return n;
 }
 
 /* Keep response headers (bounded) for xfer_header(). */
@@ -416,7 +399,7 @@ void http_cancel(struct xfer *x)
 	TAILQ_REMOVE(&h->xfers, x, entry);
 	h->active--;
 	free(x->req_body);
-	free(x->body);
+	buf_free(&x->body);
 	free(x->hdrs);
 	free(x);
 }

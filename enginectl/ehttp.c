@@ -19,6 +19,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "ehttp.h"
 
 #define BODY_MAX  (64u * 1024 * 1024) /* largest non-streamed body kept */
@@ -63,11 +64,10 @@ struct exfer {
 	long status;
 	long long left;
 	int chunked, has_length, keep_alive, got_bytes;
-	char *body; /* owned: collected response */
-	size_t len, cap;
-	char err[256]; /* a failure waiting to be reported by the timer */
-	int in_cb;     /* callbacks running (no free meanwhile) */
-	int dead;      /* cancelled while in_cb */
+	struct buf body; /* owned: collected response */
+	char err[256];   /* a failure waiting to be reported by the timer */
+	int in_cb;       /* callbacks running (no free meanwhile) */
+	int dead;        /* cancelled while in_cb */
 	exfer_data_cb on_data;
 	exfer_done_cb on_done;
 	void *arg;
@@ -135,7 +135,7 @@ static void xfer_free(struct exfer *x)
 	if (x->fd != -1)
 		close(x->fd);
 	free(x->req);
-	free(x->body);
+	buf_free(&x->body);
 	free(x);
 }
 
@@ -157,7 +157,7 @@ static void xfer_finish(struct exfer *x, const char *err)
 		x->fd = -1;
 	}
 	x->in_cb++;
-	x->on_done(x, err, x->status, x->body ? x->body : "", x->len, x->arg);
+	x->on_done(x, err, x->status, x->body.data ? x->body.data : "", x->body.len, x->arg);
 	x->in_cb--;
 	xfer_free(x);
 }
@@ -196,27 +196,6 @@ static void xfer_on_timer(evutil_socket_t fd, short what, void *arg)
 
 /* --- the response ---------------------------------------------------- */
 
-static int keep(struct exfer *x, const char *data, size_t n)
-{
-	if (x->len + n > BODY_MAX)
-		return -1;
-	if (x->len + n + 1 > x->cap) {
-		size_t cap = x->cap ? x->cap : 4096;
-		char *nb;
-
-		while (cap < x->len + n + 1)
-			cap *= 2;
-		if ((nb = realloc(x->body, cap)) == NULL)
-			return -1;
-		x->body = nb;
-		x->cap = cap;
-	}
-	memcpy(x->body + x->len, data, n);
-	x->len += n;
-	x->body[x->len] = '\0';
-	return 0;
-}
-
 /* Body bytes: to the stream callback (2xx), else kept. -1 to stop. */
 static int body_bytes(struct exfer *x, const char *data, size_t n)
 {
@@ -232,7 +211,7 @@ static int body_bytes(struct exfer *x, const char *data, size_t n)
 		}
 		return 0;
 	}
-	if (keep(x, data, n) == -1) {
+	if (buf_append(&x->body, data, n, BODY_MAX) == -1) {
 		xfer_fail(x, "response body too large", NULL);
 		return -1;
 	}

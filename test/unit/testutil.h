@@ -16,6 +16,19 @@
 
 #include <cmocka.h>
 
+#include <jansson.h>
+
+/* JSON text written in a test; a typo in it fails the test, saying where. */
+static inline json_t *test_json(const char *text)
+{
+	json_error_t e;
+	json_t *j = json_loads(text, 0, &e);
+
+	if (j == NULL)
+		fail_msg("bad JSON in test (%s): %s", e.text, text);
+	return j;
+}
+
 /* A fresh private directory under /tmp; the caller removes it. */
 static inline char *test_tmpdir(void)
 {

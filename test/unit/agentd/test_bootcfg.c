@@ -7,18 +7,9 @@
 
 #include "bootcfg.h"
 
-static json_t *parse(const char *text)
-{
-	json_t *j = json_loads(text, 0, NULL);
-
-	if (j == NULL)
-		fail_msg("bad JSON in test: %s", text);
-	return j;
-}
-
 static json_t *from(const char *config_json, const char *type)
 {
-	json_t *c = parse(config_json), *t;
+	json_t *c = test_json(config_json), *t;
 	char err[256] = "";
 
 	t = bootcfg_from_target(c, type, err, sizeof(err));
@@ -46,15 +37,15 @@ static void vars_become_keys_and_lists(void **state)
 			 "\"\\\"i2c_arm=on\\\",\\\"spi=on\\\"\",\"HOST_CONFIG_gpio\":\"4=op\","
 			 "\"SUPERVISOR_POLL_INTERVAL\":\"60000\"}",
 			 "raspberrypi3");
-	json_t *want = parse("{\"gpu_mem\":\"128\",\"dtparam\":[\"i2c_arm=on\",\"spi=on\"],"
-			     "\"gpio\":[\"4=op\"]}");
+	json_t *want = test_json("{\"gpu_mem\":\"128\",\"dtparam\":[\"i2c_arm=on\",\"spi=on\"],"
+				 "\"gpio\":[\"4=op\"]}");
 
 	(void)state;
 	assert_true(json_equal(t, want));
 	json_decref(t);
 	json_decref(want);
 	t = from("{}", "fincm3");
-	want = parse("{\"dtoverlay\":[\"balena-fin\"]}");
+	want = test_json("{\"dtoverlay\":[\"balena-fin\"]}");
 	assert_true(json_equal(t, want));
 	json_decref(t);
 	json_decref(want);
@@ -62,18 +53,18 @@ static void vars_become_keys_and_lists(void **state)
 
 static void forbidden_and_bad_values_are_refused(void **state)
 {
-	json_t *c = parse("{\"HOST_CONFIG_kernel\":\"evil.img\"}");
+	json_t *c = test_json("{\"HOST_CONFIG_kernel\":\"evil.img\"}");
 	char err[256] = "";
 
 	(void)state;
 	assert_null(bootcfg_from_target(c, "raspberrypi4-64", err, sizeof(err)));
 	assert_string_equal(err, "Attempt to change blacklisted config value kernel");
 	json_decref(c);
-	c = parse("{\"HOST_CONFIG_gpu_mem\":\"1\\nkernel=x\"}");
+	c = test_json("{\"HOST_CONFIG_gpu_mem\":\"1\\nkernel=x\"}");
 	assert_null(bootcfg_from_target(c, "raspberrypi4-64", err, sizeof(err)));
 	assert_non_null(strstr(err, "span lines"));
 	json_decref(c);
-	c = parse("{\"HOST_CONFIG_dtparam\":\"\\\"open\"}");
+	c = test_json("{\"HOST_CONFIG_dtparam\":\"\\\"open\"}");
 	assert_null(bootcfg_from_target(c, "raspberrypi4-64", err, sizeof(err)));
 	json_decref(c);
 }

@@ -47,20 +47,10 @@ static int teardown(void **state)
 	return 0;
 }
 
-static json_t *load(const char *text)
-{
-	json_error_t jerr;
-	json_t *j = json_loads(text, 0, &jerr);
-
-	if (j == NULL)
-		fail_msg("bad test JSON: %s: %s", jerr.text, text);
-	return j;
-}
-
 /* Compose a service given as JSON text (out is freed first); fail on an error. */
 static json_t *compose(const char *svc_json)
 {
-	json_t *svc = load(svc_json);
+	json_t *svc = test_json(svc_json);
 
 	compose_free(&out);
 	if (compose_service(&ctx, svc, &out, err, sizeof(err)) == -1)
@@ -72,7 +62,7 @@ static json_t *compose(const char *svc_json)
 /* Compose a service that must be rejected; returns the reason. */
 static const char *compose_err(const char *svc_json)
 {
-	json_t *svc = load(svc_json);
+	json_t *svc = test_json(svc_json);
 
 	compose_free(&out);
 	err[0] = '\0';
@@ -146,7 +136,7 @@ static const char *label(const char *key)
 /* Assert that v equals the JSON text. */
 static void assert_json(json_t *v, const char *expected)
 {
-	json_t *e = load(expected);
+	json_t *e = test_json(expected);
 
 	if (!json_equal(v, e)) {
 		char *got = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
@@ -209,8 +199,8 @@ static void image_env_fills_gaps_user_env_overrides(void **state)
 {
 	(void)state;
 	ctx.image_config =
-		load("{\"Env\": [\"PATH=/usr/bin:/bin\", \"FOO=image\", \"USER=nobody\", "
-		     "\"EMPTY=\", \"NOEQUALS\"]}");
+		test_json("{\"Env\": [\"PATH=/usr/bin:/bin\", \"FOO=image\", \"USER=nobody\", "
+			  "\"EMPTY=\", \"NOEQUALS\"]}");
 	compose("{\"image\": \"a\", \"environment\": {\"FOO\": \"mine\", \"BALENA_APP_NAME\": "
 		"\"override\", \"EXTRA\": \"x=y\"}}");
 	assert_string_equal(env("FOO"), "mine");
@@ -324,8 +314,8 @@ static void io_resin_labels_become_io_balena(void **state)
 static void image_labels_fill_gaps(void **state)
 {
 	(void)state;
-	ctx.image_config = load("{\"Labels\": {\"from.image\": \"i\", \"shared\": \"image\", "
-				"\"io.balena.supervised\": \"false\"}}");
+	ctx.image_config = test_json("{\"Labels\": {\"from.image\": \"i\", \"shared\": \"image\", "
+				     "\"io.balena.supervised\": \"false\"}}");
 	compose("{\"image\": \"a\", \"labels\": {\"shared\": \"user\"}}");
 	assert_string_equal(label("from.image"), "i");
 	assert_string_equal(label("shared"), "user");
@@ -389,7 +379,7 @@ static void bind_mounts_are_dropped_with_a_warning(void **state)
 static void anonymous_and_long_syntax_volumes(void **state)
 {
 	(void)state;
-	ctx.image_config = load("{\"Volumes\": {\"/from-image\": {}}}");
+	ctx.image_config = test_json("{\"Volumes\": {\"/from-image\": {}}}");
 	compose("{\"image\": \"a\", \"composition\": {\"volumes\": [\"/cache\", "
 		"{\"type\": \"volume\", \"source\": \"db\", \"target\": \"/db\", \"read_only\": "
 		"true}, {\"type\": \"tmpfs\", \"target\": \"/scratch\", \"tmpfs\": {\"size\": "
@@ -584,7 +574,7 @@ static void stop_grace_period_and_stop_signal(void **state)
 	compose("{\"image\": \"a\"}");
 	assert_int_equal(num(spec("StopTimeout")), 10);
 	assert_string_equal(str(spec("StopSignal")), "SIGTERM");
-	ctx.image_config = load("{\"StopSignal\": \"SIGINT\"}");
+	ctx.image_config = test_json("{\"StopSignal\": \"SIGINT\"}");
 	compose("{\"image\": \"a\", \"composition\": {\"stop_grace_period\": \"1m30s\"}}");
 	assert_int_equal(num(spec("StopTimeout")), 90);
 	assert_string_equal(str(spec("StopSignal")), "SIGINT");
@@ -720,8 +710,8 @@ static void command_string_is_split_like_a_shell(void **state)
 static void command_and_entrypoint_fall_back_to_the_image(void **state)
 {
 	(void)state;
-	ctx.image_config = load("{\"Cmd\": [\"/bin/sh\"], \"Entrypoint\": [\"/init\"], "
-				"\"WorkingDir\": \"/w\"}");
+	ctx.image_config = test_json("{\"Cmd\": [\"/bin/sh\"], \"Entrypoint\": [\"/init\"], "
+				     "\"WorkingDir\": \"/w\"}");
 	compose("{\"image\": \"a\"}");
 	assert_json(spec("Cmd"), "[\"/bin/sh\"]");
 	assert_json(spec("Entrypoint"), "[\"/init\"]");
@@ -761,8 +751,9 @@ static void healthcheck_durations_become_nanoseconds(void **state)
 static void healthcheck_merges_over_the_image_and_disable_gives_none(void **state)
 {
 	(void)state;
-	ctx.image_config = load("{\"Healthcheck\": {\"Test\": [\"CMD\", \"/check\"], \"Interval\": "
-				"5000000000, \"Retries\": 2}}");
+	ctx.image_config =
+		test_json("{\"Healthcheck\": {\"Test\": [\"CMD\", \"/check\"], \"Interval\": "
+			  "5000000000, \"Retries\": 2}}");
 	compose("{\"image\": \"a\", \"composition\": {\"healthcheck\": {\"retries\": 5}}}");
 	assert_json(spec("Healthcheck"),
 		    "{\"Test\": [\"CMD\", \"/check\"], \"Interval\": 5000000000, \"Retries\": 5}");
@@ -1047,8 +1038,8 @@ static void image_normalise_adds_latest_and_drops_tag_with_digest(void **state)
 static void hash_is_stable_under_key_order(void **state)
 {
 	char h1[17], h2[17];
-	json_t *a = load("{\"a\": 1, \"b\": {\"x\": [1, 2], \"y\": \"z\"}}");
-	json_t *b = load("{\"b\": {\"y\": \"z\", \"x\": [1, 2]}, \"a\": 1}");
+	json_t *a = test_json("{\"a\": 1, \"b\": {\"x\": [1, 2], \"y\": \"z\"}}");
+	json_t *b = test_json("{\"b\": {\"y\": \"z\", \"x\": [1, 2]}, \"a\": 1}");
 	struct composed o2;
 	json_t *s1, *s2;
 
@@ -1061,12 +1052,13 @@ static void hash_is_stable_under_key_order(void **state)
 	json_decref(a);
 	json_decref(b);
 	/* two targets differing only in key order compose to the same hash */
-	s1 = load("{\"image\": \"a\", \"environment\": {\"A\": \"1\", \"B\": \"2\"}, "
-		  "\"composition\": {\"ulimits\": {\"nproc\": 1, \"nofile\": 2}, \"sysctls\": "
-		  "{\"a\": \"1\", \"b\": \"2\"}}}");
-	s2 = load("{\"composition\": {\"sysctls\": {\"b\": \"2\", \"a\": \"1\"}, \"ulimits\": "
-		  "{\"nofile\": 2, \"nproc\": 1}}, \"environment\": {\"B\": \"2\", \"A\": \"1\"}, "
-		  "\"image\": \"a\"}");
+	s1 = test_json("{\"image\": \"a\", \"environment\": {\"A\": \"1\", \"B\": \"2\"}, "
+		       "\"composition\": {\"ulimits\": {\"nproc\": 1, \"nofile\": 2}, \"sysctls\": "
+		       "{\"a\": \"1\", \"b\": \"2\"}}}");
+	s2 = test_json(
+		"{\"composition\": {\"sysctls\": {\"b\": \"2\", \"a\": \"1\"}, \"ulimits\": "
+		"{\"nofile\": 2, \"nproc\": 1}}, \"environment\": {\"B\": \"2\", \"A\": \"1\"}, "
+		"\"image\": \"a\"}");
 	assert_int_equal(compose_service(&ctx, s1, &out, err, sizeof(err)), 0);
 	assert_int_equal(compose_service(&ctx, s2, &o2, err, sizeof(err)), 0);
 	compose_hash(out.spec, h1);

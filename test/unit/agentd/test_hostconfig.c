@@ -27,20 +27,10 @@ static int teardown(void **state)
 	return 0;
 }
 
-static json_t *parse(const char *text)
-{
-	json_error_t e;
-	json_t *j = json_loads(text, 0, &e);
-
-	if (j == NULL)
-		fail_msg("bad JSON in test: %s", text);
-	return j;
-}
-
 /* PATCH `patch_text`; expect rc, and when rc is -1, err mentioning `expect`. */
 static void patch(const char *patch_text, int rc, const char *expect)
 {
-	json_t *p = parse(patch_text);
+	json_t *p = test_json(patch_text);
 	char err[512] = "";
 
 	assert_int_equal(hostconfig_proxy_patch(dir, p, err, sizeof(err)), rc);
@@ -51,7 +41,7 @@ static void patch(const char *patch_text, int rc, const char *expect)
 
 static void assert_proxy(const char *expect_text)
 {
-	json_t *got = hostconfig_proxy_read(dir), *expect = parse(expect_text);
+	json_t *got = hostconfig_proxy_read(dir), *expect = test_json(expect_text);
 
 	if (!json_equal(got, expect)) {
 		char *g = got ? json_dumps(got, JSON_SORT_KEYS) : NULL;
@@ -64,8 +54,9 @@ static void assert_proxy(const char *expect_text)
 
 static void render_and_parse_round_trip(void **state)
 {
-	json_t *proxy = parse("{\"type\":\"socks5\",\"ip\":\"proxy.local\",\"port\":1080,"
-			      "\"login\":\"me\",\"password\":\"p w\",\"dns\":\"1.1.1.1:5353\"}");
+	json_t *proxy =
+		test_json("{\"type\":\"socks5\",\"ip\":\"proxy.local\",\"port\":1080,"
+			  "\"login\":\"me\",\"password\":\"p w\",\"dns\":\"1.1.1.1:5353\"}");
 	char *text = redsocks_render(proxy);
 	json_t *conf;
 

@@ -7,19 +7,9 @@
 
 #include "named.h"
 
-static json_t *parse(const char *text)
-{
-	json_error_t e;
-	json_t *j = json_loads(text, 0, &e);
-
-	if (j == NULL)
-		fail_msg("bad JSON in test: %s", text);
-	return j;
-}
-
 static void assert_json(json_t *got, const char *expect_text)
 {
-	json_t *expect = parse(expect_text);
+	json_t *expect = test_json(expect_text);
 
 	if (!json_equal(got, expect)) {
 		char *g = json_dumps(got, JSON_SORT_KEYS);
@@ -48,12 +38,13 @@ static void network_defaults_and_labels(void **state)
 
 static void network_config_is_mapped(void **state)
 {
-	json_t *cfg = parse("{\"driver\":\"bridge\",\"internal\":true,\"labels\":"
-			    "{\"io.resin.x\":\"1\",\"mine\":\"a\"},\"driver_opts\":{\"o\":\"v\"},"
-			    "\"ipam\":{\"driver\":\"default\",\"config\":[{\"subnet\":"
-			    "\"10.99.0.0/24\",\"gateway\":\"10.99.0.1\",\"ip_range\":"
-			    "\"10.99.0.128/25\",\"aux_addresses\":{\"h\":\"10.99.0.5\"}}],"
-			    "\"options\":{\"k\":\"v\"}}}");
+	json_t *cfg =
+		test_json("{\"driver\":\"bridge\",\"internal\":true,\"labels\":"
+			  "{\"io.resin.x\":\"1\",\"mine\":\"a\"},\"driver_opts\":{\"o\":\"v\"},"
+			  "\"ipam\":{\"driver\":\"default\",\"config\":[{\"subnet\":"
+			  "\"10.99.0.0/24\",\"gateway\":\"10.99.0.1\",\"ip_range\":"
+			  "\"10.99.0.128/25\",\"aux_addresses\":{\"h\":\"10.99.0.5\"}}],"
+			  "\"options\":{\"k\":\"v\"}}}");
 	char hash[17], err[256];
 	json_t *spec = named_network("u1_back", cfg, "u1", 7, hash, err, sizeof(err));
 
@@ -77,9 +68,9 @@ static void network_config_is_mapped(void **state)
 
 static void hash_follows_the_config_only(void **state)
 {
-	json_t *a = parse("{\"driver_opts\":{\"type\":\"tmpfs\"}}");
-	json_t *b = parse("{\"driver_opts\":{\"type\":\"tmpfs\"}}");
-	json_t *c = parse("{\"driver_opts\":{\"type\":\"tmpfs\",\"o\":\"size=1m\"}}");
+	json_t *a = test_json("{\"driver_opts\":{\"type\":\"tmpfs\"}}");
+	json_t *b = test_json("{\"driver_opts\":{\"type\":\"tmpfs\"}}");
+	json_t *c = test_json("{\"driver_opts\":{\"type\":\"tmpfs\",\"o\":\"size=1m\"}}");
 	char ha[17], hb[17], hc[17], hd[17];
 	json_t *sa = named_volume("1_d", a, "u", ha, NULL, 0);
 	json_t *sb = named_volume("1_d", b, "u", hb, NULL, 0);
@@ -102,7 +93,7 @@ static void hash_follows_the_config_only(void **state)
 
 static void expect_net_error(const char *cfg_text, const char *expect)
 {
-	json_t *cfg = parse(cfg_text);
+	json_t *cfg = test_json(cfg_text);
 	char hash[17], err[256] = "";
 
 	assert_null(named_network("u1_n", cfg, "u1", 7, hash, err, sizeof(err)));
@@ -113,7 +104,7 @@ static void expect_net_error(const char *cfg_text, const char *expect)
 
 static void bad_configs_are_clear_errors(void **state)
 {
-	json_t *cfg = parse("{\"driver_opts\":{\"a\":1}}");
+	json_t *cfg = test_json("{\"driver_opts\":{\"a\":1}}");
 	char hash[17], err[256] = "";
 
 	(void)state;

@@ -7,16 +7,6 @@
 
 #include "target.h"
 
-static json_t *load(const char *text)
-{
-	json_error_t e;
-	json_t *j = json_loads(text, 0, &e);
-
-	if (j == NULL)
-		fail_msg("bad test JSON: %s", e.text);
-	return j;
-}
-
 #define V3                                                                                         \
 	"{\"dev1\": {\"name\": \"holy-wildflower\", \"config\": "                                  \
 	"{\"RESIN_SUPERVISOR_POLL_INTERVAL\": "                                                    \
@@ -32,7 +22,7 @@ static json_t *load(const char *text)
 static void v3_target_converts_to_the_internal_form(void **state)
 {
 	char err[256] = "";
-	json_t *in = load(V3), *t, *app, *web;
+	json_t *in = test_json(V3), *t, *app, *web;
 
 	(void)state;
 	t = target_from_v3(in, "dev1", err, sizeof(err));
@@ -59,7 +49,7 @@ static void v3_target_converts_to_the_internal_form(void **state)
 static void target_without_this_device_is_rejected(void **state)
 {
 	char err[256] = "";
-	json_t *in = load(V3);
+	json_t *in = test_json(V3);
 
 	(void)state;
 	assert_null(target_from_v3(in, "other", err, sizeof(err)));
@@ -70,7 +60,7 @@ static void target_without_this_device_is_rejected(void **state)
 static void v2_shape_on_the_v3_path_is_rejected(void **state)
 {
 	char err[256] = "";
-	json_t *in = load("{\"local\": {\"name\": \"x\", \"apps\": {}}}");
+	json_t *in = test_json("{\"local\": {\"name\": \"x\", \"apps\": {}}}");
 
 	(void)state;
 	assert_null(target_from_v3(in, "dev1", err, sizeof(err)));
@@ -80,7 +70,8 @@ static void v2_shape_on_the_v3_path_is_rejected(void **state)
 static void invalid_service_name_rejects_the_whole_target(void **state)
 {
 	char err[256] = "";
-	json_t *in = load("{\"d\": {\"apps\": {\"u\": {\"id\": 1, \"name\": \"a\", \"releases\": "
+	json_t *in =
+		test_json("{\"d\": {\"apps\": {\"u\": {\"id\": 1, \"name\": \"a\", \"releases\": "
 			  "{\"c\": {\"id\": 1, \"services\": {\"bad name\": {\"id\": 1, "
 			  "\"image_id\": 1, \"image\": \"x\"}}}}}}}}");
 
@@ -96,18 +87,18 @@ static void bad_env_and_ids_are_rejected(void **state)
 	json_t *in;
 
 	(void)state;
-	in = load(
+	in = test_json(
 		"{\"d\": {\"apps\": {\"u\": {\"id\": 1, \"name\": \"a\", \"releases\": {\"c\": "
 		"{\"id\": 1, \"services\": {\"s\": {\"id\": 1, \"image_id\": 1, \"image\": \"x\", "
 		"\"environment\": {\"1BAD\": \"v\"}}}}}}}}}");
 	assert_null(target_from_v3(in, "d", err, sizeof(err)));
 	assert_non_null(strstr(err, "environment variable"));
 	json_decref(in);
-	in = load("{\"d\": {\"apps\": {\"u\": {\"id\": \"x1\", \"name\": \"a\"}}}}");
+	in = test_json("{\"d\": {\"apps\": {\"u\": {\"id\": \"x1\", \"name\": \"a\"}}}}");
 	assert_null(target_from_v3(in, "d", err, sizeof(err)));
 	assert_non_null(strstr(err, "numeric id"));
 	json_decref(in);
-	in = load(
+	in = test_json(
 		"{\"d\": {\"apps\": {\"u\": {\"id\": 1, \"name\": \"a\", \"releases\": {\"c\": "
 		"{\"id\": 1, \"services\": {\"s\": {\"id\": 1, \"image_id\": 1, \"image\": \"x\", "
 		"\"environment\": {\"A\": 5}}}}}}}}}");
@@ -121,15 +112,15 @@ static void bad_network_or_volume_config_rejects_the_whole_target(void **state)
 	json_t *in;
 
 	(void)state;
-	in = load("{\"d\": {\"apps\": {\"u\": {\"id\": 1, \"name\": \"a\", \"releases\": "
-		  "{\"c\": {\"id\": 1, \"services\": {}, \"networks\": {\"back\": "
-		  "{\"internal\": \"yes\"}}}}}}}}");
+	in = test_json("{\"d\": {\"apps\": {\"u\": {\"id\": 1, \"name\": \"a\", \"releases\": "
+		       "{\"c\": {\"id\": 1, \"services\": {}, \"networks\": {\"back\": "
+		       "{\"internal\": \"yes\"}}}}}}}}");
 	assert_null(target_from_v3(in, "d", err, sizeof(err)));
 	assert_non_null(strstr(err, "network u_back: internal must be true or false"));
 	json_decref(in);
-	in = load("{\"local\": {\"name\": \"dev\", \"apps\": {\"7\": {\"name\": \"a\", "
-		  "\"commit\": \"c\", \"releaseId\": 1, \"services\": {}, \"volumes\": "
-		  "{\"data\": {\"driver_opts\": {\"size\": 5}}}}}}}");
+	in = test_json("{\"local\": {\"name\": \"dev\", \"apps\": {\"7\": {\"name\": \"a\", "
+		       "\"commit\": \"c\", \"releaseId\": 1, \"services\": {}, \"volumes\": "
+		       "{\"data\": {\"driver_opts\": {\"size\": 5}}}}}}}");
 	assert_null(target_from_v2_local(in, err, sizeof(err)));
 	assert_non_null(strstr(err, "volume 7_data: driver_opts.size must be a string"));
 	json_decref(in);
@@ -139,7 +130,7 @@ static void bad_network_or_volume_config_rejects_the_whole_target(void **state)
 static void v2_local_target_keeps_compose_fields(void **state)
 {
 	char err[256] = "";
-	json_t *in = load(
+	json_t *in = test_json(
 		       "{\"local\": {\"name\": \"dev\", \"config\": {\"SUPERVISOR_LOCAL_MODE\": "
 		       "\"true\"}, "
 		       "\"apps\": {\"123\": {\"name\": \"app\", \"commit\": \"deadbeef\", "
@@ -175,10 +166,11 @@ static void v2_local_target_keeps_compose_fields(void **state)
 static void v2_round_trips_through_the_local_api_shape(void **state)
 {
 	char err[256] = "";
-	json_t *in = load("{\"local\": {\"name\": \"dev\", \"config\": {}, \"apps\": {\"7\": {"
-			  "\"name\": \"a\", \"commit\": \"c1\", \"releaseId\": 3, \"services\": "
-			  "{\"5\": {\"serviceName\": \"s\", \"imageId\": 9, \"image\": \"img\", "
-			  "\"tty\": true}}}}}}"),
+	json_t *in = test_json(
+		       "{\"local\": {\"name\": \"dev\", \"config\": {}, \"apps\": {\"7\": {"
+		       "\"name\": \"a\", \"commit\": \"c1\", \"releaseId\": 3, \"services\": "
+		       "{\"5\": {\"serviceName\": \"s\", \"imageId\": 9, \"image\": \"img\", "
+		       "\"tty\": true}}}}}}"),
 	       *t, *out, *t2;
 
 	(void)state;
@@ -195,7 +187,7 @@ static void v2_round_trips_through_the_local_api_shape(void **state)
 static void v2_without_local_wrapper_is_rejected(void **state)
 {
 	char err[256] = "";
-	json_t *in = load("{\"apps\": {}}");
+	json_t *in = test_json("{\"apps\": {}}");
 
 	(void)state;
 	assert_null(target_from_v2_local(in, err, sizeof(err)));
@@ -205,11 +197,12 @@ static void v2_without_local_wrapper_is_rejected(void **state)
 /* facts §9.2 #22 */
 static void config_keys_lose_prefixes_and_unprefixed_are_dropped(void **state)
 {
-	json_t *in = load("{\"FOO\": \"bar\", \"RESIN_SUPERVISOR_LOCAL_MODE\": \"false\", "
-			  "\"BALENA_SUPERVISOR_POLL_INTERVAL\": \"100\", \"RESIN_HOST_CONFIG_"
-			  "dtparam\": \"x\", \"RESIN_HOST_CONFIGFS_ssdt\": \"spidev1.0\", "
-			  "\"BALENA_HOST_EXTLINUX_isolcpus\": \"1,2,3\", \"RESIN_OVERRIDE_LOCK\": "
-			  "\"1\", \"HOST_FIREWALL_MODE\": \"off\", \"BALENA_FOO\": \"x\"}"),
+	json_t *in = test_json(
+		       "{\"FOO\": \"bar\", \"RESIN_SUPERVISOR_LOCAL_MODE\": \"false\", "
+		       "\"BALENA_SUPERVISOR_POLL_INTERVAL\": \"100\", \"RESIN_HOST_CONFIG_"
+		       "dtparam\": \"x\", \"RESIN_HOST_CONFIGFS_ssdt\": \"spidev1.0\", "
+		       "\"BALENA_HOST_EXTLINUX_isolcpus\": \"1,2,3\", \"RESIN_OVERRIDE_LOCK\": "
+		       "\"1\", \"HOST_FIREWALL_MODE\": \"off\", \"BALENA_FOO\": \"x\"}"),
 	       *out = target_config_keys(in);
 
 	(void)state;
@@ -233,9 +226,10 @@ static void config_keys_lose_prefixes_and_unprefixed_are_dropped(void **state)
 static void preload_is_v3_without_the_uuid(void **state)
 {
 	char err[256] = "";
-	json_t *in = load("{\"config\": {}, \"apps\": {\"u1\": {\"id\": 5, \"name\": \"demo\", "
-			  "\"releases\": {\"c\": {\"id\": 2, \"services\": {\"s\": {\"id\": 1, "
-			  "\"image_id\": 3, \"image\": \"img:1\"}}}}}}, \"pinDevice\": true}"),
+	json_t *in = test_json(
+		       "{\"config\": {}, \"apps\": {\"u1\": {\"id\": 5, \"name\": \"demo\", "
+		       "\"releases\": {\"c\": {\"id\": 2, \"services\": {\"s\": {\"id\": 1, "
+		       "\"image_id\": 3, \"image\": \"img:1\"}}}}}}, \"pinDevice\": true}"),
 	       *t;
 
 	(void)state;
@@ -267,9 +261,10 @@ static void ids_as_numbers_or_decimal_strings(void **state)
 /* facts §9.2 #24 */
 static void invalid_config_value_falls_back_to_its_default_with_a_warning(void **state)
 {
-	json_t *cfg = load("{\"SUPERVISOR_POLL_INTERVAL\": \"abc\", \"SUPERVISOR_LOCAL_MODE\": "
-			   "\"TRUE\", \"SUPERVISOR_DELTA\": \"maybe\", \"HOST_FIREWALL_MODE\": "
-			   "\"auto\", \"SUPERVISOR_API_REQUEST_TIMEOUT\": \"5.00\"}"),
+	json_t *cfg = test_json(
+		       "{\"SUPERVISOR_POLL_INTERVAL\": \"abc\", \"SUPERVISOR_LOCAL_MODE\": "
+		       "\"TRUE\", \"SUPERVISOR_DELTA\": \"maybe\", \"HOST_FIREWALL_MODE\": "
+		       "\"auto\", \"SUPERVISOR_API_REQUEST_TIMEOUT\": \"5.00\"}"),
 	       *w = json_array();
 
 	(void)state;
