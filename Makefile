@@ -36,7 +36,7 @@ LIBS_AGENTD     := $(call pc,--libs,libevent jansson sqlite3 libseccomp)
 LIBS_CHILD      := $(call pc,--libs,libevent jansson libseccomp)
 LIBS_ENGINECTL  := $(call pc,--libs,libevent jansson libseccomp)
 LIBS_APID       := $(LIBS_CHILD)
-LIBS_CLOUDSYNCD := $(call pc,--libs,libevent jansson libseccomp libcurl zlib)
+LIBS_CLOUDSYNCD := $(call pc,--libs,libevent jansson libseccomp zlib) -ldl
 CFLAGS += $(call pc,--cflags,libevent jansson sqlite3 libcurl libseccomp)
 
 COMMON_SRCS := common/log.c common/proto.c common/frame.c common/chan.c common/sandbox.c \

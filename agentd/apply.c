@@ -380,6 +380,9 @@ int apply_set_target(struct agentd *ad, json_t *target, char *err, size_t errlen
 		json_decref(target);
 		return -1;
 	}
+	/* Until a round has looked at it, a new target is not applied. */
+	if (!json_equal(a->target, target))
+		a->applied = 0;
 	json_decref(a->target);
 	a->target = target;
 	json_object_clear(a->rejected);

@@ -6,8 +6,6 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
 #include "cloudsyncd.h"
 #include "log.h"
 
@@ -15,14 +13,18 @@ static int cloudsyncd_setup(struct child *c, json_t *config)
 {
 	const char *endpoint = json_string_value(json_object_get(config, "api_endpoint"));
 	struct cloud *cl;
+	char err[256];
 
 	if (endpoint == NULL || endpoint[0] == '\0') {
 		log_debug("unmanaged device: no cloud to sync with");
 		return 0;
 	}
-	/* Before the sandbox: TLS and curl's global state. */
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
-	    (cl = calloc(1, sizeof(*cl))) == NULL)
+	/* Before the sandbox: libcurl, TLS and curl's global state. */
+	if (http_global_init(err, sizeof(err)) == -1) {
+		log_error("%s", err);
+		return -1;
+	}
+	if ((cl = calloc(1, sizeof(*cl))) == NULL)
 		return -1;
 	cl->ch = child_chan(c);
 	if (cloud_setup(cl, child_base(c), config) == -1) {
@@ -82,7 +84,7 @@ static void cloudsyncd_teardown(struct child *c)
 		return;
 	cloud_teardown(cl);
 	free(cl);
-	curl_global_cleanup();
+	http_global_cleanup();
 }
 
 static const struct child_ops cloudsyncd_ops = {

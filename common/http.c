@@ -1,9 +1,13 @@
 /*
- * http.c - libcurl multi over libevent (see http.h).
+ * http.c - libcurl multi over libevent (see http.h). libcurl, with the TLS
+ * and other libraries it pulls in, is loaded by http_global_init(), so a
+ * process that never needs HTTPS (cloudsyncd on an unmanaged device) never
+ * maps it.
  * The shape follows curl's hiperfifo example: CURLMOPT_SOCKETFUNCTION maps
  * curl's wishes onto one persistent event per socket, CURLMOPT_TIMERFUNCTION
  * arms one timer, and finished transfers are collected after every action.
  */
+#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +21,77 @@
 #include "log.h"
 
 #define BODY_MAX (64u * 1024 * 1024) /* largest non-streamed body kept */
+
+/* The libcurl calls made here, resolved by http_global_init(). */
+static struct {
+	void *lib;
+	CURLcode (*global_init)(long);
+	void (*global_cleanup)(void);
+	CURLM *(*multi_init)(void);
+	CURLMcode (*multi_setopt)(CURLM *, CURLMoption, ...);
+	CURLMcode (*multi_cleanup)(CURLM *);
+	CURLMcode (*multi_add_handle)(CURLM *, CURL *);
+	CURLMcode (*multi_remove_handle)(CURLM *, CURL *);
+	CURLMcode (*multi_socket_action)(CURLM *, curl_socket_t, int, int *);
+	CURLMsg *(*multi_info_read)(CURLM *, int *);
+	CURLMcode (*multi_assign)(CURLM *, curl_socket_t, void *);
+	CURL *(*easy_init)(void);
+	CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
+	CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
+	void (*easy_cleanup)(CURL *);
+	const char *(*easy_strerror)(CURLcode);
+	CURLcode (*easy_pause)(CURL *, int);
+	struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
+	void (*slist_free_all)(struct curl_slist *);
+} cu;
+
+int http_global_init(char *err, size_t errlen)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} syms[] = {
+#define SYM(f) {"curl_" #f, offsetof(__typeof__(cu), f)}
+		SYM(global_init),         SYM(global_cleanup),      SYM(multi_init),
+		SYM(multi_setopt),        SYM(multi_cleanup),       SYM(multi_add_handle),
+		SYM(multi_remove_handle), SYM(multi_socket_action), SYM(multi_info_read),
+		SYM(multi_assign),        SYM(easy_init),           SYM(easy_setopt),
+		SYM(easy_getinfo),        SYM(easy_cleanup),        SYM(easy_strerror),
+		SYM(easy_pause),          SYM(slist_append),        SYM(slist_free_all),
+#undef SYM
+	};
+	size_t i;
+	void *f;
+
+	if (cu.lib != NULL)
+		return 0;
+	if ((cu.lib = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL)) == NULL) {
+		snprintf(err, errlen, "cannot load libcurl: %s", dlerror());
+		return -1;
+	}
+	for (i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
+		if ((f = dlsym(cu.lib, syms[i].name)) == NULL) {
+			snprintf(err, errlen, "libcurl lacks %s", syms[i].name);
+			dlclose(cu.lib);
+			cu.lib = NULL;
+			return -1;
+		}
+		memcpy((char *)&cu + syms[i].off, &f, sizeof(f));
+	}
+	if (cu.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		snprintf(err, errlen, "libcurl did not initialise");
+		return -1;
+	}
+	return 0;
+}
+
+void http_global_cleanup(void)
+{
+	if (cu.lib == NULL)
+		return;
+	cu.global_cleanup();
+	/* not dlclose()d: OpenSSL registers exit handlers inside it */
+}
 
 struct http {
 	struct event_base *base;
@@ -58,17 +133,17 @@ static void http_check_done(struct http *h)
 	CURLMsg *msg;
 	int left;
 
-	while ((msg = curl_multi_info_read(h->multi, &left)) != NULL) {
+	while ((msg = cu.multi_info_read(h->multi, &left)) != NULL) {
 		struct xfer *x = NULL;
 		long status = 0;
 
 		if (msg->msg != CURLMSG_DONE)
 			continue;
-		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
-		curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
+		cu.easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+		cu.easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
 		if (msg->data.result != CURLE_OK) {
 			const char *err =
-				x->errbuf[0] ? x->errbuf : curl_easy_strerror(msg->data.result);
+				x->errbuf[0] ? x->errbuf : cu.easy_strerror(msg->data.result);
 
 			x->on_done(x, err, status, x->body.data ? x->body.data : "", x->body.len,
 				   x->arg);
@@ -89,7 +164,7 @@ static void http_on_socket(evutil_socket_t fd, short what, void *arg)
 		flags |= CURL_CSELECT_IN;
 	if (what & EV_WRITE)
 		flags |= CURL_CSELECT_OUT;
-	curl_multi_socket_action(h->multi, fd, flags, &running);
+	cu.multi_socket_action(h->multi, fd, flags, &running);
 	http_check_done(h);
 }
 
@@ -100,7 +175,7 @@ static void http_on_timer(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	cu.multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 	http_check_done(h);
 }
 
@@ -116,7 +191,7 @@ static int http_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, v
 		if (s != NULL) {
 			event_free(s->ev);
 			free(s);
-			curl_multi_assign(h->multi, fd, NULL);
+			cu.multi_assign(h->multi, fd, NULL);
 		}
 		return 0;
 	}
@@ -130,7 +205,7 @@ static int http_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, v
 			free(s);
 			return -1;
 		}
-		curl_multi_assign(h->multi, fd, s);
+		cu.multi_assign(h->multi, fd, s);
 	} else {
 		/* Same socket, other interest: re-arm the event we have. */
 		event_del(s->ev);
@@ -164,7 +239,7 @@ static size_t http_write_cb(char *data, size_t size, size_t nmemb, void *userp)
 	long status = 0;
 
 	if (x->on_data != NULL) {
-		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+		cu.easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
 		if (status >= 200 && status < 300) {
 			x->on_data(x, data, n, x->arg);
 			return n;
@@ -208,7 +283,7 @@ static size_t http_read_cb(char *buf, size_t size, size_t nitems, void *userp)
 
 void http_resume(struct xfer *x)
 {
-	curl_easy_pause(x->easy, CURLPAUSE_CONT);
+	cu.easy_pause(x->easy, CURLPAUSE_CONT);
 }
 
 const char *xfer_header(struct xfer *x, const char *name)
@@ -261,16 +336,16 @@ struct http *http_new(struct event_base *base, const char *sockpath)
 	h->base = base;
 	snprintf(h->sockpath, sizeof(h->sockpath), "%s", sockpath ? sockpath : "");
 	TAILQ_INIT(&h->xfers);
-	h->multi = curl_multi_init();
+	h->multi = cu.multi_init();
 	h->timer = evtimer_new(base, http_on_timer, h);
 	if (h->multi == NULL || h->timer == NULL) {
 		http_free(h);
 		return NULL;
 	}
-	curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, http_socket_cb);
-	curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
-	curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, http_timer_cb);
-	curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+	cu.multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, http_socket_cb);
+	cu.multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
+	cu.multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, http_timer_cb);
+	cu.multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
 	return h;
 }
 
@@ -283,7 +358,7 @@ void http_free(struct http *h)
 	while ((x = TAILQ_FIRST(&h->xfers)) != NULL)
 		http_cancel(x);
 	if (h->multi)
-		curl_multi_cleanup(h->multi);
+		cu.multi_cleanup(h->multi);
 	if (h->timer)
 		event_free(h->timer);
 	free(h->ca_pem);
@@ -326,64 +401,64 @@ struct xfer *http_start(struct http *h, const struct xfer_req *req)
 	x->on_done = req->on_done;
 	x->on_read = req->on_read;
 	x->arg = req->arg;
-	if ((x->easy = curl_easy_init()) == NULL) {
+	if ((x->easy = cu.easy_init()) == NULL) {
 		free(x);
 		return NULL;
 	}
 	if (h->sockpath[0] != '\0')
-		curl_easy_setopt(x->easy, CURLOPT_UNIX_SOCKET_PATH, h->sockpath);
+		cu.easy_setopt(x->easy, CURLOPT_UNIX_SOCKET_PATH, h->sockpath);
 	if (h->ca_pem != NULL) {
 		struct curl_blob blob = {h->ca_pem, h->ca_len, CURL_BLOB_NOCOPY};
 
-		curl_easy_setopt(x->easy, CURLOPT_CAINFO_BLOB, &blob);
+		cu.easy_setopt(x->easy, CURLOPT_CAINFO_BLOB, &blob);
 	}
 	if (h->user_agent[0] != '\0')
-		curl_easy_setopt(x->easy, CURLOPT_USERAGENT, h->user_agent);
-	curl_easy_setopt(x->easy, CURLOPT_HEADERFUNCTION, http_header_cb);
-	curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, x);
-	curl_easy_setopt(x->easy, CURLOPT_URL, url);
-	curl_easy_setopt(x->easy, CURLOPT_CUSTOMREQUEST, req->method);
-	curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, http_write_cb);
-	curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
-	curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
-	curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->errbuf);
-	curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+		cu.easy_setopt(x->easy, CURLOPT_USERAGENT, h->user_agent);
+	cu.easy_setopt(x->easy, CURLOPT_HEADERFUNCTION, http_header_cb);
+	cu.easy_setopt(x->easy, CURLOPT_HEADERDATA, x);
+	cu.easy_setopt(x->easy, CURLOPT_URL, url);
+	cu.easy_setopt(x->easy, CURLOPT_CUSTOMREQUEST, req->method);
+	cu.easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, http_write_cb);
+	cu.easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
+	cu.easy_setopt(x->easy, CURLOPT_PRIVATE, x);
+	cu.easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->errbuf);
+	cu.easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);
+	cu.easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
 	/* Accept any encoding curl can decode; the engine rarely compresses. */
-	curl_easy_setopt(x->easy, CURLOPT_HTTP_CONTENT_DECODING, 0L);
+	cu.easy_setopt(x->easy, CURLOPT_HTTP_CONTENT_DECODING, 0L);
 	if (req->timeout_ms > 0)
-		curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, req->timeout_ms);
-	x->headers = curl_slist_append(NULL, "Expect:");
+		cu.easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, req->timeout_ms);
+	x->headers = cu.slist_append(NULL, "Expect:");
 	if (req->body != NULL) {
 		if ((x->req_body = strdup(req->body)) == NULL)
 			goto fail;
-		x->headers = curl_slist_append(x->headers, "Content-Type: application/json");
-		curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, x->req_body);
-		curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE, (long)strlen(x->req_body));
+		x->headers = cu.slist_append(x->headers, "Content-Type: application/json");
+		cu.easy_setopt(x->easy, CURLOPT_POSTFIELDS, x->req_body);
+		cu.easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE, (long)strlen(x->req_body));
 	} else if (req->on_read != NULL) {
-		curl_easy_setopt(x->easy, CURLOPT_UPLOAD, 1L);
-		curl_easy_setopt(x->easy, CURLOPT_READFUNCTION, http_read_cb);
-		curl_easy_setopt(x->easy, CURLOPT_READDATA, x);
-		x->headers = curl_slist_append(x->headers, "Transfer-Encoding: chunked");
+		cu.easy_setopt(x->easy, CURLOPT_UPLOAD, 1L);
+		cu.easy_setopt(x->easy, CURLOPT_READFUNCTION, http_read_cb);
+		cu.easy_setopt(x->easy, CURLOPT_READDATA, x);
+		x->headers = cu.slist_append(x->headers, "Transfer-Encoding: chunked");
 	} else if (strcmp(req->method, "POST") == 0) {
-		curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, "");
-		curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE, 0L);
+		cu.easy_setopt(x->easy, CURLOPT_POSTFIELDS, "");
+		cu.easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE, 0L);
 	}
 	if (req->registry_auth != NULL) {
 		snprintf(hdr, sizeof(hdr), "X-Registry-Auth: %s", req->registry_auth);
-		x->headers = curl_slist_append(x->headers, hdr);
+		x->headers = cu.slist_append(x->headers, hdr);
 	}
 	for (n = 0; req->headers != NULL && req->headers[n] != NULL; n++)
-		x->headers = curl_slist_append(x->headers, req->headers[n]);
-	curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->headers);
-	if (curl_multi_add_handle(h->multi, x->easy) != CURLM_OK)
+		x->headers = cu.slist_append(x->headers, req->headers[n]);
+	cu.easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->headers);
+	if (cu.multi_add_handle(h->multi, x->easy) != CURLM_OK)
 		goto fail;
 	TAILQ_INSERT_TAIL(&h->xfers, x, entry);
 	h->active++;
 	return x;
 fail:
-	curl_slist_free_all(x->headers);
-	curl_easy_cleanup(x->easy);
+	cu.slist_free_all(x->headers);
+	cu.easy_cleanup(x->easy);
 	free(x->req_body);
 	free(x);
 	return NULL;
@@ -393,9 +468,9 @@ void http_cancel(struct xfer *x)
 {
 	struct http *h = x->h;
 
-	curl_multi_remove_handle(h->multi, x->easy);
-	curl_easy_cleanup(x->easy);
-	curl_slist_free_all(x->headers);
+	cu.multi_remove_handle(h->multi, x->easy);
+	cu.easy_cleanup(x->easy);
+	cu.slist_free_all(x->headers);
 	TAILQ_REMOVE(&h->xfers, x, entry);
 	h->active--;
 	free(x->req_body);

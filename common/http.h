@@ -44,7 +44,11 @@ struct xfer_req {
 	xfer_read_cb on_read;       /* non-NULL: the body is streamed (chunked) from here */
 };
 
-/// Call after curl_global_init(). `sockpath` is a unix socket every request
+/// Load libcurl and initialise it (TLS included); once, before any other
+/// call and before the sandbox. -1 with the reason on failure.
+int http_global_init(char *err, size_t errlen);
+void http_global_cleanup(void);
+/// Call after http_global_init(). `sockpath` is a unix socket every request
 /// goes through (the engine's), or NULL for ordinary TCP/TLS.
 struct http *http_new(struct event_base *base, const char *sockpath);
 /// Trust these PEM certificates (in addition to none: the blob replaces the
