@@ -45,7 +45,7 @@ AGENTD_LIB_SRCS := agentd/supervise.c agentd/dispatch.c agentd/restart.c agentd/
 		   agentd/hostconfig.c \
 	agentd/settings.c agentd/db.c agentd/notify.c agentd/kmsg.c agentd/engine.c \
 	agentd/target.c agentd/plan.c agentd/locks.c agentd/apply.c agentd/devlog.c agentd/api.c agentd/compose.c agentd/contract.c agentd/cloud.c agentd/netinfo.c
-ENGINECTL_LIB_SRCS := enginectl/sandbox.c enginectl/stream.c enginectl/ops.c enginectl/ehttp.c
+ENGINECTL_LIB_SRCS := enginectl/sandbox.c enginectl/stream.c enginectl/ops.c enginectl/ehttp.c enginectl/hresp.c
 APID_LIB_SRCS := apid/sandbox.c apid/routes.c apid/api_health.c apid/forward.c apid/auth.c apid/api_logs.c \
 		  apid/conns.c
 CLOUDSYNCD_LIB_SRCS := cloudsyncd/sandbox.c cloudsyncd/cloud.c cloudsyncd/logs.c cloudsyncd/tags.c cloudsyncd/report.c cloudsyncd/initial.c \

@@ -21,22 +21,10 @@
 
 #include "buf.h"
 #include "ehttp.h"
+#include "hresp.h"
 
-#define BODY_MAX  (64u * 1024 * 1024) /* largest non-streamed body kept */
-#define LINE_MAX_ 8192                /* status, header and chunk-size lines */
-#define IDLE_MAX  8                   /* kept-alive connections kept */
-
-enum rstate {
-	RS_STATUS,
-	RS_HEADERS,
-	RS_LENGTH,     /* Content-Length bytes left in `left` */
-	RS_CHUNK_SIZE, /* a chunk-size line */
-	RS_CHUNK_DATA, /* `left` bytes of a chunk */
-	RS_CHUNK_END,  /* the CRLF after a chunk */
-	RS_TRAILER,    /* trailer lines up to the empty one */
-	RS_UNTIL_EOF,  /* no length: the body ends with the connection */
-	RS_DONE,
-};
+#define BODY_MAX (64u * 1024 * 1024) /* largest non-streamed body kept */
+#define IDLE_MAX 8                   /* kept-alive connections kept */
 
 struct ehttp {
 	struct event_base *base;
@@ -57,13 +45,8 @@ struct exfer {
 	struct event *timer; /* the request's timeout, and deferred failures */
 	char *req;           /* the request, as sent (owned) */
 	size_t req_len, req_off;
-	int head; /* HEAD request: no body */
-	enum rstate rs;
-	char line[LINE_MAX_];
-	size_t line_len;
-	long status;
-	long long left;
-	int chunked, has_length, keep_alive, got_bytes;
+	struct hresp resp;
+	int got_bytes;
 	struct buf body; /* owned: collected response */
 	char err[256];   /* a failure waiting to be reported by the timer */
 	int in_cb;       /* callbacks running (no free meanwhile) */
@@ -151,13 +134,13 @@ void ehttp_cancel(struct exfer *x)
 /* Report the end (err NULL: a response) and free. */
 static void xfer_finish(struct exfer *x, const char *err)
 {
-	if (err == NULL && x->rs == RS_DONE && x->keep_alive && x->fd != -1) {
+	if (err == NULL && x->resp.state == HR_DONE && x->resp.keep_alive && x->fd != -1) {
 		event_del(x->io);
 		idle_put(x->h, x->fd);
 		x->fd = -1;
 	}
 	x->in_cb++;
-	x->on_done(x, err, x->status, x->body.data ? x->body.data : "", x->body.len, x->arg);
+	x->on_done(x, err, x->resp.status, x->body.data ? x->body.data : "", x->body.len, x->arg);
 	x->in_cb--;
 	xfer_free(x);
 }
@@ -196,12 +179,15 @@ static void xfer_on_timer(evutil_socket_t fd, short what, void *arg)
 
 /* --- the response ---------------------------------------------------- */
 
-/* Body bytes: to the stream callback (2xx), else kept. -1 to stop. */
-static int body_bytes(struct exfer *x, const char *data, size_t n)
+/* Body bytes: to the stream callback (2xx), else kept. -1 when the exfer
+ * is finished (cancelled by its callback, or failed). */
+static int body_bytes(const char *data, size_t n, void *arg)
 {
+	struct exfer *x = arg;
+
 	if (n == 0)
 		return 0;
-	if (x->on_data != NULL && x->status >= 200 && x->status < 300) {
+	if (x->on_data != NULL && x->resp.status >= 200 && x->resp.status < 300) {
 		x->in_cb++;
 		x->on_data(x, data, n, x->arg);
 		x->in_cb--;
@@ -213,147 +199,6 @@ static int body_bytes(struct exfer *x, const char *data, size_t n)
 	}
 	if (buf_append(&x->body, data, n, BODY_MAX) == -1) {
 		xfer_fail(x, "response body too large", NULL);
-		return -1;
-	}
-	return 0;
-}
-
-static void header_line(struct exfer *x, const char *line)
-{
-	const char *v = strchr(line, ':');
-	size_t nlen;
-
-	if (v == NULL)
-		return;
-	nlen = (size_t)(v - line);
-	for (v++; *v == ' ' || *v == '\t'; v++)
-		;
-	if (nlen == 14 && !strncasecmp(line, "Content-Length", 14)) {
-		x->left = strtoll(v, NULL, 10);
-		x->has_length = x->left >= 0;
-	} else if (nlen == 17 && !strncasecmp(line, "Transfer-Encoding", 17)) {
-		x->chunked = strcasestr(v, "chunked") != NULL;
-	} else if (nlen == 10 && !strncasecmp(line, "Connection", 10)) {
-		if (strcasestr(v, "close") != NULL)
-			x->keep_alive = 0;
-		else if (strcasestr(v, "keep-alive") != NULL)
-			x->keep_alive = 1;
-	}
-}
-
-/* The headers are in: where does the body end? */
-static void headers_done(struct exfer *x)
-{
-	if (x->status >= 100 && x->status < 200) { /* 100 Continue and friends */
-		x->rs = RS_STATUS;
-		x->chunked = x->has_length = 0;
-		return;
-	}
-	if (x->head || x->status == 204 || x->status == 304)
-		x->rs = RS_DONE;
-	else if (x->chunked)
-		x->rs = RS_CHUNK_SIZE;
-	else if (x->has_length)
-		x->rs = x->left > 0 ? RS_LENGTH : RS_DONE;
-	else {
-		x->rs = RS_UNTIL_EOF;
-		x->keep_alive = 0;
-	}
-}
-
-/* One complete line (CRLF stripped) in the line states. -1: failed (and
- * finished). */
-static int on_line(struct exfer *x, char *line)
-{
-	int minor = 1;
-	char *end;
-
-	switch (x->rs) {
-	case RS_STATUS:
-		if (sscanf(line, "HTTP/1.%d %ld", &minor, &x->status) != 2) {
-			xfer_fail(x, "the engine sent something that is not HTTP", NULL);
-			return -1;
-		}
-		x->keep_alive = minor >= 1;
-		x->rs = RS_HEADERS;
-		return 0;
-	case RS_HEADERS:
-		if (line[0] == '\0')
-			headers_done(x);
-		else
-			header_line(x, line);
-		return 0;
-	case RS_CHUNK_SIZE:
-		x->left = strtoll(line, &end, 16);
-		if (end == line || x->left < 0) {
-			xfer_fail(x, "bad chunk in the engine's response", NULL);
-			return -1;
-		}
-		x->rs = x->left == 0 ? RS_TRAILER : RS_CHUNK_DATA;
-		return 0;
-	case RS_CHUNK_END:
-		x->rs = RS_CHUNK_SIZE;
-		return 0;
-	case RS_TRAILER:
-		if (line[0] == '\0')
-			x->rs = RS_DONE;
-		return 0;
-	default:
-		return 0;
-	}
-}
-
-/* Feed received bytes through the state machine. -1: x is finished. */
-static int feed(struct exfer *x, const char *p, size_t n)
-{
-	while (n > 0 && x->rs != RS_DONE) {
-		size_t take;
-
-		switch (x->rs) {
-		case RS_LENGTH:
-		case RS_CHUNK_DATA:
-			take = (long long)n < x->left ? n : (size_t)x->left;
-			if (body_bytes(x, p, take) == -1)
-				return -1;
-			p += take;
-			n -= take;
-			x->left -= (long long)take;
-			if (x->left == 0)
-				x->rs = x->rs == RS_LENGTH ? RS_DONE : RS_CHUNK_END;
-			break;
-		case RS_UNTIL_EOF:
-			if (body_bytes(x, p, n) == -1)
-				return -1;
-			n = 0;
-			break;
-		default: { /* a line */
-			const char *nl = memchr(p, '\n', n);
-
-			take = nl ? (size_t)(nl - p) + 1 : n;
-			if (x->line_len + take >= sizeof(x->line)) {
-				xfer_fail(x, "a line of the engine's response is too long", NULL);
-				return -1;
-			}
-			memcpy(x->line + x->line_len, p, take);
-			x->line_len += take;
-			p += take;
-			n -= take;
-			if (nl == NULL)
-				break;
-			x->line[--x->line_len] = '\0'; /* the \n */
-			if (x->line_len > 0 && x->line[x->line_len - 1] == '\r')
-				x->line[--x->line_len] = '\0';
-			x->line_len = 0;
-			if (on_line(x, x->line) == -1)
-				return -1;
-			break;
-		}
-		}
-	}
-	if (x->rs == RS_DONE) {
-		if (n > 0) /* bytes beyond the response: the connection is not reusable */
-			x->keep_alive = 0;
-		xfer_finish(x, NULL);
 		return -1;
 	}
 	return 0;
@@ -384,6 +229,8 @@ static void xfer_on_io(evutil_socket_t fd, short what, void *arg)
 {
 	struct exfer *x = arg;
 	char buf[65536];
+	const char *err = NULL;
+	size_t used;
 	ssize_t n;
 
 	if (what & EV_WRITE) {
@@ -416,8 +263,7 @@ static void xfer_on_io(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (n == 0) {
-		if (x->rs == RS_UNTIL_EOF) {
-			x->rs = RS_DONE;
+		if (hresp_eof(&x->resp) == HRESP_DONE) {
 			xfer_finish(x, NULL);
 		} else if (x->reused && !x->got_bytes) {
 			retry_on_fresh(x); /* closed while idle: nothing was done */
@@ -431,7 +277,16 @@ static void xfer_on_io(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	x->got_bytes = 1;
-	feed(x, buf, (size_t)n);
+	switch (hresp_feed(&x->resp, buf, (size_t)n, &used, body_bytes, x, &err)) {
+	case HRESP_ERROR:
+		xfer_fail(x, err, NULL);
+		break;
+	case HRESP_DONE:
+		xfer_finish(x, NULL);
+		break;
+	default: /* more to come, or finished by body_bytes */
+		break;
+	}
 }
 
 /* --- requests -------------------------------------------------------- */
@@ -476,7 +331,7 @@ struct exfer *ehttp_start(struct ehttp *h, const struct exfer_req *req)
 	x->on_data = req->on_data;
 	x->on_done = req->on_done;
 	x->arg = req->arg;
-	x->head = strcmp(req->method, "HEAD") == 0;
+	x->resp.head = strcmp(req->method, "HEAD") == 0;
 	if ((x->req = build_request(h, req, &x->req_len)) == NULL ||
 	    (x->timer = evtimer_new(h->base, xfer_on_timer, x)) == NULL) {
 		free(x->req);

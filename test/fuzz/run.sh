@@ -32,6 +32,7 @@ build frame test/fuzz/fuzz_frame.c common/frame.c common/proto.c && run frame ||
 build logdemux test/fuzz/fuzz_logdemux.c enginectl/stream.c && run logdemux || failed=$((failed + 1))
 build jsonstream test/fuzz/fuzz_jsonstream.c enginectl/stream.c && run jsonstream ||
 	failed=$((failed + 1))
+build hresp test/fuzz/fuzz_hresp.c enginectl/hresp.c && run hresp || failed=$((failed + 1))
 build route test/fuzz/fuzz_route.c apid/routes.c apid/auth.c apid/api_health.c apid/api_logs.c apid/conns.c \
 	apid/forward.c apid/sandbox.c common/chan.c common/frame.c common/proto.c common/log.c \
 	common/child.c common/sandbox.c && run route ||
