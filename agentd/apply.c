@@ -1662,11 +1662,25 @@ static json_t *apply_preload(struct agentd *ad)
 		return NULL;
 	}
 	t = target_from_preload(raw, err, sizeof(err));
-	json_decref(raw);
 	if (t == NULL) {
+		json_decref(raw);
 		log_error("preload %s: %s: ignored", path, err);
 		return NULL;
 	}
+	if (json_is_true(json_object_get(raw, "pinDevice"))) {
+		/* once provisioned, the device is pinned to the preloaded release */
+		void *it = json_object_iter(json_object_get(t, "apps"));
+		json_t *app = it ? json_object_iter_value(it) : NULL;
+		json_t *pin = json_pack("{s:O?, s:O?}", "app", json_object_get(app, "id"), "commit",
+					json_object_get(app, "commit"));
+		char *text = pin ? json_dumps(pin, JSON_COMPACT) : NULL;
+
+		if (app != NULL && text != NULL && db_config_set(ad->db, "pinDevice", text) == -1)
+			log_warnx("preload: cannot record pinDevice");
+		free(text);
+		json_decref(pin);
+	}
+	json_decref(raw);
 	json_object_set_new(t, "local", json_true());
 	snprintf(done, sizeof(done), "%s.preloaded", path);
 	if (rename(path, done) == -1)

@@ -163,6 +163,15 @@ void cloud_config(struct agentd *ad, json_t *c)
 			json_object_set_new(c, "request_timeout_ms", json_integer(atol(t)));
 	}
 	initial_report(ad, c);
+	{ /* a preloaded release to pin the device to (apps.json pinDevice) */
+		char *pin = db_config_get(ad->db, "pinDevice");
+		json_t *j = pin ? json_loads(pin, 0, NULL) : NULL;
+
+		if (json_is_object(j))
+			json_object_set(c, "pin_device", j);
+		json_decref(j);
+		free(pin);
+	}
 	if (json_is_integer(json_object_get(root, "bootstrapRetryDelay")))
 		json_object_set(c, "bootstrap_retry_ms",
 				json_object_get(root, "bootstrapRetryDelay"));
@@ -277,6 +286,11 @@ static int cloud_initial_reported(struct agentd *ad, json_t *body)
 
 int cloud_dispatch(struct daemon *d, uint32_t type, json_t *body)
 {
+	if (type == MSG_CLOUD_PINNED) {
+		db_config_set(d->ad->db, "pinDevice", NULL);
+		log_info("the preloaded release is pinned");
+		return 0;
+	}
 	if (type == MSG_CLOUD_INITIAL_REPORTED)
 		return cloud_initial_reported(d->ad, body);
 	if (type == MSG_CLOUD_REPORTED)

@@ -159,6 +159,7 @@ void dispatch_child(struct chan *ch, const struct frame_hdr *hdr, const char *pa
 	case MSG_CLOUD_TARGET:
 	case MSG_CLOUD_REPORTED:
 	case MSG_CLOUD_INITIAL_REPORTED:
+	case MSG_CLOUD_PINNED:
 		ok = d->state == DS_READY && cloud_dispatch(d, hdr->type, body) == 0;
 		break;
 	case MSG_LOG_WANT:

@@ -43,6 +43,7 @@ struct cloud {
 	struct event *ev_tags;
 	/* initial.c */
 	json_t *initial; /* owned: {config, device_name?} still to report, or NULL */
+	json_t *pin;     /* owned: {app, commit} of a preloaded release to pin to, or NULL */
 	size_t initial_step;
 	int initial_busy;
 	unsigned initial_failures;

@@ -22,6 +22,7 @@ import ssl
 import subprocess
 import tempfile
 import threading
+import urllib.parse
 import time
 
 PROVISIONING_KEY = "provkey0123456789abcdef"
@@ -53,6 +54,8 @@ class FakeCloud:
         self.tags = {}                 # the device's tags, as the cloud has them
         self.config_vars = {}          # device config variables: name -> value
         self.device_name = None        # set by PATCH /v7/device(<id>)
+        self.releases = {}             # (app id, commit) -> release id, for pinning
+        self.pinned = None             # release id of PATCH is_pinned_on__release
         self.lock = threading.Lock()
 
     def __enter__(self):
@@ -274,14 +277,28 @@ class FakeCloud:
                 return h.reply(409, {"message": "unique constraint"})
             self.config_vars[b["name"]] = b["value"]
             return h.reply(201, {"id": len(self.config_vars)})
+        if method == "GET" and path.startswith("/v7/release?"):
+            if key not in self.device_keys:
+                self.errors.append("release lookup with an unknown key")
+                return h.reply(401)
+            q = urllib.parse.unquote(path)
+            found = [rid for (app, commit), rid in self.releases.items()
+                     if "belongs_to__application eq %d " % app in q
+                     and "commit eq '%s'" % commit in q and "status eq 'success'" in q]
+            return h.reply(200, {"d": [{"id": rid} for rid in found]})
         if method == "PATCH" and path == "/v7/device(%d)" % DEVICE_ID:
             if key not in self.device_keys:
                 self.errors.append("device PATCH with an unknown key")
                 return h.reply(401)
-            if set(body or {}) != {"device_name"} or not isinstance(body["device_name"], str):
-                self.errors.append("bad device PATCH body %r" % (body,))
+            b = body or {}
+            if set(b) == {"device_name"} and isinstance(b["device_name"], str):
+                self.device_name = b["device_name"]
+            elif set(b) == {"is_pinned_on__release"} and \
+                    isinstance(b["is_pinned_on__release"], int):
+                self.pinned = b["is_pinned_on__release"]
+            else:
+                self.errors.append("bad device PATCH body %r" % (b,))
                 return h.reply(400)
-            self.device_name = body["device_name"]
             return h.reply(200, "OK")
         if method == "PATCH" and path == "/device/v3/state":
             if key not in self.device_keys:

@@ -479,3 +479,30 @@ def test_initial_config_and_name_are_reported_once_per_api_endpoint():
                     if r[0] in ("POST", "PATCH") and r[1].startswith("/v7/device")], \
             "reported again after a restart"
         assert cloud.errors == [], cloud.errors
+
+
+def test_preloaded_device_with_pin_device_pins_itself_to_the_preloaded_release():
+    with FakeCloud() as cloud, lib.TempDir() as work:
+        cloud.releases[(1234, "deadbeef")] = 77
+        os.makedirs(os.path.join(work, "data"))
+        with open(os.path.join(work, "data", "apps.json"), "w") as f:
+            json.dump({"pinDevice": True, "apps": {"cafe0001": {
+                "id": 1234, "name": "preloaded", "releases": {"deadbeef": {
+                    "id": 77, "services": {}, "volumes": {}, "networks": {}}}}}}, f)
+        ad = Managed(cloud)
+        ad.workdir = work
+        with ad:
+            lib.wait_until(lambda: cloud.pinned == 77, 30, what="the pin")
+            ad.wait_log(r"the preloaded release is pinned", 10)
+            lookups = len(cloud.find("GET", "/v7/release?"))
+        # done once: another start does not pin again
+        cfg = read_config(ad)
+        cfg.pop("listenPort")
+        again = Managed(cloud, extra=cfg)
+        again.workdir = work
+        with again:
+            polls = len(cloud.find("GET", "/device/v3/"))
+            lib.wait_until(lambda: len(cloud.find("GET", "/device/v3/")) >= polls + 2, 20,
+                           what="polls after the restart")
+        assert len(cloud.find("GET", "/v7/release?")) == lookups
+        assert cloud.errors == [], cloud.errors
