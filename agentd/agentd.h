@@ -149,6 +149,8 @@ json_t *apply_target(struct agentd *ad);
 json_t *apply_status(struct agentd *ad);
 /// 1 if the app's release was rejected for an unmet contract.
 int apply_app_rejected(struct agentd *ad, const char *uuid);
+/// Whether the apply loop holds this app's update locks (mid-update).
+int apply_app_locked(struct agentd *ad, const char *uuid);
 /// Append the state engine's Prometheus lines to buf.
 void apply_metrics(struct agentd *ad, char *buf, size_t len);
 

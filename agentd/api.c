@@ -308,36 +308,54 @@ static json_t *target_app_by_id(struct agentd *ad, long long id, const char **uu
 	return NULL;
 }
 
-/* Take (or, with take 0, release) the locks of every app of the target
- * (reboot, shutdown, host config). */
-static int all_apps_locks(struct agentd *ad, int take, int force, char *err, size_t errlen)
+/* The service names of a target app, for its lock files. */
+static int app_services(json_t *app, const char **svcs, int max)
 {
-	json_t *app, *svc;
-	const char *k, *name, *svcs[256];
+	const char *name;
+	json_t *svc;
+	int n = 0;
+
+	json_object_foreach(json_object_get(app, "services"), name, svc)
+		if (n < max)
+			svcs[n++] = name;
+	return n;
+}
+
+/* Take (or, with take 0, release) the locks of every app of the target
+ * (reboot, shutdown, host config), up to the app named `until` (NULL: all).
+ * The locks of an app the apply loop holds for an update are its own: they
+ * are never released here. A failure to take one gives back those taken. */
+static int all_apps_locks(struct agentd *ad, int take, const char *until, int force, char *err,
+			  size_t errlen)
+{
+	json_t *app;
+	const char *k, *svcs[256];
 	int n, id;
 
 	json_object_foreach(json_object_get(apply_target(ad), "apps"), k, app) {
-		n = 0;
-		json_object_foreach(json_object_get(app, "services"), name, svc)
-			if (n < 256)
-				svcs[n++] = name;
+		if (until != NULL && strcmp(k, until) == 0)
+			break;
+		n = app_services(app, svcs, 256);
 		id = (int)json_integer_value(json_object_get(app, "id"));
-		if (!take)
-			lock_release(ad->run_dir, id, svcs, n);
-		else if (lock_take(ad->run_dir, id, svcs, n, force, err, errlen) != 0)
+		if (!take) {
+			if (!apply_app_locked(ad, k))
+				lock_release(ad->run_dir, id, svcs, n);
+		} else if (lock_take(ad->run_dir, id, svcs, n, force, err, errlen) != 0) {
+			all_apps_locks(ad, 0, k, 0, NULL, 0);
 			return -1;
+		}
 	}
 	return 0;
 }
 
 static int lock_all_apps(struct agentd *ad, int force, char *err, size_t errlen)
 {
-	return all_apps_locks(ad, 1, force, err, errlen);
+	return all_apps_locks(ad, 1, NULL, force, err, errlen);
 }
 
 static void unlock_all_apps(struct agentd *ad)
 {
-	all_apps_locks(ad, 0, 0, NULL, 0);
+	all_apps_locks(ad, 0, NULL, 0, NULL, 0);
 }
 
 struct host_cmd {

@@ -1081,7 +1081,7 @@ static void start_next(struct stepctx *sc)
 			step_end(sc);
 			return;
 		}
-		if (st->tgt->requires_reboot && st->cur == NULL) { /* created just now */
+		if (st->tgt->requires_reboot && (st->cur == NULL || sc->fresh)) { /* created now */
 			char why[300];
 
 			snprintf(why, sizeof(why), "{\"service\":\"%s\"}", st->tgt->name);
@@ -1771,6 +1771,11 @@ void apply_metrics(struct agentd *ad, char *buf, size_t len)
 		 "# TYPE agentd_apply_rounds_failed_total counter\n"
 		 "agentd_apply_rounds_failed_total %lu\n",
 		 a->applies, (double)a->apply_ms_total / 1000.0, a->rounds, a->rounds_failed);
+}
+
+int apply_app_locked(struct agentd *ad, const char *uuid)
+{
+	return json_object_get(ad->apply->locked, uuid) != NULL;
 }
 
 int apply_app_rejected(struct agentd *ad, const char *uuid)

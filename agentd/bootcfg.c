@@ -6,7 +6,9 @@
  * Lines agentd does not manage are kept as they are, in place. A key
  * named by the target replaces every line of that key; a key agentd wrote
  * before and the target no longer names is removed. Managed lines go at
- * the end of the file, in the target's key order.
+ * the end of the file, below a marker line (everything below it is
+ * agentd's), after "[all]" when the file has conditional sections such as
+ * [pi4], so that they apply to every board.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -15,7 +17,9 @@
 
 #include "bootcfg.h"
 
-#define PREFIX "HOST_CONFIG_"
+#define PREFIX  "HOST_CONFIG_"
+#define MARKER  "# --- below: written by agentd from HOST_CONFIG_ variables ---"
+#define KEY_MAX 100
 
 static const char *const array_keys[] = {
 	"dtparam", "dtoverlay", "device_tree_param", "device_tree_overlay", "gpio", NULL};
@@ -101,6 +105,12 @@ json_t *bootcfg_from_target(json_t *config, const char *device_type, char *err, 
 
 		if (strncmp(k, PREFIX, strlen(PREFIX)) != 0 || *key == '\0' || s == NULL)
 			continue;
+		if (strlen(key) > KEY_MAX ||
+		    key[strspn(key, "abcdefghijklmnopqrstuvwxyz"
+				    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")] != '\0') {
+			snprintf(err, errlen, "%s%.100s: not a config.txt key", PREFIX, key);
+			goto bad;
+		}
 		if (in_list(forbidden_keys, key)) {
 			snprintf(err, errlen, "Attempt to change blacklisted config value %s", key);
 			goto bad;
@@ -205,11 +215,12 @@ json_t *bootcfg_keys(json_t *target)
 
 char *bootcfg_render(const char *current, json_t *target, json_t *managed_before)
 {
-	char *text = NULL, key[128];
+	char *text = NULL, key[KEY_MAX + 2];
 	size_t len = 0, i;
 	FILE *f = open_memstream(&text, &len);
 	const char *p = current ? current : "", *k;
 	json_t *v, *e, *keys = bootcfg_keys(target);
+	int sections = 0;
 
 	if (f == NULL) {
 		json_decref(keys);
@@ -218,13 +229,21 @@ char *bootcfg_render(const char *current, json_t *target, json_t *managed_before
 	while (*p != '\0') {
 		const char *eol = strchr(p, '\n');
 		size_t n = eol ? (size_t)(eol - p) : strlen(p);
+		size_t lead = strspn(p, " \t");
 
+		if (n == strlen(MARKER) && strncmp(p, MARKER, n) == 0)
+			break; /* the rest is agentd's, written again below */
 		line_key(p, n, key, sizeof(key));
-		if (key[0] == '\0' || (!listed(keys, key) && !listed(managed_before, key)))
+		if (key[0] == '\0' || (!listed(keys, key) && !listed(managed_before, key))) {
 			fprintf(f, "%.*s\n", (int)n, p);
+			if (lead < n && p[lead] == '[')
+				sections = 1;
+		}
 		p = eol ? eol + 1 : p + n;
 	}
 	json_decref(keys);
+	if (json_object_size(target) > 0)
+		fprintf(f, "%s\n%s", MARKER, sections ? "[all]\n" : "");
 	json_object_foreach(target, k, v) {
 		if (json_is_array(v)) {
 			json_array_foreach(v, i, e)

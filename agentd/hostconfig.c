@@ -418,6 +418,20 @@ int hostconfig_proxy_patch(const char *boot_dir, json_t *patch, char *err, size_
 				 missing);
 			goto out_noproxy;
 		}
+		{ /* what came from the file is checked like what came in the PATCH */
+			json_t *checked = json_object();
+			char why[256];
+
+			if (proxy_check(merged, checked, why, sizeof(why)) == -1) {
+				snprintf(err, errlen,
+					 "%s (kept from the current %s; PATCH it or {})", why,
+					 conf_path);
+				json_decref(checked);
+				goto out_noproxy;
+			}
+			json_decref(merged);
+			merged = checked;
+		}
 		if ((text = redsocks_render(merged)) == NULL) {
 			snprintf(err, errlen, "out of memory");
 			rc = -2;

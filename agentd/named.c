@@ -84,6 +84,10 @@ json_t *named_volume(const char *full_name, json_t *cfg, const char *app_uuid, c
 			 driver ? json_string_value(driver) : "local", "DriverOpts",
 			 opts ? json_deep_copy(opts) : json_object(), "Labels",
 			 named_labels(labels, app_uuid));
+	if (spec == NULL) {
+		snprintf(err, errlen, "volume %s: out of memory", full_name);
+		return NULL;
+	}
 	named_seal(spec, hash);
 	return spec;
 }

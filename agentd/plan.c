@@ -291,9 +291,13 @@ static void plan_service(struct planner *p, struct locked_steps *ls, int ai,
 		} else if (!t->running && c->status == CUR_RUNNING) {
 			guarded(p, ls, a, ai, STEP_STOP, c, t, "running: false");
 		} else if (t->running && c->status == CUR_CREATED) {
-			if (t->requires_reboot && c->created >= p->in->boot_time)
-				p->waits_for_reboot = 1; /* it starts after the reboot */
-			else if (deps_met(p, a, t))
+			if (t->requires_reboot && c->created >= p->in->boot_time) {
+				/* it starts after the reboot; until that is asked for,
+				 * the release is not done */
+				p->waits_for_reboot = 1;
+				if (!p->in->reboot_asked)
+					emit(p, STEP_NOOP, ai, c, t, NULL, "waiting for a reboot");
+			} else if (deps_met(p, a, t))
 				emit(p, STEP_START, ai, c, t, NULL, "created, not started");
 			else
 				emit(p, STEP_NOOP, ai, c, t, NULL, "waiting for dependencies");

@@ -73,6 +73,8 @@ static void conn_attach(evutil_socket_t fd, short what, void *arg)
 	 * already given the connection up (it failed while accepting). */
 	bufferevent_getcb(bev, NULL, NULL, &eventcb, &cbarg);
 	if (eventcb == NULL || cbarg == NULL) {
+		/* evhttp closed the fd itself: ours must not close it again */
+		bufferevent_setfd(bev, -1);
 		conn_free(c);
 	} else {
 		c->evcon = cbarg;

@@ -80,6 +80,8 @@ int http_global_init(char *err, size_t errlen)
 	}
 	if (cu.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		snprintf(err, errlen, "libcurl did not initialise");
+		dlclose(cu.lib);
+		cu.lib = NULL;
 		return -1;
 	}
 	return 0;

@@ -47,6 +47,7 @@ struct exfer {
 	size_t req_len, req_off;
 	struct hresp resp;
 	int got_bytes;
+	int idempotent;  /* GET or HEAD: may be sent again on a fresh connection */
 	struct buf body; /* owned: collected response */
 	char err[256];   /* a failure waiting to be reported by the timer */
 	int in_cb;       /* callbacks running (no free meanwhile) */
@@ -204,6 +205,13 @@ static int body_bytes(const char *data, size_t n, void *arg)
 	return 0;
 }
 
+/* A kept-alive connection the engine closed before answering: sending the
+ * request again is safe if the engine cannot have acted on it. */
+static int retry_ok(const struct exfer *x)
+{
+	return x->reused && !x->got_bytes && (x->idempotent || x->req_off < x->req_len);
+}
+
 static int retry_on_fresh(struct exfer *x)
 {
 	char err[256];
@@ -256,7 +264,7 @@ static void xfer_on_io(evutil_socket_t fd, short what, void *arg)
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n < 0) {
-		if (x->reused && !x->got_bytes && errno == ECONNRESET)
+		if (retry_ok(x) && errno == ECONNRESET)
 			retry_on_fresh(x);
 		else
 			xfer_fail(x, "cannot read from the engine", strerror(errno));
@@ -265,7 +273,7 @@ static void xfer_on_io(evutil_socket_t fd, short what, void *arg)
 	if (n == 0) {
 		if (hresp_eof(&x->resp) == HRESP_DONE) {
 			xfer_finish(x, NULL);
-		} else if (x->reused && !x->got_bytes) {
+		} else if (retry_ok(x)) {
 			retry_on_fresh(x); /* closed while idle: nothing was done */
 		} else {
 			xfer_fail(x,
@@ -332,6 +340,7 @@ struct exfer *ehttp_start(struct ehttp *h, const struct exfer_req *req)
 	x->on_done = req->on_done;
 	x->arg = req->arg;
 	x->resp.head = strcmp(req->method, "HEAD") == 0;
+	x->idempotent = x->resp.head || strcmp(req->method, "GET") == 0;
 	if ((x->req = build_request(h, req, &x->req_len)) == NULL ||
 	    (x->timer = evtimer_new(h->base, xfer_on_timer, x)) == NULL) {
 		free(x->req);

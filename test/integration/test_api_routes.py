@@ -567,7 +567,8 @@ def test_host_config_vars_go_to_config_txt_and_the_device_reboots():
                                                         '"i2c_arm=on","spi=on"'},
                            "apps": {}}}
             assert call_json(a, "POST", "/v2/local/target-state", t)["status"] == "success"
-            want = ("# from the image\nkernel=kernel8.img\ngpu_mem=128\n"
+            mark = "# --- below: written by agentd from HOST_CONFIG_ variables ---\n"
+            want = ("# from the image\nkernel=kernel8.img\n" + mark + "gpu_mem=128\n"
                     "dtparam=i2c_arm=on\ndtparam=spi=on\n")
             lib.wait_until(lambda: read_file(txt) == want, 10, what="config.txt updated")
             assert wait_file_lines(os.path.join(tmp, "reboot.txt"), "the reboot") == ["reboot"]
@@ -577,7 +578,7 @@ def test_host_config_vars_go_to_config_txt_and_the_device_reboots():
             t["local"]["config"] = {"SUPERVISOR_LOCAL_MODE": "true",
                                     "RESIN_HOST_CONFIG_gpu_mem": "128"}
             assert call_json(a, "POST", "/v2/local/target-state", t)["status"] == "success"
-            want = "# from the image\nkernel=kernel8.img\ngpu_mem=128\n"
+            want = "# from the image\nkernel=kernel8.img\n" + mark + "gpu_mem=128\n"
             lib.wait_until(lambda: read_file(txt) == want, 10, what="dtparam lines removed")
             # a forbidden key changes nothing and says why
             t["local"]["config"]["RESIN_HOST_CONFIG_kernel"] = "evil.img"

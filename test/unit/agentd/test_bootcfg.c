@@ -7,6 +7,8 @@
 
 #include "bootcfg.h"
 
+#define MARK "# --- below: written by agentd from HOST_CONFIG_ variables ---\n"
+
 static json_t *from(const char *config_json, const char *type)
 {
 	json_t *c = test_json(config_json), *t;
@@ -67,6 +69,15 @@ static void forbidden_and_bad_values_are_refused(void **state)
 	c = test_json("{\"HOST_CONFIG_dtparam\":\"\\\"open\"}");
 	assert_null(bootcfg_from_target(c, "raspberrypi4-64", err, sizeof(err)));
 	json_decref(c);
+	c = test_json("{\"HOST_CONFIG_a b\":\"1\"}");
+	assert_null(bootcfg_from_target(c, "raspberrypi4-64", err, sizeof(err)));
+	assert_non_null(strstr(err, "not a config.txt key"));
+	json_decref(c);
+	c = test_json("{\"HOST_CONFIG_"
+		      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\":\"1\"}");
+	assert_null(bootcfg_from_target(c, "raspberrypi4-64", err, sizeof(err)));
+	json_decref(c);
 }
 
 static void render_keeps_other_lines_and_replaces_managed_ones(void **state)
@@ -80,8 +91,8 @@ static void render_keeps_other_lines_and_replaces_managed_ones(void **state)
 	char *once = bootcfg_render(current, t, NULL), *twice, *gone;
 
 	(void)state;
-	assert_string_equal(once, "# boot config\nkernel=zImage\n\nenable_uart=1\ngpu_mem=128\n"
-				  "dtoverlay=vc4-kms-v3d\ndtparam=cma-256\n");
+	assert_string_equal(once, "# boot config\nkernel=zImage\n\nenable_uart=1\n" MARK
+				  "gpu_mem=128\ndtoverlay=vc4-kms-v3d\ndtparam=cma-256\n");
 	/* the same again: nothing changes */
 	twice = bootcfg_render(once, t, keys);
 	assert_string_equal(twice, once);
@@ -96,6 +107,22 @@ static void render_keeps_other_lines_and_replaces_managed_ones(void **state)
 	json_decref(t);
 }
 
+static void managed_lines_apply_to_every_board(void **state)
+{
+	const char *current = "gpu_mem=16\n[pi4]\narm_boost=1\n";
+	json_t *t = test_json("{\"gpu_mem\":\"64\"}"), *keys = bootcfg_keys(t);
+	char *once = bootcfg_render(current, t, NULL), *twice;
+
+	(void)state;
+	assert_string_equal(once, "[pi4]\narm_boost=1\n" MARK "[all]\ngpu_mem=64\n");
+	twice = bootcfg_render(once, t, keys);
+	assert_string_equal(twice, once);
+	free(once);
+	free(twice);
+	json_decref(keys);
+	json_decref(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -103,6 +130,7 @@ int main(void)
 		cmocka_unit_test(vars_become_keys_and_lists),
 		cmocka_unit_test(forbidden_and_bad_values_are_refused),
 		cmocka_unit_test(render_keeps_other_lines_and_replaces_managed_ones),
+		cmocka_unit_test(managed_lines_apply_to_every_board),
 	};
 
 	return cmocka_run_group_tests_name("bootcfg", tests, NULL, NULL);

@@ -150,6 +150,21 @@ static void bad_patches_are_refused_and_change_nothing(void **state)
 	}
 }
 
+static void bad_values_in_the_file_are_not_written_back(void **state)
+{
+	char dir_path[600];
+
+	(void)state;
+	snprintf(dir_path, sizeof(dir_path), "%s/system-proxy", dir);
+	assert_int_equal(mkdir(dir_path, 0755), 0);
+	/* a hand-edited file whose quoted ip would close the block when written unquoted */
+	test_write_file(conf_path, "redsocks { type = socks5; ip = \"1.2.3.4; } base {\"; "
+				   "port = 1080; }\n");
+	patch("{\"port\":1081}", -1, "kept from the current");
+	patch("{\"ip\":\"10.0.0.1\",\"port\":1081}", 0, NULL);
+	assert_proxy("{\"type\":\"socks5\",\"ip\":\"10.0.0.1\",\"port\":1081}");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -158,6 +173,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(patch_writes_reads_merges_and_removes, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(bad_patches_are_refused_and_change_nothing, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(bad_values_in_the_file_are_not_written_back, setup,
 						teardown),
 	};
 
