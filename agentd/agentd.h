@@ -80,6 +80,7 @@ struct agentd {
 	int log_wanted;      /* apid has /v2/local/logs listeners */
 	unsigned long ticks; /* ping timer rounds */
 	json_t *journals;    /* owned: pids of journalctl run for the API */
+	pid_t power_pid;     /* the reboot or shutdown command while it runs, else 0 */
 	/* engine.c: the cached container list */
 	json_t *clist; /* owned */
 	int clist_valid, clist_fetching;
@@ -166,6 +167,9 @@ char *api_key_for(struct agentd *ad, int app_id, const char *service);
 /// and run the reboot (or shutdown) command of agentd.json a second later.
 int device_power(struct agentd *ad, int reboot, int force, const char *why, char *err,
 		 size_t errlen);
+/// The reboot or shutdown command exited with `status` (waitpid): when it
+/// failed, say so and give the apps their locks back.
+void device_power_ended(struct agentd *ad, int status);
 
 /* cloud.c */
 /// Managed devices: make the device API key if config.json has none.

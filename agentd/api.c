@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -376,7 +377,20 @@ static void host_cmd_run(evutil_socket_t fd, short what, void *arg)
 	}
 	if (pid == -1)
 		log_warn("cannot run %s", h->argv[0]);
+	else
+		h->ad->power_pid = pid;
 	free(h);
+}
+
+void device_power_ended(struct agentd *ad, int status)
+{
+	ad->power_pid = 0;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return; /* the host goes down */
+	devlog_system(ad, "The reboot or shutdown command failed (%s %d): the device stays up",
+		      WIFEXITED(status) ? "exit status" : "signal",
+		      WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+	unlock_all_apps(ad);
 }
 
 int device_power(struct agentd *ad, int reboot, int force, const char *why, char *err,

@@ -467,6 +467,8 @@ void supervise_reap(struct agentd *ad)
 
 		snprintf(key, sizeof(key), "%d", (int)pid);
 		json_object_del(ad->journals, key); /* a journalctl of the API ended */
+		if (pid == ad->power_pid)
+			device_power_ended(ad, status);
 		for (i = D_ENGINECTL; i < D_COUNT; i++) {
 			struct daemon *d = &ad->d[i];
 

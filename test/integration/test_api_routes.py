@@ -705,6 +705,19 @@ def test_reboot_and_shutdown_wait_for_a_host_os_update_unless_forced():
                 ["shutdown"]
             assert read_file(os.path.join(tmp, "reboot.txt")) is None
 
+def test_a_reboot_command_that_fails_gives_the_apps_their_locks_back():
+    aid = app_id()
+    with State(aid, settings={"reboot_command": ["sh", "-c", "exit 3"]}) as s:
+        s.apply(one_service_app(aid, s.eng.local_image))
+        lockdir = os.path.join(s.ad.rundir, "services", aid, "one")
+        got = call_json(s.ad, "POST", "/v1/reboot", {}, expect=202)
+        assert got == {"Data": "OK", "Error": None}, got
+        s.ad.wait_log(r"The reboot or shutdown command failed \(exit status 3\)", 10)
+        lib.wait_until(lambda: not os.path.exists(os.path.join(lockdir, "updates.lock")), 10,
+                       what="agentd's lock released")
+        assert not os.path.exists(os.path.join(lockdir, "resin-updates.lock"))
+        assert running(s, "one")["State"]["Running"]
+
 def test_stop_service_is_refused_423_under_a_user_lock_and_force_stops_it():
     aid = app_id()
     with State(aid) as s:
