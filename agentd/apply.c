@@ -49,9 +49,10 @@ struct svc_state {
 
 struct apply {
 	struct agentd *ad;
-	json_t *target;          /* owned, internal form */
-	int64_t boot_time;       /* /proc/stat btime */
-	int reboot_asked;        /* the reboot command ran (it does not return on a device) */
+	json_t *target;    /* owned, internal form */
+	int64_t boot_time; /* /proc/stat btime */
+	char boot_id[40];  /* /proc/sys/kernel/random/boot_id: this boot, whatever the clock */
+	int reboot_asked;  /* the reboot command ran (it does not return on a device) */
 	char bootcfg_error[512]; /* the last boot config error logged */
 	int busy, again, cancelled;
 	unsigned failures;
@@ -151,19 +152,41 @@ static int64_t boot_time(void)
 	return t;
 }
 
+static void read_boot_id(char *out, size_t len)
+{
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+
+	out[0] = '\0';
+	if (f != NULL) {
+		if (fgets(out, (int)len, f) != NULL)
+			out[strcspn(out, "\n")] = '\0';
+		fclose(f);
+	}
+}
+
 static void breadcrumb_path(struct apply *a, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s/reboot-after-apply", a->ad->run_dir);
 }
 
-/* The breadcrumb exists and was touched since boot. */
+/* The breadcrumb was left during this boot: it holds this boot's id (a
+ * breadcrumb without one counts by its time, which a clock set after boot
+ * can mislead). */
 static int breadcrumb_due(struct apply *a)
 {
-	char path[4096];
+	char path[4096], *text;
 	struct stat st;
+	int due;
 
 	breadcrumb_path(a, path, sizeof(path));
-	return stat(path, &st) == 0 && (int64_t)st.st_mtime >= a->boot_time;
+	if (stat(path, &st) != 0)
+		return 0;
+	if ((text = file_read_text(path)) != NULL && text[0] != '\0' && a->boot_id[0] != '\0')
+		due = strncmp(text, a->boot_id, strlen(a->boot_id)) == 0;
+	else
+		due = (int64_t)st.st_mtime >= a->boot_time;
+	free(text);
+	return due;
 }
 
 static void breadcrumb_touch(struct apply *a, const char *why)
@@ -172,9 +195,9 @@ static void breadcrumb_touch(struct apply *a, const char *why)
 	int fd;
 
 	breadcrumb_path(a, path, sizeof(path));
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644)) == -1 ||
-	    futimens(fd, NULL) == -1)
-		log_warn("cannot touch %s", path);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) == -1 ||
+	    dprintf(fd, "%s\n", a->boot_id) < 0)
+		log_warn("cannot write %s", path);
 	if (fd != -1)
 		close(fd);
 	devlog_system(a->ad, "Reboot has been scheduled to apply changes: %s", why);
@@ -540,6 +563,9 @@ static void read_current(struct apply *a)
 			snprintf(cc->service, sizeof(cc->service), "%s", json_string_value(v));
 		cc->status = cur_status_of(json_string_value(json_object_get(c, "State")));
 		cc->created = json_integer_value(json_object_get(c, "Created"));
+		s = json_string_value(json_object_get(labels, "io.balena.agentd.boot-id"));
+		cc->this_boot = s != NULL && a->boot_id[0] != '\0' ? strcmp(s, a->boot_id) == 0
+								   : cc->created >= a->boot_time;
 		cur_uses_read(cc, c);
 		a->in.ncur++;
 	}
@@ -1011,6 +1037,10 @@ static json_t *start_spec(struct stepctx *sc)
 
 	json_object_set_new(json_object_get(spec, "Labels"), "io.balena.agentd.config-hash",
 			    json_string(st->tgt->hash));
+	/* which boot made it: a requires-reboot service starts only in a later one */
+	if (a->boot_id[0] != '\0')
+		json_object_set_new(json_object_get(spec, "Labels"), "io.balena.agentd.boot-id",
+				    json_string(a->boot_id));
 	if (ss->comp.network_mode_service == NULL)
 		return spec;
 	/* network_mode: service:x becomes the id of x's container. */
@@ -1498,7 +1528,6 @@ static void round_plan(struct apply *a)
 		return;
 	}
 	boot_config_apply(a);
-	a->in.boot_time = a->boot_time;
 	a->in.reboot_due = breadcrumb_due(a);
 	a->in.reboot_asked = a->reboot_asked;
 	a->nsteps = plan_steps(&a->in, a->steps, MAX_STEPS);
@@ -1699,6 +1728,7 @@ int apply_init(struct agentd *ad)
 		return -1;
 	a->ad = ad;
 	a->boot_time = boot_time();
+	read_boot_id(a->boot_id, sizeof(a->boot_id));
 	a->image_config = json_object();
 	a->locked = json_object();
 	a->fetching = json_object();

@@ -291,7 +291,7 @@ static void plan_service(struct planner *p, struct locked_steps *ls, int ai,
 		} else if (!t->running && c->status == CUR_RUNNING) {
 			guarded(p, ls, a, ai, STEP_STOP, c, t, "running: false");
 		} else if (t->running && c->status == CUR_CREATED) {
-			if (t->requires_reboot && c->created >= p->in->boot_time) {
+			if (t->requires_reboot && c->this_boot) {
 				/* it starts after the reboot; until that is asked for,
 				 * the release is not done */
 				p->waits_for_reboot = 1;

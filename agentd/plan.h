@@ -40,6 +40,7 @@ struct cur_container {
 	int64_t created;   /* for choosing among duplicates: newest wins */
 	int handover_old;  /* renamed old_… during a hand-over */
 	const char **uses; /* networks and volumes it is attached to (borrowed) */
+	int this_boot;     /* created since the device last booted */
 	int nuses;
 };
 
@@ -101,7 +102,6 @@ struct plan_input {
 	int nvols, nnets;
 	struct tgt_app *apps;
 	int napps;
-	int64_t boot_time;    /* unix seconds; containers created since wait for a reboot */
 	int reboot_due;       /* the reboot breadcrumb is newer than boot_time */
 	int reboot_asked;     /* agentd has run the reboot command since boot */
 	int want_supervisor0; /* a target service joins supervisor0 */
