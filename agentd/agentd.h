@@ -81,6 +81,7 @@ struct agentd {
 	unsigned long ticks; /* ping timer rounds */
 	json_t *journals;    /* owned: pids of journalctl run for the API */
 	pid_t power_pid;     /* the reboot or shutdown command while it runs, else 0 */
+	json_t *power_locks; /* owned: the apps a reboot or shutdown locked, or NULL */
 	/* engine.c: the cached container list */
 	json_t *clist; /* owned */
 	int clist_valid, clist_fetching;
@@ -152,6 +153,8 @@ json_t *apply_status(struct agentd *ad);
 int apply_app_rejected(struct agentd *ad, const char *uuid);
 /// Whether the apply loop holds this app's update locks (mid-update).
 int apply_app_locked(struct agentd *ad, const char *uuid);
+/// The reboot the apply loop asked for did not happen: ask again later.
+void apply_reboot_failed(struct agentd *ad);
 /// Append the state engine's Prometheus lines to buf.
 void apply_metrics(struct agentd *ad, char *buf, size_t len);
 

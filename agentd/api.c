@@ -356,7 +356,59 @@ static int lock_all_apps(struct agentd *ad, int force, char *err, size_t errlen)
 
 static void unlock_all_apps(struct agentd *ad)
 {
+	if (ad->power_locks != NULL)
+		return; /* a reboot or shutdown is under way: its locks stay */
 	all_apps_locks(ad, 0, NULL, 0, NULL, 0);
+}
+
+/* The apps (and services) a reboot or shutdown locked, to give back exactly
+ * those if it fails. */
+static json_t *power_locks_record(struct agentd *ad)
+{
+	json_t *list = json_array(), *app, *names;
+	const char *k, *svcs[256];
+	int n, i;
+
+	json_object_foreach(json_object_get(apply_target(ad), "apps"), k, app) {
+		n = app_services(app, svcs, 256);
+		names = json_array();
+		for (i = 0; i < n; i++)
+			json_array_append_new(names, json_string(svcs[i]));
+		json_array_append_new(list,
+				      json_pack("{s:s, s:O, s:o}", "uuid", k, "id",
+						json_object_get(app, "id"), "services", names));
+	}
+	return list;
+}
+
+static void power_locks_release(struct agentd *ad)
+{
+	const char *svcs[256];
+	json_t *e, *v;
+	size_t i, j;
+	int n;
+
+	json_array_foreach(ad->power_locks, i, e) {
+		if (apply_app_locked(ad, json_string_value(json_object_get(e, "uuid"))))
+			continue;
+		n = 0;
+		json_array_foreach(json_object_get(e, "services"), j, v)
+			if (n < 256)
+				svcs[n++] = json_string_value(v);
+		lock_release(ad->run_dir, (int)json_integer_value(json_object_get(e, "id")), svcs,
+			     n);
+	}
+	json_decref(ad->power_locks);
+	ad->power_locks = NULL;
+}
+
+/* The device did not go down: say so, give the locks back, and let the
+ * apply loop ask again later if it needs the reboot. */
+static void power_failed(struct agentd *ad, const char *how)
+{
+	devlog_system(ad, "The reboot or shutdown command failed (%s): the device stays up", how);
+	power_locks_release(ad);
+	apply_reboot_failed(ad);
 }
 
 struct host_cmd {
@@ -376,7 +428,7 @@ static void host_cmd_run(evutil_socket_t fd, short what, void *arg)
 		_exit(127);
 	}
 	if (pid == -1)
-		log_warn("cannot run %s", h->argv[0]);
+		power_failed(h->ad, "cannot fork");
 	else
 		h->ad->power_pid = pid;
 	free(h);
@@ -384,13 +436,14 @@ static void host_cmd_run(evutil_socket_t fd, short what, void *arg)
 
 void device_power_ended(struct agentd *ad, int status)
 {
+	char how[64];
+
 	ad->power_pid = 0;
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+	if (ad->stopping || (WIFEXITED(status) && WEXITSTATUS(status) == 0))
 		return; /* the host goes down */
-	devlog_system(ad, "The reboot or shutdown command failed (%s %d): the device stays up",
-		      WIFEXITED(status) ? "exit status" : "signal",
-		      WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-	unlock_all_apps(ad);
+	snprintf(how, sizeof(how), "%s %d", WIFEXITED(status) ? "exit status" : "signal",
+		 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+	power_failed(ad, how);
 }
 
 int device_power(struct agentd *ad, int reboot, int force, const char *why, char *err,
@@ -413,9 +466,16 @@ int device_power(struct agentd *ad, int reboot, int force, const char *why, char
 	}
 	if (lock_all_apps(ad, force, err, errlen) == -1)
 		return -1;
+	json_decref(ad->power_locks);
+	ad->power_locks = power_locks_record(ad);
 	devlog_system(ad, "%s%s%s", reboot ? "Rebooting" : "Shutting down", why ? ": " : "",
 		      why ? why : "");
-	if ((h = calloc(1, sizeof(*h))) != NULL) {
+	if ((h = calloc(1, sizeof(*h))) == NULL) {
+		power_locks_release(ad);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	{
 		h->ad = ad;
 		h->argv = reboot ? ad->set.reboot_command : ad->set.shutdown_command;
 		event_base_once(ad->base, -1, EV_TIMEOUT, host_cmd_run, h, &one);

@@ -53,7 +53,9 @@ struct apply {
 	int64_t boot_time; /* /proc/stat btime */
 	char boot_id[40];  /* /proc/sys/kernel/random/boot_id: this boot, whatever the clock */
 	int reboot_asked;  /* the reboot command ran (it does not return on a device) */
-	char bootcfg_error[512]; /* the last boot config error logged */
+	unsigned reboot_failures;
+	uint64_t reboot_not_before; /* after a failed reboot: when to ask again (ms) */
+	char bootcfg_error[512];    /* the last boot config error logged */
 	int busy, again, cancelled;
 	unsigned failures;
 	struct event *ev_timer;
@@ -235,6 +237,12 @@ static void boot_config_apply(struct apply *a)
 		return;
 	}
 	current = file_read_text(path);
+	if (current == NULL && access(path, F_OK) == 0) { /* there, but unreadable */
+		log_warn("boot config: cannot read %s; left as it is", path);
+		json_decref(st);
+		json_decref(target);
+		return;
+	}
 	text = bootcfg_render(current, target, before);
 	if (text != NULL && (current == NULL || strcmp(text, current) != 0)) {
 		char *what = json_dumps(target, JSON_COMPACT);
@@ -1529,7 +1537,7 @@ static void round_plan(struct apply *a)
 	}
 	boot_config_apply(a);
 	a->in.reboot_due = breadcrumb_due(a);
-	a->in.reboot_asked = a->reboot_asked;
+	a->in.reboot_asked = a->reboot_asked || now_ms() < a->reboot_not_before;
 	a->nsteps = plan_steps(&a->in, a->steps, MAX_STEPS);
 	if (a->nsteps == 0)
 		images_cleanup(a);
@@ -1801,6 +1809,22 @@ void apply_metrics(struct agentd *ad, char *buf, size_t len)
 		 "# TYPE agentd_apply_rounds_failed_total counter\n"
 		 "agentd_apply_rounds_failed_total %lu\n",
 		 a->applies, (double)a->apply_ms_total / 1000.0, a->rounds, a->rounds_failed);
+}
+
+void apply_reboot_failed(struct agentd *ad)
+{
+	struct apply *a = ad->apply;
+	uint64_t wait = 30000;
+	unsigned i;
+
+	if (a == NULL || !a->reboot_asked)
+		return; /* not the apply loop's reboot */
+	for (i = 0; i < a->reboot_failures && wait < 900000; i++)
+		wait *= 2;
+	a->reboot_failures++;
+	a->reboot_asked = 0;
+	a->reboot_not_before = now_ms() + wait;
+	apply_schedule(a, wait);
 }
 
 int apply_app_locked(struct agentd *ad, const char *uuid)

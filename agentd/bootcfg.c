@@ -6,9 +6,9 @@
  * Lines agentd does not manage are kept as they are, in place. A key
  * named by the target replaces every line of that key; a key agentd wrote
  * before and the target no longer names is removed. Managed lines go at
- * the end of the file, below a marker line (everything below it is
- * agentd's), after "[all]" when the file has conditional sections such as
- * [pi4], so that they apply to every board.
+ * the end of the file, below a marker line, after "[all]" when the file has
+ * conditional sections such as [pi4], so that they apply to every board; a
+ * line someone adds below the marker is kept and moves above it.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -220,26 +220,37 @@ char *bootcfg_render(const char *current, json_t *target, json_t *managed_before
 	FILE *f = open_memstream(&text, &len);
 	const char *p = current ? current : "", *k;
 	json_t *v, *e, *keys = bootcfg_keys(target);
-	int sections = 0;
+	const char *next;
+	int sections = 0, marker_seen = 0; /* 1: the line just after the marker */
 
 	if (f == NULL) {
 		json_decref(keys);
 		return NULL;
 	}
-	while (*p != '\0') {
-		const char *eol = strchr(p, '\n');
+	for (; *p != '\0'; p = next) {
+		const char *line = p, *eol = strchr(p, '\n');
 		size_t n = eol ? (size_t)(eol - p) : strlen(p);
-		size_t lead = strspn(p, " \t");
+		size_t bare = n > 0 && line[n - 1] == '\r' ? n - 1 : n; /* CRLF files too */
+		size_t lead = strspn(line, " \t");
+		int just_after_marker = marker_seen == 1;
 
-		if (n == strlen(MARKER) && strncmp(p, MARKER, n) == 0)
-			break; /* the rest is agentd's, written again below */
-		line_key(p, n, key, sizeof(key));
+		next = eol ? eol + 1 : p + n;
+		if (marker_seen)
+			marker_seen = 2;
+		if (bare == strlen(MARKER) && strncmp(line, MARKER, bare) == 0) {
+			marker_seen = 1; /* agentd's lines follow; they are written again */
+			continue;
+		}
+		if (just_after_marker && bare == 5 && strncmp(line, "[all]", 5) == 0)
+			continue; /* the [all] agentd put there */
+		/* everything else is kept, wherever it was (a user's line below the
+		 * marker moves above it), unless the target or agentd owns its key */
+		line_key(line, n, key, sizeof(key));
 		if (key[0] == '\0' || (!listed(keys, key) && !listed(managed_before, key))) {
-			fprintf(f, "%.*s\n", (int)n, p);
-			if (lead < n && p[lead] == '[')
+			fprintf(f, "%.*s\n", (int)n, line);
+			if (lead < n && line[lead] == '[')
 				sections = 1;
 		}
-		p = eol ? eol + 1 : p + n;
 	}
 	json_decref(keys);
 	if (json_object_size(target) > 0)

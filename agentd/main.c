@@ -344,6 +344,7 @@ int main(int argc, char **argv)
 	apply_free(&ad);
 	json_decref(ad.followed);
 	json_decref(ad.journals);
+	json_decref(ad.power_locks);
 	engine_containers_free(&ad);
 	event_free(ad.ev_term);
 	event_free(ad.ev_int);

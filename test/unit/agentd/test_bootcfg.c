@@ -123,6 +123,37 @@ static void managed_lines_apply_to_every_board(void **state)
 	json_decref(t);
 }
 
+static void lines_added_below_the_marker_and_crlf_files_are_kept(void **state)
+{
+	json_t *t = test_json("{\"gpu_mem\":\"64\"}"), *keys = bootcfg_keys(t),
+	       *none = json_object();
+	char *once = bootcfg_render("a=1\n", t, NULL), *added, *twice, *crlf, *gone;
+	char appended[512];
+
+	(void)state;
+	snprintf(appended, sizeof(appended), "%senable_uart=1\n", once);
+	added = bootcfg_render(appended, t, keys);
+	assert_string_equal(added, "a=1\nenable_uart=1\n" MARK "gpu_mem=64\n");
+	twice = bootcfg_render(added, t, keys);
+	assert_string_equal(twice, added);
+	/* the same file saved with CRLF line ends: the marker is still recognised */
+	crlf = bootcfg_render("a=1\r\n# --- below: written by agentd from HOST_CONFIG_ variables "
+			      "---\r\ngpu_mem=64\r\n",
+			      t, keys);
+	assert_string_equal(crlf, "a=1\r\n" MARK "gpu_mem=64\n");
+	/* no target, and no memory of which keys were agentd's: every line is kept */
+	gone = bootcfg_render(added, none, NULL);
+	assert_string_equal(gone, "a=1\nenable_uart=1\ngpu_mem=64\n");
+	free(once);
+	free(added);
+	free(twice);
+	free(crlf);
+	free(gone);
+	json_decref(keys);
+	json_decref(none);
+	json_decref(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -131,6 +162,7 @@ int main(void)
 		cmocka_unit_test(forbidden_and_bad_values_are_refused),
 		cmocka_unit_test(render_keeps_other_lines_and_replaces_managed_ones),
 		cmocka_unit_test(managed_lines_apply_to_every_board),
+		cmocka_unit_test(lines_added_below_the_marker_and_crlf_files_are_kept),
 	};
 
 	return cmocka_run_group_tests_name("bootcfg", tests, NULL, NULL);
