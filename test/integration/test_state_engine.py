@@ -316,6 +316,23 @@ def test_requires_reboot_service_is_created_then_the_device_reboots_once():
             assert f.read() == "reboot\n"
 
 
+def test_a_failed_reboot_for_requires_reboot_gives_the_locks_back():
+    aid = app_id()
+    with lib.TempDir() as tmp, State(aid, settings={
+            "reboot_command": ["sh", "-c", "echo tried >> %s/reboot.txt; exit 1" % tmp]}) as s:
+        s.post(target(aid, "c1", 1, [
+            service(1, "fw", s.eng.local_image, 11,
+                    labels={"io.balena.update.requires-reboot": "1"})]))
+        s.ad.wait_log(r"The reboot or shutdown command failed \(exit status 1\)", 30)
+        assert "Rebooting: a service needs a reboot to start" in s.ad.log()
+        with open(os.path.join(tmp, "reboot.txt")) as f:
+            assert f.read() == "tried\n"  # once: the next try waits 30 s
+        lockdir = os.path.join(s.ad.rundir, "services", aid, "fw")
+        lib.wait_until(lambda: not os.path.exists(os.path.join(lockdir, "updates.lock")), 10,
+                       what="the reboot's locks given back")
+        assert s.containers()["fw"][0]["State"]["Status"] == "created"
+
+
 def order_of(evs, aid, image):
     """[(kind, detail)] of the container kills and the image pull, in engine order."""
     out = []
