@@ -92,10 +92,12 @@ static void initial_report(struct agentd *ad, json_t *c)
 	json_t *root = ad->cfg.root, *vars = json_object(), *v;
 	json_t *target = json_object_get(apply_target(ad), "config");
 	const char *endpoint = json_string_value(json_object_get(root, "apiEndpoint"));
-	const char *done = json_string_value(json_object_get(root, "initialConfigReported"));
+	char *done = db_config_get(ad->db, "initialConfigReported");
 	const char *name = json_string_value(json_object_get(root, "initialDeviceName"));
+	int skip = endpoint == NULL || (done != NULL && strcmp(done, endpoint) == 0);
 
-	if (endpoint == NULL || (done != NULL && strcmp(done, endpoint) == 0)) {
+	free(done);
+	if (skip) {
 		json_decref(vars);
 		return;
 	}
@@ -274,13 +276,12 @@ static int cloud_reported(struct agentd *ad, json_t *body)
 static int cloud_initial_reported(struct agentd *ad, json_t *body)
 {
 	const char *endpoint = json_string_value(json_object_get(body, "endpoint"));
-	char err[512];
 
 	if (endpoint == NULL)
 		return -1;
-	json_object_set_new(ad->cfg.root, "initialConfigReported", json_string(endpoint));
-	if (config_write_atomic(ad->config_path, ad->cfg.root, err, sizeof(err)) == -1)
-		log_error("%s", err);
+	/* in the database, as the balena supervisor keeps it (facts §6) */
+	if (db_config_set(ad->db, "initialConfigReported", endpoint) == -1)
+		log_error("cannot record the initial config report");
 	return 0;
 }
 

@@ -2,6 +2,7 @@
 provisioning (201 and 409), target polling with ETags, state reports."""
 import json
 import os
+import sqlite3
 import stat
 import time
 
@@ -455,12 +456,27 @@ def test_scoped_service_key_reaches_its_own_app_only():
                 remove_app(eng, app, uuids[app])
 
 
+def db_config(ad, key):
+    """A value of agentd's database config table, or None."""
+    db = sqlite3.connect("file:%s?mode=ro" % os.path.join(ad.datadir, "database.sqlite"),
+                         uri=True, timeout=1)
+    try:
+        row = db.execute("SELECT value FROM config WHERE key = ?", (key,)).fetchone()
+    except sqlite3.Error:
+        row = None
+    finally:
+        db.close()
+    return row[0] if row else None
+
+
 def test_initial_config_and_name_are_reported_once_per_api_endpoint():
-    with FakeCloud() as cloud:
+    with FakeCloud() as cloud, lib.TempDir() as work:
         extra = {"initialDeviceName": "shiny-pi", "persistentLogging": True}
-        with Managed(cloud, extra=extra) as ad:
-            lib.wait_until(lambda: read_config(ad).get("initialConfigReported") == cloud.url,
-                           30, what="the initial config reported")
+        ad = Managed(cloud, extra=extra)
+        ad.workdir = work
+        with ad:
+            lib.wait_until(lambda: db_config(ad, "initialConfigReported") == cloud.url, 30,
+                           what="the initial config recorded as reported")
             # config.json's poll interval (500 ms) and persistent logging differ from the
             # defaults; the local-mode and VPN defaults are not sent
             assert cloud.config_vars == {"RESIN_SUPERVISOR_POLL_INTERVAL": "500",
@@ -470,8 +486,10 @@ def test_initial_config_and_name_are_reported_once_per_api_endpoint():
             n = len(cloud.requests)
             cfg = read_config(ad)
             cfg.pop("listenPort")
-        # a restart with the same endpoint does not report again
-        with Managed(cloud, extra=dict(cfg)) as ad:
+        # a restart with the same endpoint (and database) does not report again
+        again = Managed(cloud, extra=dict(cfg))
+        again.workdir = work
+        with again:
             polls = len(cloud.find("GET", "/device/v3/"))
             lib.wait_until(lambda: len(cloud.find("GET", "/device/v3/")) >= polls + 2, 20,
                            what="polls after the restart")
