@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "bootcfg.h"
+#include "jsonx.h"
 
 #define PREFIX  "HOST_CONFIG_"
 #define MARKER  "# --- below: written by agentd from HOST_CONFIG_ variables ---"
@@ -181,17 +182,6 @@ static void put_value(FILE *f, const char *key, const char *value)
 	fprintf(f, "%s=%s\n", key, value);
 }
 
-static int listed(json_t *list, const char *key)
-{
-	size_t i;
-	json_t *e;
-
-	json_array_foreach(list, i, e)
-		if (strcmp(json_string_value(e) ?: "", key) == 0)
-			return 1;
-	return 0;
-}
-
 /* The keys the target's lines use: its own, and dtparam for a dtoverlay
  * with parameters. */
 json_t *bootcfg_keys(json_t *target)
@@ -201,13 +191,13 @@ json_t *bootcfg_keys(json_t *target)
 	size_t i;
 
 	json_object_foreach(target, k, v) {
-		if (!listed(keys, k))
+		if (!jsonx_has_string(keys, k))
 			json_array_append_new(keys, json_string(k));
 		if (strcmp(k, "dtoverlay") != 0)
 			continue;
 		json_array_foreach(v, i, e)
 			if (strchr(json_string_value(e) ?: "", ',') != NULL &&
-			    !listed(keys, "dtparam"))
+			    !jsonx_has_string(keys, "dtparam"))
 				json_array_append_new(keys, json_string("dtparam"));
 	}
 	return keys;
@@ -246,7 +236,8 @@ char *bootcfg_render(const char *current, json_t *target, json_t *managed_before
 		/* everything else is kept, wherever it was (a user's line below the
 		 * marker moves above it), unless the target or agentd owns its key */
 		line_key(line, n, key, sizeof(key));
-		if (key[0] == '\0' || (!listed(keys, key) && !listed(managed_before, key))) {
+		if (key[0] == '\0' ||
+		    (!jsonx_has_string(keys, key) && !jsonx_has_string(managed_before, key))) {
 			fprintf(f, "%.*s\n", (int)n, line);
 			if (lead < n && line[lead] == '[')
 				sections = 1;

@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "compose.h"
+#include "jsonx.h"
 
 #define NS_PER_SEC       1000000000LL
 #define LOCK_PATH        "/tmp/balena/updates.lock"
@@ -97,20 +98,9 @@ static const char **sorted_keys(json_t *obj)
 	return keys;
 }
 
-static int array_has_string(json_t *arr, const char *s)
-{
-	size_t i;
-	json_t *v;
-
-	json_array_foreach(arr, i, v)
-		if (json_is_string(v) && strcmp(json_string_value(v), s) == 0)
-			return 1;
-	return 0;
-}
-
 static void append_unique(json_t *arr, const char *s)
 {
-	if (!array_has_string(arr, s))
+	if (!jsonx_has_string(arr, s))
 		json_array_append_new(arr, json_string(s));
 }
 

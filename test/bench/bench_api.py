@@ -19,13 +19,6 @@ import lib  # noqa: E402
 from test_state_engine import State, service, target  # noqa: E402
 
 
-def rss_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
 
 def wrk(port, path, seconds):
     out = subprocess.run(["wrk", "-t2", "-c4", "-d%ds" % seconds, "--latency",
@@ -46,12 +39,12 @@ def main():
         img = s.eng.local_image
         s.apply(target(aid, "c1", 1, [service(1, "one", img, 11), service(2, "two", img, 12)]))
         apid = s.ad.children()["apid"]
-        before = rss_kb(apid)
+        before = lib.status_kb(apid, "VmRSS")
         for path in ("/ping", "/v2/state/status", "/v2/applications/state"):
             rps, p99 = wrk(s.ad.port, path, seconds)
             print("api: GET %-24s %8.0f req/s, p99 %s" % (path, rps, p99))
         print("api: apid RSS %d kB before, %d kB after   (goals: >= 30000, 10000, 10000 req/s; "
-              "Node supervisor 5200, 630, 300 req/s, 100 -> 265 MB)" % (before, rss_kb(apid)))
+              "Node supervisor 5200, 630, 300 req/s, 100 -> 265 MB)" % (before, lib.status_kb(apid, "VmRSS")))
     return 0
 
 

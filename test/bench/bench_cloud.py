@@ -26,13 +26,6 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def rss_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
 
 def main():
     eng = engine()
@@ -48,9 +41,9 @@ def main():
             uuid = cloud.uuid
             cloud.target = {uuid: {"name": "bench", "config": {}, "apps": {}}}
             pid = ad.children()["cloudsyncd"]
-            rss0, cpu0, t0 = rss_kb(pid), cpu_seconds(pid), time.time()
+            rss0, cpu0, t0 = lib.status_kb(pid, "VmRSS"), cpu_seconds(pid), time.time()
             time.sleep(SECONDS)  # a benchmark, measuring over a fixed span
-            rss1, cpu1 = rss_kb(pid), cpu_seconds(pid)
+            rss1, cpu1 = lib.status_kb(pid, "VmRSS"), cpu_seconds(pid)
             polls = [r for r in cloud.find("GET", "/device/v3/") if r[5]["out"] < 400]
             reports = cloud.find("PATCH", "/device/v3/state")
     p304 = polls[-1][5] if polls else {"in": 0, "out": 0}

@@ -8,7 +8,6 @@ import http.client
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -17,12 +16,8 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.environ.get("AGENTD_BUILD", os.path.join(ROOT, "build"))
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+sys.path.insert(0, os.path.join(ROOT, "test", "integration"))
+import lib  # noqa: E402  (after the path; shares /proc helpers)
 
 
 def ping(port):
@@ -34,17 +29,6 @@ def ping(port):
         return ok
     except OSError:
         return False
-
-
-def status_kb(pid, key):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith(key + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 def pss_kb(pid):
@@ -61,7 +45,7 @@ def pss_kb(pid):
 def children(pid):
     out = []
     for p in os.listdir("/proc"):
-        if p.isdigit() and status_kb(p, "PPid") == pid:
+        if p.isdigit() and lib.status_kb(int(p), "PPid") == pid:
             out.append(int(p))
     return out
 
@@ -94,9 +78,9 @@ def main():
         tmp = tempfile.mkdtemp(prefix="agentd-bench.")
         try:
             # Half the runs on a fresh data dir (migrations applied), half on an existing one.
-            proc, ms = start(tmp, free_port())
+            proc, ms = start(tmp, lib.free_port())
             stop(proc)
-            proc, ms2 = start(tmp, free_port())
+            proc, ms2 = start(tmp, lib.free_port())
             times.extend([ms, ms2])
             stop(proc)
         finally:
@@ -108,10 +92,10 @@ def main():
 
     tmp = tempfile.mkdtemp(prefix="agentd-bench.")
     try:
-        proc, _ = start(tmp, free_port())
+        proc, _ = start(tmp, lib.free_port())
         time.sleep(1.0)  # let it idle
         pids = [proc.pid] + children(proc.pid)
-        rss = {p: status_kb(p, "VmRSS") for p in pids}
+        rss = {p: lib.status_kb(p, "VmRSS") for p in pids}
         pss = {p: pss_kb(p) for p in pids}
         names = {}
         for p in pids:

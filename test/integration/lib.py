@@ -114,6 +114,14 @@ def proc_status(pid):
     return out
 
 
+def status_kb(pid, key):
+    """A numeric field of /proc/<pid>/status (VmRSS in kB, PPid...) as an int; 0 if gone."""
+    try:
+        return int(proc_status(pid).get(key, "0 kB").split()[0])
+    except OSError:
+        return 0
+
+
 def proc_environ(pid):
     with open("/proc/%d/environ" % pid, "rb") as f:
         raw = f.read()

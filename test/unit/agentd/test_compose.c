@@ -6,6 +6,7 @@
 #include "testutil.h"
 
 #include "compose.h"
+#include "jsonx.h"
 
 static struct compose_ctx ctx;
 static struct composed out;
@@ -98,17 +99,6 @@ static long long num(json_t *v)
 {
 	assert_true(json_is_integer(v));
 	return json_integer_value(v);
-}
-
-static int has_string(json_t *arr, const char *s)
-{
-	size_t i;
-	json_t *v;
-
-	json_array_foreach(arr, i, v)
-		if (json_is_string(v) && strcmp(json_string_value(v), s) == 0)
-			return 1;
-	return 0;
 }
 
 static const char *env(const char *key)
@@ -289,9 +279,10 @@ static void balena_socket_feature_mounts_the_socket_and_sets_docker_host(void **
 	(void)state;
 	compose("{\"image\": \"a\", \"labels\": {\"io.balena.features.balena-socket\": \"1\"}}");
 	assert_string_equal(env("DOCKER_HOST"), "unix:///host/run/balena-engine.sock");
-	assert_true(has_string(hostf("Binds"),
-			       "/var/run/balena-engine.sock:/host/run/balena-engine.sock"));
-	assert_true(has_string(hostf("Binds"), "/var/run/balena-engine.sock:/var/run/balena.sock"));
+	assert_true(jsonx_has_string(hostf("Binds"),
+				     "/var/run/balena-engine.sock:/host/run/balena-engine.sock"));
+	assert_true(jsonx_has_string(hostf("Binds"),
+				     "/var/run/balena-engine.sock:/var/run/balena.sock"));
 	compose("{\"image\": \"a\", \"environment\": {\"DOCKER_HOST\": \"tcp://x:2375\"}, "
 		"\"labels\": {\"io.balena.features.balena-socket\": \"1\"}}");
 	assert_string_equal(env("DOCKER_HOST"), "tcp://x:2375");
@@ -307,7 +298,7 @@ static void io_resin_labels_become_io_balena(void **state)
 	assert_string_equal(label("io.balena.features.dbus"), "1");
 	assert_null(label("io.resin.features.dbus"));
 	assert_string_equal(label("my.label"), "x");
-	assert_true(has_string(hostf("Binds"), "/run/dbus:/host/run/dbus"));
+	assert_true(jsonx_has_string(hostf("Binds"), "/run/dbus:/host/run/dbus"));
 	assert_string_equal(out.strategy, "kill-then-download");
 }
 
@@ -370,9 +361,9 @@ static void bind_mounts_are_dropped_with_a_warning(void **state)
 	assert_json(hostf("Binds"), "[\"123_data:/data:ro\", "
 				    "\"/tmp/balena-supervisor/services/123/test:/tmp/resin\", "
 				    "\"/tmp/balena-supervisor/services/123/test:/tmp/balena\"]");
-	assert_true(has_string(out.warnings, "Ignoring invalid bind mount /host/path:/c"));
-	assert_true(has_string(out.warnings, "Ignoring invalid bind mount ./rel:/r"));
-	assert_true(has_string(out.warnings, "Ignoring invalid bind mount ~/home:/h"));
+	assert_true(jsonx_has_string(out.warnings, "Ignoring invalid bind mount /host/path:/c"));
+	assert_true(jsonx_has_string(out.warnings, "Ignoring invalid bind mount ./rel:/r"));
+	assert_true(jsonx_has_string(out.warnings, "Ignoring invalid bind mount ~/home:/h"));
 	assert_json(out.volumes, "[\"123_data\"]");
 }
 
@@ -391,7 +382,7 @@ static void anonymous_and_long_syntax_volumes(void **state)
 		    "\"ReadOnly\": true}, {\"Type\": \"tmpfs\", \"Target\": \"/scratch\", "
 		    "\"TmpfsOptions\": {\"SizeBytes\": 1048576}}]");
 	assert_json(out.volumes, "[\"123_db\"]");
-	assert_true(has_string(out.warnings, "Ignoring invalid bind mount /etc:/e"));
+	assert_true(jsonx_has_string(out.warnings, "Ignoring invalid bind mount /etc:/e"));
 	assert_non_null(
 		strstr(compose_err("{\"image\": \"a\", \"composition\": {\"volumes\": [{\"type\": "
 				   "\"volume\", \"source\": \"x\"}]}}"),
@@ -408,23 +399,23 @@ static void feature_labels_add_host_mounts(void **state)
 		"\"1\", \"io.balena.features.firmware\": \"1\", \"io.balena.features.sysfs\": "
 		"\"1\", \"io.balena.features.procfs\": \"1\"}}");
 	binds = hostf("Binds");
-	assert_true(has_string(binds, "/var/log/journal:/var/log/journal:ro"));
-	assert_true(has_string(binds, "/run/log/journal:/run/log/journal:ro"));
-	assert_true(has_string(binds, "/etc/machine-id:/etc/machine-id:ro"));
-	assert_true(has_string(binds, "/run/dbus:/host/run/dbus"));
-	assert_true(has_string(binds, "/sys:/sys"));
-	assert_true(has_string(binds, "/proc:/proc"));
+	assert_true(jsonx_has_string(binds, "/var/log/journal:/var/log/journal:ro"));
+	assert_true(jsonx_has_string(binds, "/run/log/journal:/run/log/journal:ro"));
+	assert_true(jsonx_has_string(binds, "/etc/machine-id:/etc/machine-id:ro"));
+	assert_true(jsonx_has_string(binds, "/run/dbus:/host/run/dbus"));
+	assert_true(jsonx_has_string(binds, "/sys:/sys"));
+	assert_true(jsonx_has_string(binds, "/proc:/proc"));
 	/* the host has neither /lib/modules nor /lib/firmware */
-	assert_false(has_string(binds, "/lib/modules:/lib/modules"));
-	assert_false(has_string(binds, "/lib/firmware:/lib/firmware"));
+	assert_false(jsonx_has_string(binds, "/lib/modules:/lib/modules"));
+	assert_false(jsonx_has_string(binds, "/lib/firmware:/lib/firmware"));
 	ctx.host_has_lib_modules = ctx.host_has_lib_firmware = 1;
 	compose("{\"image\": \"a\", \"labels\": {\"io.balena.features.kernel-modules\": \"1\", "
 		"\"io.balena.features.firmware\": \"true\", \"io.balena.features.sysfs\": "
 		"\"0\"}}");
 	binds = hostf("Binds");
-	assert_true(has_string(binds, "/lib/modules:/lib/modules"));
-	assert_true(has_string(binds, "/lib/firmware:/lib/firmware"));
-	assert_false(has_string(binds, "/sys:/sys"));
+	assert_true(jsonx_has_string(binds, "/lib/modules:/lib/modules"));
+	assert_true(jsonx_has_string(binds, "/lib/firmware:/lib/firmware"));
+	assert_false(jsonx_has_string(binds, "/sys:/sys"));
 }
 
 /* --- Ports ---------------------------------------------------------------- */
@@ -781,7 +772,8 @@ static void network_mode_container_is_dropped_with_a_warning(void **state)
 {
 	(void)state;
 	compose("{\"image\": \"a\", \"composition\": {\"network_mode\": \"container:abc\"}}");
-	assert_true(has_string(out.warnings, "Ignoring unsupported network_mode container:abc"));
+	assert_true(
+		jsonx_has_string(out.warnings, "Ignoring unsupported network_mode container:abc"));
 	assert_string_equal(str(hostf("NetworkMode")), "appuuid_default");
 	assert_null(out.network_mode_service);
 }
