@@ -22,7 +22,8 @@ VARIANT_LDFLAGS ?=
 
 WARN   := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes
 CFLAGS := -std=gnu11 $(OPT) -g $(WARN) -D_GNU_SOURCE \
-	-DAGENTD_LIBEXEC_DIR='"$(LIBEXECDIR)"' -Icommon -Iagentd -Ienginectl -Iapid -Icloudsyncd \
+	-DAGENTD_LIBEXEC_DIR='"$(LIBEXECDIR)"' -Icommon -Iagentd -Iagentd/supervisor -Iagentd/device \
+	-Iagentd/state -Ienginectl -Iapid -Icloudsyncd \
 	$(VARIANT_CFLAGS)
 LDFLAGS := -Wl,--as-needed $(VARIANT_LDFLAGS)
 
@@ -40,15 +41,23 @@ LIBS_CLOUDSYNCD := $(call pc,--libs,libevent jansson libseccomp zlib) -ldl
 CFLAGS += $(call pc,--cflags,libevent jansson sqlite3 libcurl libseccomp)
 
 COMMON_SRCS := common/log.c common/proto.c common/frame.c common/chan.c common/sandbox.c \
-	common/child.c common/buf.c
-AGENTD_LIB_SRCS := agentd/supervise.c agentd/dispatch.c agentd/restart.c agentd/config.c agentd/named.c agentd/bootcfg.c \
-		   agentd/hostconfig.c \
-	agentd/settings.c agentd/db.c agentd/notify.c agentd/kmsg.c agentd/engine.c \
-	agentd/target.c agentd/plan.c agentd/locks.c agentd/apply.c agentd/devlog.c agentd/api.c agentd/compose.c agentd/contract.c agentd/cloud.c agentd/netinfo.c
+	common/child.c common/buf.c common/clock.c
+# agentd's rooms, bottom up (docs/architecture.md): a file may call only
+# files of its own room or of the rooms listed before it.
+AGENTD_SUPERVISOR_SRCS := $(addprefix agentd/supervisor/,restart.c notify.c kmsg.c dispatch.c \
+	supervise.c)
+AGENTD_DEVICE_SRCS := $(addprefix agentd/device/,sysmsg.c config.c settings.c db.c identity.c \
+	keys.c netinfo.c bootcfg.c boot.c hostconfig.c power.c)
+AGENTD_STATE_SRCS := $(addprefix agentd/state/,target.c compose.c named.c plan.c contract.c \
+	locks.c store.c apply.c applocks.c)
+AGENTD_GLUE_SRCS := $(addprefix agentd/,containers.c devlog.c reboot.c cloudlink.c enginelink.c \
+	apicall.c api_apps.c api_device.c api.c)
+AGENTD_LIB_SRCS := $(AGENTD_SUPERVISOR_SRCS) $(AGENTD_DEVICE_SRCS) $(AGENTD_STATE_SRCS) \
+	$(AGENTD_GLUE_SRCS)
 ENGINECTL_LIB_SRCS := enginectl/sandbox.c enginectl/stream.c enginectl/ops.c enginectl/ehttp.c enginectl/hresp.c
-APID_LIB_SRCS := apid/sandbox.c apid/routes.c apid/api_health.c apid/forward.c apid/auth.c apid/api_logs.c \
+APID_LIB_SRCS := apid/sandbox.c apid/routes.c apid/reply.c apid/api_health.c apid/forward.c apid/auth.c apid/api_logs.c \
 		  apid/conns.c
-CLOUDSYNCD_LIB_SRCS := cloudsyncd/sandbox.c cloudsyncd/cloud.c cloudsyncd/logs.c cloudsyncd/tags.c cloudsyncd/report.c cloudsyncd/initial.c \
+CLOUDSYNCD_LIB_SRCS := cloudsyncd/sandbox.c cloudsyncd/sync.c cloudsyncd/request.c cloudsyncd/logs.c cloudsyncd/tags.c cloudsyncd/report.c cloudsyncd/initial.c \
 	common/http.c
 MIGRATIONS := $(sort $(wildcard migrations/*.sql))
 
@@ -101,8 +110,8 @@ $(BUILD)/cloudsyncd: $(call obj,cloudsyncd/main.c $(CLOUDSYNCD_LIB_SRCS)) $(COMM
 $(BUILD)/engine-drive: $(call obj,test/tools/engine-drive.c) $(COMMON_OBJS)
 	@echo "LD $@"; $(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LIBS_CHILD)
 
-$(BUILD)/bench-plan: test/bench/bench_plan.c agentd/plan.c agentd/plan.h
-	@echo "LD $@"; $(CC) $(CFLAGS) test/bench/bench_plan.c agentd/plan.c -o $@
+$(BUILD)/bench-plan: test/bench/bench_plan.c agentd/state/plan.c agentd/state/plan.h
+	@echo "LD $@"; $(CC) $(CFLAGS) test/bench/bench_plan.c agentd/state/plan.c -o $@
 
 # Unit tests link the daemons' code minus their main().
 $(BUILD)/test/unit/%: test/unit/%.c $(AGENTD_OBJS) $(COMMON_OBJS) \

@@ -1,8 +1,8 @@
 /*
- * devlog.c - the device log: system messages in the balena supervisor's
- * wording (facts §7.4) and the output of every supervised container, which
- * agentd has enginectl follow. Lines go to agentd's own log (system
- * messages) and, while someone streams /v2/local/logs, to apid.
+ * devlog.c - the device log: system messages (sysmsg.h, in the balena
+ * supervisor's wording) and the output of every supervised container, which
+ * agentd has enginectl follow. Lines go to the cloud (cloudsyncd) on a
+ * provisioned device and, while someone streams /v2/local/logs, to apid.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,24 +12,18 @@
 #include <sys/time.h>
 
 #include "agentd.h"
+#include "clock.h"
 #include "log.h"
+#include "sysmsg.h"
 #include "target.h"
-
-static int64_t wall_ms(void)
-{
-	struct timeval tv;
-
-	gettimeofday(&tv, NULL);
-	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
 
 /* Hand a line to apid if anyone is listening. `line` is stolen. */
 static void devlog_emit(struct agentd *ad, json_t *line)
 {
-	struct daemon *d = &ad->d[D_APID];
+	struct chan *ch = supervisor_chan(&ad->sv, D_APID);
 
-	if (ad->log_wanted && d->state == DS_READY && d->ch != NULL && line != NULL)
-		chan_send_json(d->ch, MSG_LOG, 0, 0, line);
+	if (ad->log_wanted && ch != NULL && line != NULL)
+		chan_send_json(ch, MSG_LOG, 0, 0, line);
 	json_decref(line);
 }
 
@@ -37,12 +31,13 @@ static void devlog_emit(struct agentd *ad, json_t *line)
  * local mode, and SUPERVISOR_LOG_CONTROL is not off. */
 static int devlog_cloud_on(struct agentd *ad)
 {
-	json_t *cfg = json_object_get(apply_target(ad), "config");
+	json_t *cfg = ad->apply ? json_object_get(apply_target(ad->apply), "config") : NULL;
 	const char *ctl = json_string_value(json_object_get(cfg, "SUPERVISOR_LOG_CONTROL"));
 	const char *lm = json_string_value(json_object_get(cfg, "SUPERVISOR_LOCAL_MODE"));
 
-	if (!config_managed(&ad->cfg) || json_object_get(ad->cfg.root, "registered_at") == NULL ||
-	    ad->d[D_CLOUDSYNCD].state != DS_READY || ad->d[D_CLOUDSYNCD].ch == NULL)
+	if (ad->apply == NULL || !config_managed(&ad->cfg) ||
+	    json_object_get(ad->cfg.root, "registered_at") == NULL ||
+	    supervisor_chan(&ad->sv, D_CLOUDSYNCD) == NULL)
 		return 0;
 	if (ctl && (!strcmp(ctl, "0") || !strcasecmp(ctl, "false") || !strcasecmp(ctl, "off")))
 		return 0;
@@ -56,21 +51,17 @@ static void devlog_cloud(struct agentd *ad, json_t *line)
 
 	if (line != NULL && devlog_cloud_on(ad)) {
 		m = json_pack("{s:O}", "line", line);
-		chan_send_json(ad->d[D_CLOUDSYNCD].ch, MSG_CLOUD_LOG, 0, 0, m);
+		chan_send_json(supervisor_chan(&ad->sv, D_CLOUDSYNCD), MSG_CLOUD_LOG, 0, 0, m);
 		json_decref(m);
 	}
 	json_decref(line);
 }
 
-void devlog_system(struct agentd *ad, const char *fmt, ...)
+/* The sink of system messages (logged already by sysmsg()). */
+static void devlog_system(const char *msg, void *arg)
 {
-	char msg[2048];
-	va_list ap;
+	struct agentd *ad = arg;
 
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	log_info("%s", msg);
 	devlog_cloud(ad, json_pack("{s:s, s:b, s:I}", "message", msg, "isSystem", 1, "timestamp",
 				   (json_int_t)wall_ms()));
 	devlog_emit(ad, json_pack("{s:s, s:b, s:I}", "message", msg, "isSystem", 1, "timestamp",
@@ -116,7 +107,7 @@ static const char *devlog_level(struct agentd *ad, json_t *labels)
 	json_t *app, *env;
 	const char *k, *v;
 
-	json_object_foreach(json_object_get(apply_target(ad), "apps"), k, app) {
+	json_object_foreach(json_object_get(apply_target(ad->apply), "apps"), k, app) {
 		if (json_integer_value(json_object_get(app, "id")) != app_id || svc == NULL)
 			continue;
 		env = json_object_get(json_object_get(json_object_get(app, "services"), svc),
@@ -128,31 +119,39 @@ static const char *devlog_level(struct agentd *ad, json_t *labels)
 	return NULL;
 }
 
-static void follow_done(struct agentd *ad, int status, json_t *body, const char *err, void *arg)
+struct follow_req {
+	struct agentd *ad;
+	char id[];
+};
+
+static void follow_done(int status, json_t *body, const char *err, void *arg)
 {
-	char *id = arg;
+	struct follow_req *r = arg;
 
 	(void)body;
 	if (err != NULL && status != 400) /* 400: already following */
-		json_object_del(ad->followed, id);
-	(void)status;
-	free(id);
+		json_object_del(r->ad->followed, r->id);
+	free(r);
 }
 
 void devlog_follow(struct agentd *ad, const char *id, json_t *labels, int64_t since)
 {
 	long long sid = target_id(json_object_get(labels, "io.balena.service-id"));
+	struct follow_req *r;
 	json_t *who;
 
 	if (id == NULL || json_object_get(ad->followed, id) != NULL)
 		return;
+	if ((r = malloc(sizeof(*r) + strlen(id) + 1)) == NULL)
+		return;
+	r->ad = ad;
+	strcpy(r->id, id);
 	who = json_pack("{s:O?, s:I, s:s?}", "serviceName",
 			json_object_get(labels, "io.balena.service-name"), "serviceId",
 			(json_int_t)sid, "level", devlog_level(ad, labels));
 	json_object_set_new(ad->followed, id, who);
-	engine_call(ad, "logs.follow",
-		    json_pack("{s:s, s:I}", "id", id, "since", (json_int_t)since), follow_done,
-		    strdup(id));
+	engine_call(&ad->engine, "logs.follow",
+		    json_pack("{s:s, s:I}", "id", id, "since", (json_int_t)since), follow_done, r);
 }
 
 void devlog_unfollowed(struct agentd *ad, const char *id)
@@ -160,12 +159,12 @@ void devlog_unfollowed(struct agentd *ad, const char *id)
 	json_object_del(ad->followed, id);
 }
 
-static void resync_list(struct agentd *ad, int status, json_t *body, const char *err, void *arg)
+static void resync_list(int status, json_t *body, const char *err, void *arg)
 {
+	struct agentd *ad = arg;
 	json_t *c;
 	size_t i;
 
-	(void)arg;
 	if (err != NULL || status != 200)
 		return;
 	json_array_foreach(body, i, c) {
@@ -180,6 +179,25 @@ static void resync_list(struct agentd *ad, int status, json_t *body, const char 
 void devlog_resync(struct agentd *ad)
 {
 	json_object_clear(ad->followed);
-	engine_call(ad, "containers.list", json_pack("{s:[s]}", "labels", "io.balena.supervised"),
-		    resync_list, NULL);
+	engine_call(&ad->engine, "containers.list",
+		    json_pack("{s:[s]}", "labels", "io.balena.supervised"), resync_list, ad);
+}
+
+static int devlog_want(struct daemon *d, const struct frame_hdr *hdr, json_t *body, void *arg)
+{
+	struct agentd *ad = arg;
+	json_t *want = json_object_get(body, "want");
+
+	(void)d;
+	(void)hdr;
+	if (!json_is_boolean(want))
+		return -1;
+	ad->log_wanted = json_is_true(want);
+	return 0;
+}
+
+void devlog_init(struct agentd *ad)
+{
+	sysmsg_set_sink(devlog_system, ad);
+	supervisor_on(&ad->sv, MSG_LOG_WANT, devlog_want, ad);
 }

@@ -1,7 +1,8 @@
 /*
  * agentd/main.c - the coordinator's entry point: flags and environment,
- * start-up checks (config.json, agentd.json, database), the event loop, and
- * a clean shutdown. Supervision of the children is in supervise.c.
+ * start-up checks (config.json, agentd.json, database), the wiring of
+ * agentd's rooms (the children, the device, the state engine and the glue
+ * between them: see agentd.h), the event loop, and a clean shutdown.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -10,15 +11,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "agentd.h"
+#include "clock.h"
 #include "db.h"
 #include "log.h"
+#include "sysmsg.h"
 
 static void usage(void)
 {
@@ -63,13 +64,13 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 	(void)what;
 	if (sig == SIGCHLD) {
-		supervise_reap(ad);
+		supervise_reap(&ad->sv);
 		return;
 	}
-	if (ad->stopping)
+	if (ad->sv.stopping)
 		return;
 	log_info("signal %d: stopping", (int)sig);
-	supervise_stop(ad);
+	supervise_stop(&ad->sv);
 	/* Children get a grace period, then SIGKILL. */
 	{
 		struct timeval tv = {5, 0};
@@ -81,16 +82,10 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 static void on_stop_deadline(evutil_socket_t fd, short what, void *arg)
 {
 	struct agentd *ad = arg;
-	int i;
 
 	(void)fd;
 	(void)what;
-	for (i = D_ENGINECTL; i < D_COUNT; i++) {
-		if (ad->d[i].pid > 0) {
-			log_warnx("%s: did not stop in time: killing it", ad->d[i].name);
-			kill(ad->d[i].pid, SIGKILL);
-		}
-	}
+	supervise_kill_all(&ad->sv);
 }
 
 static void on_ping(evutil_socket_t fd, short what, void *arg)
@@ -99,10 +94,10 @@ static void on_ping(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	supervise_ping(ad);
+	supervise_ping(&ad->sv);
 	/* The cloud's view (metrics included): cloudsyncd sends what changed. */
 	if (++ad->ticks % 6 == 0)
-		cloud_report_state(ad);
+		cloudlink_report_state(ad);
 }
 
 static void parse_args(struct agentd *ad, int argc, char **argv)
@@ -154,63 +149,6 @@ static void parse_args(struct agentd *ad, int argc, char **argv)
 		fatalx("-S must be kill or log, not '%s'", sandbox);
 }
 
-/* What the containers are told about the device: its uuid (made and saved
- * in config.json when missing, as balena does), type, arch and OS. */
-static void device_identity(struct agentd *ad)
-{
-	const char *uuid = ad->cfg.uuid, *type = ad->cfg.device_type;
-	unsigned char rnd[16];
-	char err[512], line[256];
-	struct utsname u;
-	FILE *f;
-	int i;
-
-	if (uuid == NULL || uuid[0] == '\0') {
-		if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
-			fatal("getrandom");
-		for (i = 0; i < 16; i++)
-			snprintf(ad->device_uuid + 2 * i, 3, "%02x", rnd[i]);
-		json_object_set_new(ad->cfg.root, "uuid", json_string(ad->device_uuid));
-		if (config_write_atomic(ad->config_path, ad->cfg.root, err, sizeof(err)) == -1)
-			fatalx("%s", err);
-		ad->cfg.uuid = json_string_value(json_object_get(ad->cfg.root, "uuid"));
-		log_info("generated device uuid %s", ad->device_uuid);
-	} else {
-		snprintf(ad->device_uuid, sizeof(ad->device_uuid), "%s", uuid);
-	}
-	snprintf(ad->device_type, sizeof(ad->device_type), "%s", type ? type : "unknown");
-	uname(&u);
-	if (strcmp(u.machine, "x86_64") == 0)
-		snprintf(ad->device_arch, sizeof(ad->device_arch), "amd64");
-	else if (strncmp(u.machine, "armv7", 5) == 0)
-		snprintf(ad->device_arch, sizeof(ad->device_arch), "armv7hf");
-	else if (strncmp(u.machine, "armv6", 5) == 0)
-		snprintf(ad->device_arch, sizeof(ad->device_arch), "rpi");
-	else if (strcmp(u.machine, "i686") == 0)
-		snprintf(ad->device_arch, sizeof(ad->device_arch), "i386");
-	else
-		snprintf(ad->device_arch, sizeof(ad->device_arch), "%.31s", u.machine);
-	snprintf(ad->os_version, sizeof(ad->os_version), "Linux");
-	if ((f = fopen(getenv("HOST_OS_VERSION_PATH") ? getenv("HOST_OS_VERSION_PATH")
-						      : "/etc/os-release",
-		       "re")) != NULL) {
-		while (fgets(line, sizeof(line), f) != NULL) {
-			char *v;
-
-			if (strncmp(line, "PRETTY_NAME=", 12) != 0)
-				continue;
-			v = line + 12;
-			v[strcspn(v, "\n")] = '\0';
-			if (v[0] == '"') {
-				v++;
-				v[strcspn(v, "\"")] = '\0';
-			}
-			snprintf(ad->os_version, sizeof(ad->os_version), "%.127s", v);
-		}
-		fclose(f);
-	}
-}
-
 /* Everything that can make start-up fail, checked before any child runs. */
 static void startup_checks(struct agentd *ad)
 {
@@ -248,8 +186,8 @@ static void startup_checks(struct agentd *ad)
 		db_close(ad->db);
 		fatalx("%s", err);
 	}
-	device_identity(ad);
-	if (cloud_prepare(ad, err, sizeof(err)) == -1)
+	if (identity_load(&ad->id, &ad->cfg, ad->config_path, err, sizeof(err)) == -1 ||
+	    identity_device_key(&ad->cfg, ad->config_path, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	log_info("agentd %s: %s device, config %s, data %s", AGENTD_VERSION,
 		 config_managed(&ad->cfg) ? "managed" : "unmanaged", ad->config_path, ad->data_dir);
@@ -278,6 +216,114 @@ static void daemonise(void)
 		fatal("/dev/null");
 }
 
+/* --- The hooks that connect the rooms ------------------------------------- */
+
+/* What each child is told beyond the supervisor's own fields. */
+static void on_child_config(enum daemon_id id, json_t *c, void *arg)
+{
+	struct agentd *ad = arg;
+
+	switch (id) {
+	case D_ENGINECTL:
+		json_object_set_new(c, "engine_socket", json_string(ad->engine_sock));
+		break;
+	case D_APID:
+		json_object_set_new(c, "api_address", json_string(ad->api_address));
+		json_object_set_new(c, "api_port", json_integer(ad->cfg.listen_port));
+		json_object_set_new(c, "api_max_connections",
+				    json_integer(ad->set.api_max_connections));
+		/* config.json apiTimeout (ms): idle and slow clients are dropped after it */
+		if (json_is_integer(json_object_get(ad->cfg.root, "apiTimeout")))
+			json_object_set(c, "api_timeout_ms",
+					json_object_get(ad->cfg.root, "apiTimeout"));
+		break;
+	case D_CLOUDSYNCD:
+		cloudlink_config(ad, c);
+		break;
+	default:
+		break;
+	}
+}
+
+static void on_child_ready(enum daemon_id id, void *arg)
+{
+	struct agentd *ad = arg;
+
+	if (id == D_APID)
+		api_send_auth(ad);
+	if (id == D_CLOUDSYNCD)
+		cloudlink_send_tags(ad);
+}
+
+/* A process that is not a child: a journalctl of the API, or the power command. */
+static void on_reaped(pid_t pid, int status, void *arg)
+{
+	struct agentd *ad = arg;
+
+	api_journal_reaped(ad, pid);
+	power_reaped(&ad->power, pid, status, ad->sv.stopping);
+}
+
+static void on_stopping(void *arg)
+{
+	api_journals_kill(arg);
+}
+
+static void on_keys_changed(void *arg)
+{
+	api_send_auth(arg);
+}
+
+static void on_applied(void *arg)
+{
+	cloudlink_report_state(arg);
+}
+
+/* The children, the device and the state engine, connected. */
+static void wire(struct agentd *ad, const char *self)
+{
+	struct supervisor_conf conf;
+	struct apply_env env;
+
+	memset(&conf, 0, sizeof(conf));
+	memcpy(conf.policy, ad->set.policy, sizeof(conf.policy));
+	conf.handshake_timeout_ms = ad->set.handshake_timeout_ms;
+	snprintf(conf.user, sizeof(conf.user), "%s", ad->set.user);
+	conf.verbose = ad->verbose;
+	conf.sandbox = ad->sandbox;
+	if (supervise_init(&ad->sv, ad->base, self, &conf) == -1)
+		exit(1);
+	ad->sv.hooks = (struct supervisor_hooks){.arg = ad,
+						 .config_for = on_child_config,
+						 .ready = on_child_ready,
+						 .reaped = on_reaped,
+						 .stopping = on_stopping};
+	ad->keys = (struct keys){.db = ad->db, .changed = on_keys_changed, .arg = ad};
+	ad->followed = json_object();
+	ad->journals = json_object();
+	reboot_init(ad);
+	enginelink_init(ad);
+	devlog_init(ad);
+	cloudlink_init(ad);
+	api_init(ad);
+
+	memset(&env, 0, sizeof(env));
+	env.base = ad->base;
+	env.db = ad->db;
+	env.cfg = &ad->cfg;
+	env.id = &ad->id;
+	env.keys = &ad->keys;
+	env.engine = ad->engine;
+	env.run_dir = ad->run_dir;
+	env.data_dir = ad->data_dir;
+	env.engine_sock = ad->engine_sock;
+	env.boot_dir = ad->set.boot_dir;
+	env.hooks =
+		(struct apply_hooks){.arg = ad, .applied = on_applied, .reboot = reboot_for_apply};
+	if ((ad->apply = apply_new(&env)) == NULL)
+		fatalx("cannot set up the state engine");
+}
+
 int main(int argc, char **argv)
 {
 	struct agentd ad;
@@ -298,14 +344,12 @@ int main(int argc, char **argv)
 		daemonise();
 		log_init("agentd", LOG_TO_SYSLOG, ad.verbose);
 	}
-	notify_init(&ad.notify);
 	signal(SIGPIPE, SIG_IGN);
 	srandom((unsigned)getpid() ^ (unsigned)now_ms());
 
 	if ((ad.base = event_base_new()) == NULL)
 		fatalx("cannot create the event loop");
-	if (supervise_init(&ad, self) == -1)
-		exit(1);
+	wire(&ad, self);
 	ad.ev_term = evsignal_new(ad.base, SIGTERM, on_signal, &ad);
 	ad.ev_int = evsignal_new(ad.base, SIGINT, on_signal, &ad);
 	ad.ev_chld = evsignal_new(ad.base, SIGCHLD, on_signal, &ad);
@@ -321,38 +365,32 @@ int main(int argc, char **argv)
 	{
 		uint64_t ms = ad.set.ping_interval_ms;
 
-		if (ad.notify.watchdog_usec > 0 && ad.notify.watchdog_usec / 2000 < ms)
-			ms = ad.notify.watchdog_usec / 2000;
+		if (ad.sv.notify.watchdog_usec > 0 && ad.sv.notify.watchdog_usec / 2000 < ms)
+			ms = ad.sv.notify.watchdog_usec / 2000;
 		if (ms == 0)
 			ms = 1;
 		ping.tv_sec = (time_t)(ms / 1000);
 		ping.tv_usec = (suseconds_t)((ms % 1000) * 1000);
 	}
 	event_add(ad.ev_ping, &ping);
-	ad.kmsg = kmsg_open(ad.base, supervise_seccomp_record, &ad);
-	ad.followed = json_object();
-	ad.journals = json_object();
-	if (apply_init(&ad) == -1)
-		fatalx("cannot set up the state engine");
 
-	supervise_start(&ad);
+	supervise_start(&ad.sv);
 	event_base_dispatch(ad.base);
 
 	log_info("stopped");
-	kmsg_close(ad.kmsg);
-	supervise_free(&ad);
-	apply_free(&ad);
+	supervise_free(&ad.sv);
+	apply_free(ad.apply);
+	sysmsg_set_sink(NULL, NULL);
 	json_decref(ad.followed);
 	json_decref(ad.journals);
 	json_decref(ad.power_locks);
-	engine_containers_free(&ad);
+	containers_free(&ad);
 	event_free(ad.ev_term);
 	event_free(ad.ev_int);
 	event_free(ad.ev_chld);
 	event_free(ad.ev_ping);
 	event_free(ad.ev_stop);
 	event_base_free(ad.base);
-	notify_close(&ad.notify);
 	config_free(&ad.cfg);
 	settings_free(&ad.set);
 	db_close(ad.db);

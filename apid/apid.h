@@ -50,6 +50,8 @@ const struct route *routes_find(enum evhttp_cmd_type method, const char *path, j
 /// Route one request through the table: 404 for unknown paths, 405 for a
 /// known path with the wrong method, 401 without a valid key.
 void routes_dispatch(struct apid *a, struct evhttp_request *req);
+
+/* reply.c */
 /// Send `body` as text/plain with `status`.
 void reply_text(struct evhttp_request *req, int status, const char *body);
 /// Send `body` (borrowed) as JSON with `status`.

@@ -50,18 +50,20 @@ struct cloud {
 	struct event *ev_initial; /* owned */
 };
 
-/* cloud.c */
+/* request.c */
 /// One request to the API endpoint + path, with "Authorization: Bearer <key>"
 /// and an optional extra header; `body` (borrowed) is sent as JSON.
 void cloud_request(struct cloud *c, const char *method, const char *path, const char *key,
 		   json_t *body, xfer_done_cb done, void *arg, const char *extra_header);
-int cloud_setup(struct cloud *c, struct event_base *base, json_t *config);
-void cloud_teardown(struct cloud *c);
-void cloud_poll_now(struct cloud *c);
 /// Arm a one-shot timer to fire `ms` from now (re-arming it if pending).
 void cloud_after_ms(struct event *ev, long ms);
 /// `base` doubled `n` times, at most `cap`: the retry delays of cloudsyncd.
 long cloud_backoff(long base, unsigned n, long cap);
+
+/* sync.c */
+int cloud_setup(struct cloud *c, struct event_base *base, json_t *config);
+void cloud_teardown(struct cloud *c);
+void cloud_poll_now(struct cloud *c);
 /// New poll interval / request timeout from the device config vars.
 void cloud_settings(struct cloud *c, json_t *body);
 /// A whole current-state report from agentd (borrowed).

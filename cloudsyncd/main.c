@@ -1,7 +1,7 @@
 /*
  * cloudsyncd/main.c - entry point of cloudsyncd. Unmanaged (no api_endpoint
  * in its config) it only answers agentd; managed, it provisions, polls and
- * reports (cloud.c).
+ * reports (sync.c).
  */
 #include <stdlib.h>
 #include <unistd.h>

@@ -61,7 +61,7 @@ enum msg_type {
 	MSG_LOG_WANT,  /* apid -> agentd   {want} whether anyone streams /v2/local/logs */
 	MSG_LOG,       /* agentd -> apid   one device log line, as /v2/local/logs shows it */
 
-	/* The cloud (cloudsyncd/cloud.c). */
+	/* The cloud (cloudsyncd/sync.c). */
 	MSG_CLOUD_PROVISIONED, /* cloudsyncd -> agentd  {device_id, registered_at} */
 	MSG_CLOUD_TARGET,      /* cloudsyncd -> agentd  {target, etag?} a new target state */
 	MSG_CLOUD_POLL,        /* agentd -> cloudsyncd  {} poll the target now */

@@ -3,6 +3,8 @@
 # ASan+UBSan, the integration tests against real processes, and the
 # formatting check. Each suite prints "<suite>: N passed, N failed"; this
 # script adds them up and ends with the overall "N passed, N failed" line.
+# The layering of the source tree (no circles, rooms call only downwards)
+# is checked first, on the objects `make all` built.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 log=$(mktemp /tmp/agentd-check.XXXXXX)
@@ -16,6 +18,7 @@ suite() { # name, command...
 	# tee hides the command's status: trust the suite's own summary line.
 }
 
+suite layers python3 test/tools/layers.py build/obj
 suite unit make --no-print-directory unit
 suite asan make --no-print-directory asan
 suite fuzz sh test/fuzz/run.sh "${FUZZ_SECONDS:-5}"
@@ -42,7 +45,7 @@ else
 fi
 
 # A suite that died before its summary line counts as a failure.
-for s in unit fuzz integration format; do
+for s in layers unit fuzz integration format; do
 	grep -q "^$s: [0-9]* passed, [0-9]* failed" "$log" || {
 		echo "$s: no summary line (suite did not run to the end)"
 		echo "$s: 0 passed, 1 failed" >>"$log"

@@ -10,7 +10,7 @@ mkdir -p "$out"
 if ! command -v clang >/dev/null 2>&1; then
 	echo "fuzz: clang not installed (make deps)"; echo "fuzz: 0 passed, 1 failed"; exit 1
 fi
-CF="-g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Icommon -Ienginectl -Iapid -Iagentd $(pkg-config --cflags jansson libevent)"
+CF="-g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Icommon -Ienginectl -Iapid -Iagentd -Iagentd/device -Iagentd/state -Iagentd/supervisor $(pkg-config --cflags jansson libevent)"
 passed=0 failed=0
 build() { # name sources...
 	name=$1; shift
@@ -32,9 +32,9 @@ build frame test/fuzz/fuzz_frame.c common/frame.c common/proto.c && run frame ||
 build logdemux test/fuzz/fuzz_logdemux.c enginectl/stream.c && run logdemux || failed=$((failed + 1))
 build jsonstream test/fuzz/fuzz_jsonstream.c enginectl/stream.c && run jsonstream ||
 	failed=$((failed + 1))
-build bootcfg test/fuzz/fuzz_bootcfg.c agentd/bootcfg.c && run bootcfg || failed=$((failed + 1))
+build bootcfg test/fuzz/fuzz_bootcfg.c agentd/device/bootcfg.c && run bootcfg || failed=$((failed + 1))
 build hresp test/fuzz/fuzz_hresp.c enginectl/hresp.c && run hresp || failed=$((failed + 1))
-build route test/fuzz/fuzz_route.c apid/routes.c apid/auth.c apid/api_health.c apid/api_logs.c apid/conns.c \
+build route test/fuzz/fuzz_route.c apid/routes.c apid/reply.c apid/auth.c apid/api_health.c apid/api_logs.c apid/conns.c \
 	apid/forward.c apid/sandbox.c common/chan.c common/frame.c common/proto.c common/log.c \
 	common/child.c common/sandbox.c && run route ||
 	failed=$((failed + 1))

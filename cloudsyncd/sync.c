@@ -1,5 +1,5 @@
 /*
- * cloudsyncd/cloud.c - the device side of the balena device API: register
+ * cloudsyncd/sync.c - the device side of the balena device API: register
  * the device (with the 409 key exchange), poll the target state with ETags,
  * and PATCH state reports (changed top-level fields only, at most one per
  * 10 s, Retry-After read as seconds). Everything it learns goes to agentd;
@@ -23,49 +23,6 @@ static int64_t wall_ms(void)
 
 	gettimeofday(&tv, NULL);
 	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
-void cloud_after_ms(struct event *ev, long ms)
-{
-	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-
-	evtimer_del(ev);
-	evtimer_add(ev, &tv);
-}
-
-long cloud_backoff(long base, unsigned n, long cap)
-{
-	long d = base;
-
-	while (n-- > 0 && d < cap)
-		d *= 2;
-	return d > cap ? cap : d;
-}
-
-void cloud_request(struct cloud *c, const char *method, const char *path, const char *key,
-		   json_t *body, xfer_done_cb done, void *arg, const char *extra_header)
-{
-	char url[1024], auth[256], *text = NULL;
-	const char *headers[4] = {auth, NULL, NULL, NULL};
-	struct xfer_req r;
-
-	snprintf(url, sizeof(url), "%s%s", c->endpoint, path);
-	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", key ? key : "");
-	if (extra_header != NULL)
-		headers[1] = extra_header;
-	if (body != NULL)
-		text = json_dumps(body, JSON_COMPACT);
-	memset(&r, 0, sizeof(r));
-	r.method = method;
-	r.path = url;
-	r.body = text;
-	r.timeout_ms = c->request_timeout_ms;
-	r.on_done = done;
-	r.arg = arg;
-	r.headers = headers;
-	if (http_start(c->http, &r) == NULL)
-		done(NULL, "cannot start the request", 0, "", 0, arg);
-	free(text);
 }
 
 /* --- Provisioning ------------------------------------------------------------- */
@@ -248,7 +205,7 @@ static void poll_done(struct xfer *x, const char *err, long status, const char *
 	cloud_after_ms(c->ev_poll, poll_delay(c));
 }
 
-static void cloud_poll(struct cloud *c)
+static void sync_poll(struct cloud *c)
 {
 	char path[256], inm[300];
 
@@ -268,7 +225,7 @@ static void cloud_on_poll_timer(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (c->provisioned)
-		cloud_poll(c);
+		sync_poll(c);
 	else
 		cloud_register(c);
 }

@@ -1,5 +1,6 @@
 /*
- * apply.c - the state engine's executor. One apply loop at a time:
+ * apply.c - the state engine's executor (see apply.h). One apply loop at a
+ * time:
  *
  *   gather (containers, images, networks, volumes, image configs from the
  *   engine) -> compose every target service -> plan (plan.c) -> run the
@@ -21,16 +22,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "agentd.h"
-#include "bootcfg.h"
-#include "config.h"
+#include "apply.h"
+#include "boot.h"
+#include "clock.h"
 #include "compose.h"
 #include "contract.h"
-#include "db.h"
 #include "locks.h"
 #include "log.h"
 #include "named.h"
 #include "plan.h"
+#include "store.h"
+#include "sysmsg.h"
 #include "target.h"
 
 #define MAX_STEPS        512
@@ -47,21 +49,26 @@ struct svc_state {
 	char image[512];   /* normalised reference */
 };
 
+/* A list the gather step asks the engine for, and where its answer goes. */
+struct gather_slot {
+	struct apply *a;
+	json_t **slot;
+};
+
 struct apply {
-	struct agentd *ad;
-	json_t *target;    /* owned, internal form */
-	int64_t boot_time; /* /proc/stat btime */
-	char boot_id[40];  /* /proc/sys/kernel/random/boot_id: this boot, whatever the clock */
-	int reboot_asked;  /* the reboot command ran (it does not return on a device) */
+	struct apply_env env;
+	json_t *target;   /* owned, internal form */
+	struct boot boot; /* this boot, the breadcrumb, the boot config files */
+	int reboot_asked; /* the reboot command ran (it does not return on a device) */
 	unsigned reboot_failures;
 	uint64_t reboot_not_before; /* after a failed reboot: when to ask again (ms) */
-	char bootcfg_error[512];    /* the last boot config error logged */
 	int busy, again, cancelled;
 	unsigned failures;
 	struct event *ev_timer;
 
 	/* One round's view of the engine (owned). */
 	json_t *containers, *images, *networks, *volumes;
+	struct gather_slot gather[4];
 	json_t *image_config; /* engine image id -> its Config, kept across rounds */
 	int pending;
 	int failed, lock_failed;
@@ -85,6 +92,24 @@ struct apply {
 };
 
 static void apply_round(struct apply *a);
+
+/* A callback's argument: the apply loop and a string (an image, an id). */
+struct apply_str {
+	struct apply *a;
+	char s[];
+};
+
+static struct apply_str *apply_str_new(struct apply *a, const char *s)
+{
+	size_t n = strlen(s) + 1;
+	struct apply_str *r = malloc(sizeof(*r) + n);
+
+	if (r != NULL) {
+		r->a = a;
+		memcpy(r->s, s, n);
+	}
+	return r;
+}
 
 static uint64_t backoff_ms(unsigned failures)
 {
@@ -123,10 +148,8 @@ static void apply_on_timer(evutil_socket_t fd, short what, void *arg)
 		apply_round(a);
 }
 
-void apply_trigger(struct agentd *ad, const char *why)
+void apply_trigger(struct apply *a, const char *why)
 {
-	struct apply *a = ad->apply;
-
 	if (a == NULL)
 		return;
 	log_debug("apply: triggered (%s)", why);
@@ -136,140 +159,6 @@ void apply_trigger(struct agentd *ad, const char *why)
 	}
 	a->failures = 0;
 	apply_schedule(a, 0);
-}
-
-/* --- Reboot breadcrumb (facts §5.4) --------------------------------------- */
-
-static int64_t boot_time(void)
-{
-	char line[256];
-	long long t = 0;
-	FILE *f = fopen("/proc/stat", "re");
-
-	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
-		if (sscanf(line, "btime %lld", &t) == 1)
-			break;
-	if (f != NULL)
-		fclose(f);
-	return t;
-}
-
-static void read_boot_id(char *out, size_t len)
-{
-	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
-
-	out[0] = '\0';
-	if (f != NULL) {
-		if (fgets(out, (int)len, f) != NULL)
-			out[strcspn(out, "\n")] = '\0';
-		fclose(f);
-	}
-}
-
-static void breadcrumb_path(struct apply *a, char *buf, size_t len)
-{
-	snprintf(buf, len, "%s/reboot-after-apply", a->ad->run_dir);
-}
-
-/* The breadcrumb was left during this boot: it holds this boot's id (a
- * breadcrumb without one counts by its time, which a clock set after boot
- * can mislead). */
-static int breadcrumb_due(struct apply *a)
-{
-	char path[4096], *text;
-	struct stat st;
-	int due;
-
-	breadcrumb_path(a, path, sizeof(path));
-	if (stat(path, &st) != 0)
-		return 0;
-	if ((text = file_read_text(path)) != NULL && text[0] != '\0' && a->boot_id[0] != '\0')
-		due = strncmp(text, a->boot_id, strlen(a->boot_id)) == 0;
-	else
-		due = (int64_t)st.st_mtime >= a->boot_time;
-	free(text);
-	return due;
-}
-
-static void breadcrumb_touch(struct apply *a, const char *why)
-{
-	char path[4096];
-	int fd;
-
-	breadcrumb_path(a, path, sizeof(path));
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) == -1 ||
-	    dprintf(fd, "%s\n", a->boot_id) < 0)
-		log_warn("cannot write %s", path);
-	if (fd != -1)
-		close(fd);
-	devlog_system(a->ad, "Reboot has been scheduled to apply changes: %s", why);
-}
-
-/* --- Boot config (facts §5.2: config.txt) ------------------------------- */
-
-/* Bring <boot_dir>/config.txt to the target's HOST_CONFIG_ vars; a change
- * means a reboot once the apps are settled. The keys agentd wrote are kept
- * in <data_dir>/boot-config.json, so that a var taken away loses its line. */
-static void boot_config_apply(struct apply *a)
-{
-	struct agentd *ad = a->ad;
-	char path[4096], state[4096], err[512], *current, *text;
-	json_t *target, *st, *before, *keys;
-
-	if (!bootcfg_applies(ad->device_type))
-		return;
-	target = bootcfg_from_target(json_object_get(a->target, "config"), ad->device_type, err,
-				     sizeof(err));
-	if (target == NULL) {
-		if (strcmp(a->bootcfg_error, err) != 0)
-			devlog_system(ad, "Boot config not applied: %s", err);
-		snprintf(a->bootcfg_error, sizeof(a->bootcfg_error), "%s", err);
-		return;
-	}
-	a->bootcfg_error[0] = '\0';
-	snprintf(path, sizeof(path), "%s/config.txt", ad->set.boot_dir);
-	snprintf(state, sizeof(state), "%s/boot-config.json", ad->data_dir);
-	st = json_load_file(state, 0, NULL);
-	before = json_object_get(st, "config.txt");
-	if (json_object_size(target) == 0 && json_array_size(before) == 0) {
-		json_decref(st);
-		json_decref(target);
-		return;
-	}
-	current = file_read_text(path);
-	if (current == NULL && access(path, F_OK) == 0) { /* there, but unreadable */
-		log_warn("boot config: cannot read %s; left as it is", path);
-		json_decref(st);
-		json_decref(target);
-		return;
-	}
-	text = bootcfg_render(current, target, before);
-	if (text != NULL && (current == NULL || strcmp(text, current) != 0)) {
-		char *what = json_dumps(target, JSON_COMPACT);
-
-		devlog_system(ad, "Applying boot config: %s", what ? what : "");
-		keys = bootcfg_keys(target);
-		if (file_write_atomic(path, text, strlen(text), 0644, err, sizeof(err)) == -1) {
-			devlog_system(ad, "Boot config not applied: %s", err);
-		} else {
-			json_t *ns = json_pack("{s:O}", "config.txt", keys);
-			char *nst = json_dumps(ns, JSON_COMPACT);
-
-			if (nst == NULL || file_write_atomic(state, nst, strlen(nst), 0600, err,
-							     sizeof(err)) == -1)
-				log_warnx("boot config: cannot record its keys: %s", err);
-			free(nst);
-			json_decref(ns);
-			devlog_system(ad, "Applied boot config: %s", what ? what : "");
-			breadcrumb_touch(a, what ? what : "boot config");
-		}
-		json_decref(keys);
-		free(what);
-	}
-	free(text);
-	free(current);
-	json_decref(st);
-	json_decref(target);
 }
 
 /* --- Round bookkeeping -------------------------------------------------- */
@@ -352,8 +241,7 @@ static void round_end(struct apply *a, int all_noops)
 		d = backoff_ms(a->failures);
 		pretty_ms(d, when, sizeof(when));
 		if (a->lock_failed)
-			devlog_system(a->ad, "Updates are locked, retrying in %s. Reason: %s", when,
-				      a->reason);
+			sysmsg("Updates are locked, retrying in %s. Reason: %s", when, a->reason);
 		else
 			log_error("apply: %s; retrying in %s", a->reason, when);
 		apply_schedule(a, d);
@@ -368,46 +256,43 @@ static void round_step_done(struct apply *a);
 
 /* --- Target ------------------------------------------------------------- */
 
-json_t *apply_target(struct agentd *ad)
+json_t *apply_target(struct apply *a)
 {
-	return ad->apply->target;
+	return a->target;
 }
 
-static int target_store(struct agentd *ad, json_t *target, char *err, size_t errlen)
+const char *apply_run_dir(struct apply *a)
 {
-	sqlite3_stmt *st;
-	char *text = json_dumps(target, JSON_COMPACT | JSON_SORT_KEYS);
-	int rc = -1;
-
-	if (text == NULL)
-		return -1;
-	if (sqlite3_prepare_v2(ad->db,
-			       "INSERT INTO target_state (id, json, updated_at) VALUES (1, ?, "
-			       "strftime('%Y-%m-%dT%H:%M:%fZ','now')) ON CONFLICT(id) DO UPDATE "
-			       "SET json = excluded.json, updated_at = excluded.updated_at",
-			       -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
-		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-		sqlite3_finalize(st);
-	}
-	if (rc == -1)
-		snprintf(err, errlen, "cannot store the target: %s", sqlite3_errmsg(ad->db));
-	free(text);
-	return rc;
+	return a->env.run_dir;
 }
 
-int apply_set_target(struct agentd *ad, json_t *target, char *err, size_t errlen)
+/* checkTruthy of a device config var: 1, true, on (any case). */
+static int config_truthy(json_t *target, const char *key)
 {
-	struct apply *a = ad->apply;
+	json_t *v = json_object_get(json_object_get(target, "config"), key);
+	const char *s = json_string_value(v);
+
+	if (json_is_true(v) || (json_is_integer(v) && json_integer_value(v) == 1))
+		return 1;
+	return s != NULL && (!strcmp(s, "1") || !strcasecmp(s, "true") || !strcasecmp(s, "on"));
+}
+
+int apply_local_mode(struct apply *a)
+{
+	return !config_managed(a->env.cfg) || config_truthy(a->target, "SUPERVISOR_LOCAL_MODE");
+}
+
+int apply_set_target(struct apply *a, json_t *target, char *err, size_t errlen)
+{
 	json_t *warnings = json_array(), *w;
 	size_t i;
 
 	target_config_check(json_object_get(target, "config"), warnings);
 	json_array_foreach(warnings, i, w)
-		devlog_system(ad, "%s", json_string_value(w));
+		sysmsg("%s", json_string_value(w));
 	json_decref(warnings);
 
-	if (target_store(ad, target, err, errlen) == -1) {
+	if (store_target_save(a->env.db, target, err, errlen) == -1) {
 		json_decref(target);
 		return -1;
 	}
@@ -420,56 +305,8 @@ int apply_set_target(struct agentd *ad, json_t *target, char *err, size_t errlen
 	json_object_clear(a->contract_logged);
 	if (a->busy)
 		a->cancelled = 1;
-	apply_trigger(ad, "new target");
+	apply_trigger(a, "new target");
 	return 0;
-}
-
-static json_t *target_load(struct agentd *ad)
-{
-	sqlite3_stmt *st;
-	json_t *t = NULL;
-
-	if (sqlite3_prepare_v2(ad->db, "SELECT json FROM target_state WHERE id = 1", -1, &st,
-			       NULL) != SQLITE_OK)
-		return NULL;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		t = json_loads((const char *)sqlite3_column_text(st, 0), 0, NULL);
-	sqlite3_finalize(st);
-	return t;
-}
-
-static const char *commit_current(struct agentd *ad, const char *uuid, char *buf, size_t len)
-{
-	sqlite3_stmt *st;
-
-	buf[0] = '\0';
-	if (sqlite3_prepare_v2(ad->db, "SELECT commit_id FROM current_commit WHERE app_uuid = ?",
-			       -1, &st, NULL) != SQLITE_OK)
-		return buf;
-	sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		snprintf(buf, len, "%s", (const char *)sqlite3_column_text(st, 0));
-	sqlite3_finalize(st);
-	return buf;
-}
-
-static int commit_store(struct agentd *ad, const char *uuid, int app_id, const char *commit)
-{
-	sqlite3_stmt *st;
-	int rc = -1;
-
-	if (sqlite3_prepare_v2(ad->db,
-			       "INSERT INTO current_commit (app_uuid, app_id, commit_id) VALUES "
-			       "(?, ?, ?) ON CONFLICT(app_uuid) DO UPDATE SET commit_id = "
-			       "excluded.commit_id, app_id = excluded.app_id",
-			       -1, &st, NULL) != SQLITE_OK)
-		return -1;
-	sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 2, app_id);
-	sqlite3_bind_text(st, 3, commit, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-	sqlite3_finalize(st);
-	return rc;
 }
 
 /* --- Reading the engine's state ----------------------------------------- */
@@ -572,8 +409,8 @@ static void read_current(struct apply *a)
 		cc->status = cur_status_of(json_string_value(json_object_get(c, "State")));
 		cc->created = json_integer_value(json_object_get(c, "Created"));
 		s = json_string_value(json_object_get(labels, "io.balena.agentd.boot-id"));
-		cc->this_boot = s != NULL && a->boot_id[0] != '\0' ? strcmp(s, a->boot_id) == 0
-								   : cc->created >= a->boot_time;
+		cc->this_boot = s != NULL && a->boot.id[0] != '\0' ? strcmp(s, a->boot.id) == 0
+								   : cc->created >= a->boot.time;
 		cur_uses_read(cc, c);
 		a->in.ncur++;
 	}
@@ -611,7 +448,7 @@ static void read_named(json_t *list, struct cur_named **out, int *n)
 static void compose_ctx_for(struct apply *a, json_t *app, const char *uuid, const char *svcname,
 			    json_t *svc, struct svc_state *ss, struct compose_ctx *ctx)
 {
-	struct agentd *ad = a->ad;
+	const struct apply_env *env = &a->env;
 
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->app_id = (int)json_integer_value(json_object_get(app, "id"));
@@ -622,14 +459,14 @@ static void compose_ctx_for(struct apply *a, json_t *app, const char *uuid, cons
 	ctx->image_id = (int)json_integer_value(json_object_get(svc, "image_id"));
 	ctx->release_id = (int)json_integer_value(json_object_get(app, "release_id"));
 	ctx->commit = json_string_value(json_object_get(app, "commit"));
-	ctx->device_uuid = ad->device_uuid;
-	ctx->device_type = ad->device_type;
-	ctx->device_arch = ad->device_arch;
+	ctx->device_uuid = env->id->uuid;
+	ctx->device_type = env->id->type;
+	ctx->device_arch = env->id->arch;
 	ctx->device_name = json_string_value(json_object_get(a->target, "name"));
-	ctx->host_os_version = ad->os_version;
-	ctx->run_dir = ad->run_dir;
-	ctx->engine_socket = ad->engine_sock;
-	ctx->api_port = ad->cfg.listen_port;
+	ctx->host_os_version = env->id->os_version;
+	ctx->run_dir = env->run_dir;
+	ctx->engine_socket = env->engine_sock;
+	ctx->api_port = env->cfg->listen_port;
 	ctx->api_host = SUPERVISOR_NETWORK_GATEWAY; /* for services not on the host's network */
 	ctx->image_config = ss->image_id[0] ? json_object_get(a->image_config, ss->image_id) : NULL;
 	ctx->image_id_ref = ss->image_id[0] ? ss->image_id : NULL;
@@ -690,8 +527,7 @@ static int label_truthy(json_t *svc, const char *label)
 static int contract_ok(struct apply *a, const char *uuid, const char *name, json_t *svc,
 		       struct tgt_app *ta)
 {
-	struct contract_env env = {CONTRACT_SUPERVISOR_VERSION, a->ad->device_type,
-				   a->ad->device_arch};
+	struct contract_env env = {CONTRACT_SUPERVISOR_VERSION, a->env.id->type, a->env.id->arch};
 	char why[256], msg[600];
 
 	if (contract_met(json_object_get(svc, "contract"), &env, why, sizeof(why)))
@@ -707,7 +543,7 @@ static int contract_ok(struct apply *a, const char *uuid, const char *name, json
 			 name, why);
 	}
 	if (json_object_get(a->contract_logged, msg) == NULL) {
-		devlog_system(a->ad, "%s", msg);
+		sysmsg("%s", msg);
 		json_object_set_new(a->contract_logged, msg, json_true());
 	}
 	return 0;
@@ -754,7 +590,7 @@ static int named_specs_for(struct apply *a, json_t *app, const char *uuid, struc
 	}
 	return 0;
 bad:
-	devlog_system(a->ad, "Could not move to new release: %s", err);
+	sysmsg("Could not move to new release: %s", err);
 	round_fail(a, "%s", err);
 	return -1;
 }
@@ -793,7 +629,7 @@ static int build_target(struct apply *a)
 		ta->release_id = (int)json_integer_value(json_object_get(app, "release_id"));
 		ta->locked = json_object_get(a->locked, uuid) != NULL;
 		ta->current_commit_matches =
-			strcmp(commit_current(a->ad, uuid, cur_commit, sizeof(cur_commit)),
+			strcmp(store_commit_get(a->env.db, uuid, cur_commit, sizeof(cur_commit)),
 			       ta->commit) == 0;
 		ta->svc = calloc(json_object_size(svcs) + 1, sizeof(*ta->svc));
 		a->svcs[ai] = calloc(json_object_size(svcs) + 1, sizeof(**a->svcs));
@@ -821,14 +657,12 @@ static int build_target(struct apply *a)
 			/* A service labelled for the supervisor API gets its own key. */
 			if (label_truthy(svc, "io.balena.features.supervisor-api") ||
 			    label_truthy(svc, "io.resin.features.supervisor-api"))
-				ctx.api_key = key = api_key_for(a->ad, ctx.app_id, name);
+				ctx.api_key = key = keys_for(a->env.keys, ctx.app_id, name);
 			rc = compose_service(&ctx, svc, &ss->comp, err, sizeof(err));
 			free(key);
 			key = NULL;
 			if (rc == -1) {
-				devlog_system(a->ad,
-					      "Could not move to new release: service %s: %s", name,
-					      err);
+				sysmsg("Could not move to new release: service %s: %s", name, err);
 				round_fail(a, "service %s: %s", name, err);
 				continue;
 			}
@@ -937,31 +771,23 @@ static int call_ok(struct stepctx *sc, int status, const char *err, const char *
 }
 
 /* fetch: runs in the background, the round does not wait for it */
-static void fetch_done(struct agentd *ad, int status, json_t *body, const char *err, void *arg)
+static void fetch_done(int status, json_t *body, const char *err, void *arg)
 {
-	char *image = arg;
-	struct apply *a = ad->apply;
+	struct apply_str *r = arg;
+	struct apply *a = r->a;
+	const char *image = r->s;
 
 	(void)body;
 	json_object_del(a->fetching, image);
 	if (err == NULL && status == 200) {
-		sqlite3_stmt *st;
-
-		devlog_system(ad, "Downloaded image '%s'", image);
-		if (sqlite3_prepare_v2(ad->db,
-				       "INSERT OR IGNORE INTO pulled_image (ref, pulled_at) VALUES "
-				       "(?, strftime('%Y-%m-%dT%H:%M:%fZ','now'))",
-				       -1, &st, NULL) == SQLITE_OK) {
-			sqlite3_bind_text(st, 1, image, -1, SQLITE_STATIC);
-			sqlite3_step(st);
-			sqlite3_finalize(st);
-		}
+		sysmsg("Downloaded image '%s'", image);
+		store_image_pulled(a->env.db, image);
 	} else {
-		devlog_system(ad, "Failed to download image '%s' due to '%s'", image,
-			      err ? err : "engine error");
+		sysmsg("Failed to download image '%s' due to '%s'", image,
+		       err ? err : "engine error");
 	}
-	free(image);
-	apply_trigger(ad, "download ended");
+	free(r);
+	apply_trigger(a, "download ended");
 }
 
 static void step_fetch(struct stepctx *sc)
@@ -972,30 +798,30 @@ static void step_fetch(struct stepctx *sc)
 	if (json_object_get(a->fetching, image) == NULL) {
 		json_t *args = json_pack("{s:s}", "image", image);
 		const char *key =
-			json_string_value(json_object_get(a->ad->cfg.root, "deviceApiKey"));
+			json_string_value(json_object_get(a->env.cfg->root, "deviceApiKey"));
 		const char *slash = strchr(image, '/');
 
 		/* A managed device pulls from the cloud's registry as d_<uuid>. */
-		if (config_managed(&a->ad->cfg) && key != NULL && slash != NULL &&
+		if (config_managed(a->env.cfg) && key != NULL && slash != NULL &&
 		    (memchr(image, '.', (size_t)(slash - image)) != NULL ||
 		     memchr(image, ':', (size_t)(slash - image)) != NULL))
 			json_object_set_new(args, "auth",
 					    json_pack("{s:s+, s:s, s:s%}", "username", "d_",
-						      a->ad->device_uuid, "password", key,
+						      a->env.id->uuid, "password", key,
 						      "serveraddress", image,
 						      (size_t)(slash - image)));
-		devlog_system(a->ad, "Downloading image '%s'", image);
+		sysmsg("Downloading image '%s'", image);
 		json_object_set_new(a->fetching, image, json_integer(0));
-		engine_call(a->ad, "image.pull", args, fetch_done, strdup(image));
+		engine_call(&a->env.engine, "image.pull", args, fetch_done,
+			    apply_str_new(a, image));
 	}
 	step_end(sc);
 }
 
-static void simple_done(struct agentd *ad, int status, json_t *body, const char *err, void *arg)
+static void simple_done(int status, json_t *body, const char *err, void *arg)
 {
 	struct stepctx *sc = arg;
 
-	(void)ad;
 	(void)body;
 	call_ok(sc, status, err, plan_step_name(sc->st->kind));
 	step_end(sc);
@@ -1006,7 +832,7 @@ enum { PH_CREATE, PH_CONNECT, PH_START, PH_DONE };
 
 static void start_next(struct stepctx *sc);
 
-static void start_cb(struct agentd *ad, int status, json_t *body, const char *err, void *arg)
+static void start_cb(int status, json_t *body, const char *err, void *arg)
 {
 	struct stepctx *sc = arg;
 	char label[700];
@@ -1020,7 +846,7 @@ static void start_cb(struct agentd *ad, int status, json_t *body, const char *er
 		const char *id = json_string_value(json_object_get(body, "Id"));
 
 		snprintf(sc->id, sizeof(sc->id), "%s", id ? id : "");
-		devlog_system(ad, "Installed service '%s'", svc_label(sc, label, sizeof(label)));
+		sysmsg("Installed service '%s'", svc_label(sc, label, sizeof(label)));
 		sc->phase = PH_CONNECT;
 		break;
 	}
@@ -1046,9 +872,9 @@ static json_t *start_spec(struct stepctx *sc)
 	json_object_set_new(json_object_get(spec, "Labels"), "io.balena.agentd.config-hash",
 			    json_string(st->tgt->hash));
 	/* which boot made it: a requires-reboot service starts only in a later one */
-	if (a->boot_id[0] != '\0')
+	if (a->boot.id[0] != '\0')
 		json_object_set_new(json_object_get(spec, "Labels"), "io.balena.agentd.boot-id",
-				    json_string(a->boot_id));
+				    json_string(a->boot.id));
 	if (ss->comp.network_mode_service == NULL)
 		return spec;
 	/* network_mode: service:x becomes the id of x's container. */
@@ -1086,15 +912,14 @@ static void start_next(struct stepctx *sc)
 			start_next(sc);
 			return;
 		}
-		devlog_system(a->ad, "Installing service '%s'",
-			      svc_label(sc, label, sizeof(label)));
-		if (lock_dir_make(a->ad->run_dir, a->in.apps[st->app].app_id, st->tgt->name) == -1)
+		sysmsg("Installing service '%s'", svc_label(sc, label, sizeof(label)));
+		if (lock_dir_make(a->env.run_dir, a->in.apps[st->app].app_id, st->tgt->name) == -1)
 			log_warn("cannot create the lock dir of %s", st->tgt->name);
 		if ((spec = start_spec(sc)) == NULL) {
 			step_end(sc);
 			return;
 		}
-		engine_call(a->ad, "container.create",
+		engine_call(&a->env.engine, "container.create",
 			    json_pack("{s:s, s:o}", "name", st->tgt->container_name, "spec", spec),
 			    start_cb, sc);
 		return;
@@ -1104,7 +929,7 @@ static void start_next(struct stepctx *sc)
 			json_object_foreach(ss->comp.networks, k, v) {
 				if (i++ <= sc->netidx)
 					continue;
-				engine_call(a->ad, "network.connect",
+				engine_call(&a->env.engine, "network.connect",
 					    json_pack("{s:s, s:s, s:O?}", "id", k, "container",
 						      sc->id, "aliases",
 						      json_object_get(v, "Aliases")),
@@ -1123,32 +948,33 @@ static void start_next(struct stepctx *sc)
 			char why[300];
 
 			snprintf(why, sizeof(why), "{\"service\":\"%s\"}", st->tgt->name);
-			breadcrumb_touch(a, why);
+			boot_breadcrumb_touch(&a->boot, why);
 			step_end(sc);
 			return;
 		}
-		devlog_system(a->ad, "Starting service '%s'", svc_label(sc, label, sizeof(label)));
-		engine_call(a->ad, "container.start", json_pack("{s:s}", "id", sc->id), start_cb,
-			    sc);
+		sysmsg("Starting service '%s'", svc_label(sc, label, sizeof(label)));
+		engine_call(&a->env.engine, "container.start", json_pack("{s:s}", "id", sc->id),
+			    start_cb, sc);
 		return;
 	default:
-		devlog_system(a->ad, "Started service '%s'", svc_label(sc, label, sizeof(label)));
+		sysmsg("Started service '%s'", svc_label(sc, label, sizeof(label)));
 		step_end(sc);
 		return;
 	}
 }
 
 /* kill: stop, remove (with anonymous volumes), maybe remove its image */
-static void kill_cb(struct agentd *ad, int status, json_t *body, const char *err, void *arg)
+static void kill_cb(int status, json_t *body, const char *err, void *arg)
 {
 	struct stepctx *sc = arg;
+	const struct engine_port *eng = &sc->a->env.engine;
 	char label[700];
 
 	(void)body;
 	if (sc->phase == 3) {
 		/* image removal: failing it (still used) is harmless */
 		if (err == NULL)
-			devlog_system(ad, "Deleted image '%s'", sc->image);
+			sysmsg("Deleted image '%s'", sc->image);
 		step_end(sc);
 		return;
 	}
@@ -1162,18 +988,18 @@ static void kill_cb(struct agentd *ad, int status, json_t *body, const char *err
 	}
 	if (sc->phase == 1) {
 		sc->phase = 2;
-		engine_call(ad, "container.remove",
+		engine_call(eng, "container.remove",
 			    json_pack("{s:s, s:b, s:b}", "id", sc->st->cur->id, "force", 1,
 				      "volumes", 1),
 			    kill_cb, sc);
 		return;
 	}
-	devlog_system(ad, "Killed service '%s'", svc_label(sc, label, sizeof(label)));
+	sysmsg("Killed service '%s'", svc_label(sc, label, sizeof(label)));
 	if (strcmp(sc->st->why, "delete-then-download") == 0 && sc->st->cur->image_id_ref[0]) {
 		sc->phase = 3;
 		snprintf(sc->image, sizeof(sc->image), "%s", sc->st->cur->image_id_ref);
-		devlog_system(ad, "Deleting image '%s'", sc->image);
-		engine_call(ad, "image.remove", json_pack("{s:s}", "image", sc->image), kill_cb,
+		sysmsg("Deleting image '%s'", sc->image);
+		engine_call(eng, "image.remove", json_pack("{s:s}", "image", sc->image), kill_cb,
 			    sc);
 		return;
 	}
@@ -1184,20 +1010,19 @@ static void step_kill(struct stepctx *sc)
 {
 	char label[700];
 
-	devlog_system(sc->a->ad, "Killing service '%s'", svc_label(sc, label, sizeof(label)));
+	sysmsg("Killing service '%s'", svc_label(sc, label, sizeof(label)));
 	sc->phase = 1;
-	engine_call(sc->a->ad, "container.stop", json_pack("{s:s}", "id", sc->st->cur->id), kill_cb,
-		    sc);
+	engine_call(&sc->a->env.engine, "container.stop", json_pack("{s:s}", "id", sc->st->cur->id),
+		    kill_cb, sc);
 }
 
 /* hand-over: old loses its restart policy and name, new starts, then wait */
 static void handover_next(struct stepctx *sc);
 
-static void handover_cb(struct agentd *ad, int status, json_t *body, const char *err, void *arg)
+static void handover_cb(int status, json_t *body, const char *err, void *arg)
 {
 	struct stepctx *sc = arg;
 
-	(void)ad;
 	(void)body;
 	if (!call_ok(sc, status, err, "handover")) {
 		step_end(sc);
@@ -1213,7 +1038,7 @@ static int handover_complete(struct stepctx *sc)
 	int i;
 	static const char *const names[] = {"handover-complete", "resin-kill-me"};
 
-	lock_dir_path(sc->a->ad->run_dir, sc->a->in.apps[st->app].app_id, st->tgt->name, dir,
+	lock_dir_path(sc->a->env.run_dir, sc->a->in.apps[st->app].app_id, st->tgt->name, dir,
 		      sizeof(dir));
 	for (i = 0; i < 2; i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
@@ -1249,13 +1074,13 @@ static void handover_next(struct stepctx *sc)
 
 	switch (sc->phase++) {
 	case 0:
-		engine_call(a->ad, "container.update",
+		engine_call(&a->env.engine, "container.update",
 			    json_pack("{s:s, s:s}", "id", st->cur->id, "restart", "no"),
 			    handover_cb, sc);
 		return;
 	case 1:
 		snprintf(oldname, sizeof(oldname), "old_%s", st->cur->name);
-		engine_call(a->ad, "container.rename",
+		engine_call(&a->env.engine, "container.rename",
 			    json_pack("{s:s, s:s}", "id", st->cur->id, "name", oldname),
 			    handover_cb, sc);
 		return;
@@ -1274,7 +1099,7 @@ static void handover_next(struct stepctx *sc)
 		start_next(start);
 		/* Wait for the application to say it has taken over. */
 		sc->deadline = now_ms() + (uint64_t)sc->ss->comp.handover_timeout_ms;
-		sc->ev = evtimer_new(a->ad->base, handover_poll, sc);
+		sc->ev = evtimer_new(a->env.base, handover_poll, sc);
 		evtimer_add(sc->ev, &tv);
 		return;
 	case 3:
@@ -1282,17 +1107,6 @@ static void handover_next(struct stepctx *sc)
 		step_kill(sc);
 		return;
 	}
-}
-
-/* checkTruthy of a device config var: 1, true, on (any case). */
-static int config_truthy(json_t *target, const char *key)
-{
-	json_t *v = json_object_get(json_object_get(target, "config"), key);
-	const char *s = json_string_value(v);
-
-	if (json_is_true(v) || (json_is_integer(v) && json_integer_value(v) == 1))
-		return 1;
-	return s != NULL && (!strcmp(s, "1") || !strcasecmp(s, "true") || !strcasecmp(s, "on"));
 }
 
 static void step_lock(struct stepctx *sc, int take)
@@ -1329,8 +1143,8 @@ static void step_lock(struct stepctx *sc, int take)
 			svcs[n++] = json_string_value(v);
 	force = config_truthy(a->target, "SUPERVISOR_OVERRIDE_LOCK");
 	if (take) {
-		devlog_system(a->ad, "Taking update locks");
-		i = lock_take(a->ad->run_dir, app_id, svcs, n, force, err, sizeof(err));
+		sysmsg("Taking update locks");
+		i = lock_take(a->env.run_dir, app_id, svcs, n, force, err, sizeof(err));
 		if (i == 0) {
 			json_object_set_new(
 				a->locked, st->name,
@@ -1341,8 +1155,8 @@ static void step_lock(struct stepctx *sc, int take)
 			round_fail(a, "%s", err);
 		}
 	} else {
-		devlog_system(a->ad, "Releasing update locks");
-		lock_release(a->ad->run_dir, app_id, svcs, n);
+		sysmsg("Releasing update locks");
+		lock_release(a->env.run_dir, app_id, svcs, n);
 		json_object_del(a->locked, st->name);
 	}
 	json_decref(list);
@@ -1374,18 +1188,18 @@ static void step_run(struct apply *a, const struct step *st)
 		step_kill(sc);
 		break;
 	case STEP_STOP:
-		engine_call(a->ad, "container.stop", json_pack("{s:s}", "id", st->cur->id),
+		engine_call(&a->env.engine, "container.stop", json_pack("{s:s}", "id", st->cur->id),
 			    simple_done, sc);
 		break;
 	case STEP_REMOVE:
 		engine_call(
-			a->ad, "container.remove",
+			&a->env.engine, "container.remove",
 			json_pack("{s:s, s:b, s:b}", "id", st->cur->id, "force", 1, "volumes", 1),
 			simple_done, sc);
 		break;
 	case STEP_RENAME:
 		engine_call(
-			a->ad, "container.rename",
+			&a->env.engine, "container.rename",
 			json_pack("{s:s, s:s}", "id", st->cur->id, "name", st->tgt->container_name),
 			simple_done, sc);
 		break;
@@ -1404,28 +1218,28 @@ static void step_run(struct apply *a, const struct step *st)
 			step_end(sc);
 			break;
 		}
-		engine_call(a->ad,
+		engine_call(&a->env.engine,
 			    st->kind == STEP_CREATE_VOLUME ? "volume.create" : "network.create",
 			    json_pack("{s:O}", "spec", cfg), simple_done, sc);
 		break;
 	case STEP_REMOVE_VOLUME:
-		engine_call(a->ad, "volume.remove", json_pack("{s:s}", "id", st->name), simple_done,
-			    sc);
+		engine_call(&a->env.engine, "volume.remove", json_pack("{s:s}", "id", st->name),
+			    simple_done, sc);
 		break;
 	case STEP_REMOVE_NETWORK:
-		engine_call(a->ad, "network.remove", json_pack("{s:s}", "id", st->name),
+		engine_call(&a->env.engine, "network.remove", json_pack("{s:s}", "id", st->name),
 			    simple_done, sc);
 		break;
 	case STEP_UPDATE_COMMIT:
-		if (commit_store(a->ad, ta->uuid, ta->app_id, ta->commit) == -1)
+		if (store_commit_set(a->env.db, ta->uuid, ta->app_id, ta->commit) == -1)
 			round_fail(a, "cannot store the current commit");
 		step_end(sc);
 		break;
 	case STEP_REBOOT: {
 		char err[512];
 
-		if (device_power(a->ad, 1, 0, "a service needs a reboot to start", err,
-				 sizeof(err)) == -1) {
+		if (a->env.hooks.reboot("a service needs a reboot to start", err, sizeof(err),
+					a->env.hooks.arg) == -1) {
 			a->lock_failed = 1;
 			round_fail(a, "%s", err);
 		} else {
@@ -1449,39 +1263,32 @@ static void round_step_done(struct apply *a)
 	round_end(a, a->only_noops);
 }
 
-static void image_removed(struct agentd *ad, int status, json_t *body, const char *err, void *arg)
+static void image_removed(int status, json_t *body, const char *err, void *arg)
 {
-	char *ref = arg;
-	sqlite3_stmt *st;
+	struct apply_str *r = arg;
 
 	(void)body;
 	if (err == NULL || status == 404) {
 		if (err == NULL)
-			devlog_system(ad, "Deleted image '%s'", ref);
-		if (sqlite3_prepare_v2(ad->db, "DELETE FROM pulled_image WHERE ref = ?", -1, &st,
-				       NULL) == SQLITE_OK) {
-			sqlite3_bind_text(st, 1, ref, -1, SQLITE_STATIC);
-			sqlite3_step(st);
-			sqlite3_finalize(st);
-		}
+			sysmsg("Deleted image '%s'", r->s);
+		store_image_forget(r->a->env.db, r->s);
 	} else {
-		log_warnx("cannot remove image %s: %s", ref, err);
+		log_warnx("cannot remove image %s: %s", r->s, err);
 	}
-	free(ref);
+	free(r);
 }
 
 /* Images agentd pulled that neither the target nor any container uses any
  * more are removed (not in local mode, where images are the developer's). */
 static void images_cleanup(struct apply *a)
 {
-	json_t *used = json_object(), *app, *svc, *c;
+	json_t *used = json_object(), *app, *svc, *c, *pulled, *p;
 	const char *k, *n;
-	sqlite3_stmt *st;
 	char ref[512];
 	size_t i;
 
 	if (json_is_true(json_object_get(a->target, "local")) ||
-	    config_truthy(a->target, "SUPERVISOR_LOCAL_MODE") || !config_managed(&a->ad->cfg)) {
+	    config_truthy(a->target, "SUPERVISOR_LOCAL_MODE") || !config_managed(a->env.cfg)) {
 		json_decref(used);
 		return;
 	}
@@ -1495,24 +1302,20 @@ static void images_cleanup(struct apply *a)
 		if (json_is_string(json_object_get(c, "ImageID")))
 			json_object_set_new(used, json_string_value(json_object_get(c, "ImageID")),
 					    json_true());
-	if (sqlite3_prepare_v2(a->ad->db, "SELECT ref FROM pulled_image", -1, &st, NULL) !=
-	    SQLITE_OK) {
-		json_decref(used);
-		return;
-	}
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		const char *r = (const char *)sqlite3_column_text(st, 0);
+	pulled = store_images_pulled(a->env.db);
+	json_array_foreach(pulled, i, p) {
+		const char *r = json_string_value(p);
 		const char *id = image_lookup(a->images, r);
 
 		if (json_object_get(used, r) != NULL || (id && json_object_get(used, id) != NULL))
 			continue;
 		if (json_object_get(a->fetching, r) != NULL)
 			continue;
-		devlog_system(a->ad, "Deleting image '%s'", r);
-		engine_call(a->ad, "image.remove", json_pack("{s:s}", "image", r), image_removed,
-			    strdup(r));
+		sysmsg("Deleting image '%s'", r);
+		engine_call(&a->env.engine, "image.remove", json_pack("{s:s}", "image", r),
+			    image_removed, apply_str_new(a, r));
 	}
-	sqlite3_finalize(st);
+	json_decref(pulled);
 	json_decref(used);
 }
 
@@ -1535,8 +1338,8 @@ static void round_plan(struct apply *a)
 		round_end(a, 0);
 		return;
 	}
-	boot_config_apply(a);
-	a->in.reboot_due = breadcrumb_due(a);
+	boot_config_apply(&a->boot, json_object_get(a->target, "config"));
+	a->in.reboot_due = boot_breadcrumb_due(&a->boot);
 	a->in.reboot_asked = a->reboot_asked || now_ms() < a->reboot_not_before;
 	a->nsteps = plan_steps(&a->in, a->steps, MAX_STEPS);
 	if (a->nsteps == 0)
@@ -1544,7 +1347,8 @@ static void round_plan(struct apply *a)
 	if (a->nsteps == 0) {
 		if (!a->applied) {
 			log_info("apply: target state applied");
-			cloud_report_state(a->ad);
+			if (a->env.hooks.applied != NULL)
+				a->env.hooks.applied(a->env.hooks.arg);
 			a->applies++;
 			if (a->apply_started_ms)
 				a->apply_ms_total += now_ms() - a->apply_started_ms;
@@ -1581,16 +1385,17 @@ static void round_plan(struct apply *a)
 	round_step_done(a);
 }
 
-static void inspect_done(struct agentd *ad, int status, json_t *body, const char *err, void *arg)
+static void inspect_done(int status, json_t *body, const char *err, void *arg)
 {
-	struct apply *a = ad->apply;
-	char *id = arg;
+	struct apply_str *r = arg;
+	struct apply *a = r->a;
+	const char *id = r->s;
 
 	if (err == NULL && status == 200 && json_is_object(json_object_get(body, "Config")))
 		json_object_set(a->image_config, id, json_object_get(body, "Config"));
 	else
 		round_fail(a, "cannot inspect image %s: %s", id, err ? err : "engine error");
-	free(id);
+	free(r);
 	if (--a->pending == 0) {
 		if (a->failed)
 			round_end(a, 0);
@@ -1617,18 +1422,20 @@ static void gather_images(struct apply *a)
 				continue;
 			json_object_set_new(a->image_config, id, json_null()); /* in flight */
 			a->pending++;
-			engine_call(a->ad, "image.inspect", json_pack("{s:s}", "image", id),
-				    inspect_done, strdup(id));
+			engine_call(&a->env.engine, "image.inspect",
+				    json_pack("{s:s}", "image", id), inspect_done,
+				    apply_str_new(a, id));
 		}
 	}
 	if (--a->pending == 0)
 		round_plan(a);
 }
 
-static void list_done(struct agentd *ad, int status, json_t *body, const char *err, void *arg)
+static void list_done(int status, json_t *body, const char *err, void *arg)
 {
-	struct apply *a = ad->apply;
-	json_t **slot = arg;
+	struct gather_slot *g = arg;
+	struct apply *a = g->a;
+	json_t **slot = g->slot;
 
 	if (err != NULL || status != 200)
 		round_fail(a, "cannot read the engine's state: %s", err ? err : "engine error");
@@ -1657,7 +1464,7 @@ static void apply_round(struct apply *a)
 {
 	if (a->busy)
 		return;
-	if (!a->ad->engine_up || a->ad->d[D_ENGINECTL].state != DS_READY) {
+	if (!engine_ready(&a->env.engine)) {
 		log_debug("apply: waiting for the engine");
 		return; /* the engine's arrival triggers us */
 	}
@@ -1665,105 +1472,69 @@ static void apply_round(struct apply *a)
 	a->failed = a->lock_failed = 0;
 	a->reason[0] = '\0';
 	a->pending = 4;
-	engine_call(a->ad, "containers.list",
+	engine_call(&a->env.engine, "containers.list",
 		    json_pack("{s:b, s:[s]}", "all", 1, "labels", "io.balena.supervised"),
-		    list_done, &a->containers);
-	engine_call(a->ad, "images.list", json_object(), list_done, &a->images);
+		    list_done, &a->gather[0]);
+	engine_call(&a->env.engine, "images.list", json_object(), list_done, &a->gather[1]);
 	/* All of them: supervisor0 has no label of ours (read_named filters). */
-	engine_call(a->ad, "networks.list", json_object(), list_done, &a->networks);
-	engine_call(a->ad, "volumes.list", json_pack("{s:[s]}", "labels", "io.balena.supervised"),
-		    list_done, &a->volumes);
+	engine_call(&a->env.engine, "networks.list", json_object(), list_done, &a->gather[2]);
+	engine_call(&a->env.engine, "volumes.list",
+		    json_pack("{s:[s]}", "labels", "io.balena.supervised"), list_done,
+		    &a->gather[3]);
 }
 
-void apply_progress(struct agentd *ad, const char *image, int percent)
+void apply_progress(struct apply *a, const char *image, int percent)
 {
-	struct apply *a = ad->apply;
-
 	if (a != NULL && json_object_get(a->fetching, image) != NULL)
 		json_object_set_new(a->fetching, image, json_integer(percent));
 }
 
 /* --- Set-up ------------------------------------------------------------- */
 
-static json_t *apply_preload(struct agentd *ad)
-{
-	char path[PATH_MAX], done[PATH_MAX + 16], err[512];
-	json_error_t jerr;
-	json_t *raw, *t;
-
-	snprintf(path, sizeof(path), "%s/apps.json", ad->data_dir);
-	if (access(path, F_OK) != 0)
-		return NULL;
-	if ((raw = json_load_file(path, 0, &jerr)) == NULL) {
-		log_error("preload %s: %s (line %d): ignored", path, jerr.text, jerr.line);
-		return NULL;
-	}
-	t = target_from_preload(raw, err, sizeof(err));
-	if (t == NULL) {
-		json_decref(raw);
-		log_error("preload %s: %s: ignored", path, err);
-		return NULL;
-	}
-	if (json_is_true(json_object_get(raw, "pinDevice"))) {
-		/* once provisioned, the device is pinned to the preloaded release */
-		void *it = json_object_iter(json_object_get(t, "apps"));
-		json_t *app = it ? json_object_iter_value(it) : NULL;
-		json_t *pin = json_pack("{s:O?, s:O?}", "app", json_object_get(app, "id"), "commit",
-					json_object_get(app, "commit"));
-		char *text = pin ? json_dumps(pin, JSON_COMPACT) : NULL;
-
-		if (app != NULL && text != NULL && db_config_set(ad->db, "pinDevice", text) == -1)
-			log_warnx("preload: cannot record pinDevice");
-		free(text);
-		json_decref(pin);
-	}
-	json_decref(raw);
-	json_object_set_new(t, "local", json_true());
-	snprintf(done, sizeof(done), "%s.preloaded", path);
-	if (rename(path, done) == -1)
-		log_warn("cannot rename %s", path);
-	log_info("preloaded apps from %s", path);
-	return t;
-}
-
-int apply_init(struct agentd *ad)
+struct apply *apply_new(const struct apply_env *env)
 {
 	struct apply *a = calloc(1, sizeof(*a));
 	char err[512];
 	json_t *pre;
 
 	if (a == NULL)
-		return -1;
-	a->ad = ad;
-	a->boot_time = boot_time();
-	read_boot_id(a->boot_id, sizeof(a->boot_id));
+		return NULL;
+	a->env = *env;
+	boot_init(&a->boot, env->run_dir, env->data_dir, env->boot_dir, env->id->type);
+	a->gather[0] = (struct gather_slot){a, &a->containers};
+	a->gather[1] = (struct gather_slot){a, &a->images};
+	a->gather[2] = (struct gather_slot){a, &a->networks};
+	a->gather[3] = (struct gather_slot){a, &a->volumes};
 	a->image_config = json_object();
 	a->locked = json_object();
 	a->fetching = json_object();
 	a->rejected = json_object();
 	a->contract_logged = json_object();
-	a->ev_timer = evtimer_new(ad->base, apply_on_timer, a);
-	ad->apply = a;
-	a->target = target_load(ad);
-	if (a->target == NULL && (pre = apply_preload(ad)) != NULL) {
-		if (target_store(ad, pre, err, sizeof(err)) == -1)
+	a->ev_timer = evtimer_new(env->base, apply_on_timer, a);
+	if (a->image_config == NULL || a->locked == NULL || a->fetching == NULL ||
+	    a->rejected == NULL || a->contract_logged == NULL || a->ev_timer == NULL) {
+		apply_free(a);
+		return NULL;
+	}
+	a->target = store_target_load(env->db);
+	if (a->target == NULL && (pre = store_preload(env->db, env->data_dir)) != NULL) {
+		if (store_target_save(env->db, pre, err, sizeof(err)) == -1)
 			log_error("preload: %s", err);
 		a->target = pre;
 	}
 	if (a->target == NULL)
 		a->target = json_pack("{s:s, s:{}, s:b, s:{}}", "name", "", "config", "local", 0,
 				      "apps");
-	return 0;
+	return a;
 }
 
-void apply_free(struct agentd *ad)
+void apply_free(struct apply *a)
 {
-	struct apply *a = ad->apply;
-
 	if (a == NULL)
 		return;
 	round_free(a);
-	event_free(a->ev_timer);
+	if (a->ev_timer != NULL)
+		event_free(a->ev_timer);
 	json_decref(a->target);
 	json_decref(a->image_config);
 	json_decref(a->locked);
@@ -1771,14 +1542,12 @@ void apply_free(struct agentd *ad)
 	json_decref(a->rejected);
 	json_decref(a->contract_logged);
 	free(a);
-	ad->apply = NULL;
 }
 
 /* --- Status for the API --------------------------------------------------- */
 
-json_t *apply_status(struct agentd *ad)
+json_t *apply_status(struct apply *a)
 {
-	struct apply *a = ad->apply;
 	json_t *images = json_array(), *v;
 	const char *k;
 	int total = 0, n = 0;
@@ -1794,9 +1563,8 @@ json_t *apply_status(struct agentd *ad)
 			 n ? json_integer(total / n) : json_null(), "images", images);
 }
 
-void apply_metrics(struct agentd *ad, char *buf, size_t len)
+void apply_metrics(struct apply *a, char *buf, size_t len)
 {
-	struct apply *a = ad->apply;
 
 	snprintf(buf, len,
 		 "# HELP agentd_apply_total Targets fully applied.\n"
@@ -1811,9 +1579,8 @@ void apply_metrics(struct agentd *ad, char *buf, size_t len)
 		 a->applies, (double)a->apply_ms_total / 1000.0, a->rounds, a->rounds_failed);
 }
 
-void apply_reboot_failed(struct agentd *ad)
+void apply_reboot_failed(struct apply *a)
 {
-	struct apply *a = ad->apply;
 	uint64_t wait = 30000;
 	unsigned i;
 
@@ -1827,12 +1594,12 @@ void apply_reboot_failed(struct agentd *ad)
 	apply_schedule(a, wait);
 }
 
-int apply_app_locked(struct agentd *ad, const char *uuid)
+int apply_app_locked(struct apply *a, const char *uuid)
 {
-	return json_object_get(ad->apply->locked, uuid) != NULL;
+	return json_object_get(a->locked, uuid) != NULL;
 }
 
-int apply_app_rejected(struct agentd *ad, const char *uuid)
+int apply_app_rejected(struct apply *a, const char *uuid)
 {
-	return json_object_get(ad->apply->rejected, uuid) != NULL;
+	return json_object_get(a->rejected, uuid) != NULL;
 }

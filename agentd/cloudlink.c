@@ -1,5 +1,5 @@
 /*
- * cloud.c - agentd's side of cloudsyncd: the config it needs (from
+ * cloudlink.c - agentd's side of cloudsyncd: the config it needs (from
  * config.json: endpoint, uuid, keys, root CA), the provisioning result it
  * reports (written to config.json atomically), the targets it fetches
  * (validated again here, then applied unless in local mode), and the state
@@ -17,6 +17,8 @@
 #include "agentd.h"
 #include "db.h"
 #include "log.h"
+#include "netinfo.h"
+#include "sysmsg.h"
 #include "target.h"
 
 /* Decode base64 (balenaRootCA); NULL if it is not base64. malloc'd. */
@@ -56,33 +58,6 @@ static void cache_path(struct agentd *ad, char *buf, size_t len)
 	snprintf(buf, len, "%s/state-report-cache", ad->run_dir);
 }
 
-int cloud_prepare(struct agentd *ad, char *err, size_t errlen)
-{
-	unsigned char rnd[16];
-	char key[33];
-	int i;
-
-	if (!config_managed(&ad->cfg))
-		return 0;
-	if (json_string_value(json_object_get(ad->cfg.root, "deviceApiKey")) != NULL)
-		return 0;
-	/* The device makes its own API key; the cloud never hands one out. */
-	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
-		return snprintf(err, errlen, "getrandom failed"), -1;
-	for (i = 0; i < 16; i++)
-		snprintf(key + 2 * i, 3, "%02x", rnd[i]);
-	json_object_set_new(ad->cfg.root, "deviceApiKey", json_string(key));
-	return config_write_atomic(ad->config_path, ad->cfg.root, err, errlen);
-}
-
-static int local_mode_on(struct agentd *ad)
-{
-	const char *s = json_string_value(json_object_get(
-		json_object_get(apply_target(ad), "config"), "SUPERVISOR_LOCAL_MODE"));
-
-	return s && (!strcmp(s, "1") || !strcasecmp(s, "true") || !strcasecmp(s, "on"));
-}
-
 /* What the first report to this API endpoint says, unless it was made:
  * config.json values that differ from their defaults and that the target
  * does not set (the target's own come from the cloud), and the initial
@@ -90,7 +65,7 @@ static int local_mode_on(struct agentd *ad)
 static void initial_report(struct agentd *ad, json_t *c)
 {
 	json_t *root = ad->cfg.root, *vars = json_object(), *v;
-	json_t *target = json_object_get(apply_target(ad), "config");
+	json_t *target = json_object_get(apply_target(ad->apply), "config");
 	const char *endpoint = json_string_value(json_object_get(root, "apiEndpoint"));
 	char *done = db_config_get(ad->db, "initialConfigReported");
 	const char *name = json_string_value(json_object_get(root, "initialDeviceName"));
@@ -113,7 +88,7 @@ static void initial_report(struct agentd *ad, json_t *c)
 			    json_pack("{s:o, s:s?}", "config", vars, "device_name", name));
 }
 
-void cloud_config(struct agentd *ad, json_t *c)
+void cloudlink_config(struct agentd *ad, json_t *c)
 {
 	json_t *root = ad->cfg.root, *poll;
 	const char *ca = json_string_value(json_object_get(root, "balenaRootCA"));
@@ -123,14 +98,14 @@ void cloud_config(struct agentd *ad, json_t *c)
 	if (!config_managed(&ad->cfg))
 		return;
 	json_object_set_new(c, "api_endpoint", json_string(ad->cfg.api_endpoint));
-	json_object_set_new(c, "uuid", json_string(ad->device_uuid));
+	json_object_set_new(c, "uuid", json_string(ad->id.uuid));
 	json_object_set(c, "device_api_key", json_object_get(root, "deviceApiKey"));
 	if (json_is_string(json_object_get(root, "apiKey")))
 		json_object_set(c, "provisioning_key", json_object_get(root, "apiKey"));
 	if (json_object_get(root, "applicationId"))
 		json_object_set(c, "application", json_object_get(root, "applicationId"));
-	json_object_set_new(c, "device_type", json_string(ad->device_type));
-	json_object_set_new(c, "os_version", json_string(ad->os_version));
+	json_object_set_new(c, "device_type", json_string(ad->id.type));
+	json_object_set_new(c, "os_version", json_string(ad->id.os_version));
 	json_object_set_new(c, "os_variant",
 			    json_string(json_is_true(json_object_get(root, "developmentMode"))
 						? "dev"
@@ -154,7 +129,7 @@ void cloud_config(struct agentd *ad, json_t *c)
 		json_object_set(c, "poll_interval_ms", poll);
 	{
 		/* the device config vars, as last stored, win over config.json */
-		json_t *cfg = json_object_get(apply_target(ad), "config");
+		json_t *cfg = json_object_get(apply_target(ad->apply), "config");
 		const char *p = json_string_value(json_object_get(cfg, "SUPERVISOR_POLL_INTERVAL"));
 		const char *t =
 			json_string_value(json_object_get(cfg, "SUPERVISOR_API_REQUEST_TIMEOUT"));
@@ -194,7 +169,7 @@ void cloud_config(struct agentd *ad, json_t *c)
 	}
 }
 
-static int cloud_provisioned(struct agentd *ad, json_t *body)
+static int cloudlink_provisioned(struct agentd *ad, json_t *body)
 {
 	json_int_t id, at;
 	char err[512];
@@ -212,54 +187,54 @@ static int cloud_provisioned(struct agentd *ad, json_t *body)
 
 /* SUPERVISOR_POLL_INTERVAL and SUPERVISOR_API_REQUEST_TIMEOUT, for cloudsyncd
  * (invalid values were replaced by their defaults already). */
-void cloud_send_settings(struct agentd *ad, json_t *config)
+static void cloudlink_send_settings(struct agentd *ad, json_t *config)
 {
-	struct daemon *d = &ad->d[D_CLOUDSYNCD];
+	struct chan *ch = supervisor_chan(&ad->sv, D_CLOUDSYNCD);
 	const char *poll = json_string_value(json_object_get(config, "SUPERVISOR_POLL_INTERVAL"));
 	const char *timeout =
 		json_string_value(json_object_get(config, "SUPERVISOR_API_REQUEST_TIMEOUT"));
 	json_t *m;
 
-	if (d->state != DS_READY || d->ch == NULL || (poll == NULL && timeout == NULL))
+	if (ch == NULL || (poll == NULL && timeout == NULL))
 		return;
 	m = json_object();
 	if (poll != NULL && atol(poll) > 0)
 		json_object_set_new(m, "poll_interval_ms", json_integer(atol(poll)));
 	if (timeout != NULL && atol(timeout) > 0)
 		json_object_set_new(m, "request_timeout_ms", json_integer(atol(timeout)));
-	chan_send_json(d->ch, MSG_CLOUD_SETTINGS, 0, 0, m);
+	chan_send_json(ch, MSG_CLOUD_SETTINGS, 0, 0, m);
 	json_decref(m);
 }
 
-static int cloud_target(struct agentd *ad, json_t *body)
+static int cloudlink_target(struct agentd *ad, json_t *body)
 {
 	json_t *raw = json_object_get(body, "target"), *t;
 	char err[512];
 
 	if (!json_is_object(raw))
 		return -1;
-	if (local_mode_on(ad)) {
+	if (apply_local_mode(ad->apply)) {
 		log_debug("local mode: the cloud's target is not applied");
 		return 0;
 	}
-	if ((t = target_from_v3(raw, ad->device_uuid, err, sizeof(err))) == NULL) {
-		devlog_system(ad, "Could not move to new release: %s", err);
+	if ((t = target_from_v3(raw, ad->id.uuid, err, sizeof(err))) == NULL) {
+		sysmsg("Could not move to new release: %s", err);
 		return 0; /* a bad target is the cloud's fault, not cloudsyncd's */
 	}
 	json_object_set_new(t, "local", json_false());
-	cloud_send_settings(ad, json_object_get(t, "config"));
-	if (json_equal(t, apply_target(ad))) {
+	cloudlink_send_settings(ad, json_object_get(t, "config"));
+	if (json_equal(t, apply_target(ad->apply))) {
 		json_decref(t);
 		return 0;
 	}
-	if (apply_set_target(ad, t, err, sizeof(err)) == -1)
+	if (apply_set_target(ad->apply, t, err, sizeof(err)) == -1)
 		log_error("%s", err);
 	return 0;
 }
 
 /* What the cloud has of our state, kept across restarts of cloudsyncd and
  * agentd (the run dir lives until the device reboots). */
-static int cloud_reported(struct agentd *ad, json_t *body)
+static int cloudlink_reported(struct agentd *ad, json_t *body)
 {
 	json_t *sent = json_object_get(body, "sent");
 	char path[PATH_MAX], err[512];
@@ -273,7 +248,7 @@ static int cloud_reported(struct agentd *ad, json_t *body)
 }
 
 /* Done once per API endpoint (facts §3.2 step 3). */
-static int cloud_initial_reported(struct agentd *ad, json_t *body)
+static int cloudlink_initial_reported(struct agentd *ad, json_t *body)
 {
 	const char *endpoint = json_string_value(json_object_get(body, "endpoint"));
 
@@ -285,30 +260,47 @@ static int cloud_initial_reported(struct agentd *ad, json_t *body)
 	return 0;
 }
 
-int cloud_dispatch(struct daemon *d, uint32_t type, json_t *body)
+static int cloudlink_dispatch(struct daemon *d, const struct frame_hdr *hdr, json_t *body,
+			      void *arg)
 {
-	if (type == MSG_CLOUD_PINNED) {
-		db_config_set(d->ad->db, "pinDevice", NULL);
+	struct agentd *ad = arg;
+
+	(void)d;
+	switch (hdr->type) {
+	case MSG_CLOUD_PINNED:
+		db_config_set(ad->db, "pinDevice", NULL);
 		log_info("the preloaded release is pinned");
 		return 0;
+	case MSG_CLOUD_INITIAL_REPORTED:
+		return cloudlink_initial_reported(ad, body);
+	case MSG_CLOUD_REPORTED:
+		return cloudlink_reported(ad, body);
+	case MSG_CLOUD_PROVISIONED:
+		return cloudlink_provisioned(ad, body);
+	case MSG_CLOUD_TARGET:
+		return cloudlink_target(ad, body);
+	default:
+		return -1;
 	}
-	if (type == MSG_CLOUD_INITIAL_REPORTED)
-		return cloud_initial_reported(d->ad, body);
-	if (type == MSG_CLOUD_REPORTED)
-		return cloud_reported(d->ad, body);
-	if (type == MSG_CLOUD_PROVISIONED)
-		return cloud_provisioned(d->ad, body);
-	if (type == MSG_CLOUD_TARGET)
-		return cloud_target(d->ad, body);
-	return -1;
 }
 
-void cloud_poll(struct agentd *ad)
+void cloudlink_init(struct agentd *ad)
 {
-	struct daemon *d = &ad->d[D_CLOUDSYNCD];
+	static const enum msg_type types[] = {MSG_CLOUD_PROVISIONED, MSG_CLOUD_TARGET,
+					      MSG_CLOUD_REPORTED, MSG_CLOUD_INITIAL_REPORTED,
+					      MSG_CLOUD_PINNED};
+	size_t i;
 
-	if (d->state == DS_READY && d->ch != NULL && config_managed(&ad->cfg))
-		chan_send_json(d->ch, MSG_CLOUD_POLL, 0, 0, NULL);
+	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		supervisor_on(&ad->sv, types[i], cloudlink_dispatch, ad);
+}
+
+void cloudlink_poll(struct agentd *ad)
+{
+	struct chan *ch = supervisor_chan(&ad->sv, D_CLOUDSYNCD);
+
+	if (ch != NULL && config_managed(&ad->cfg))
+		chan_send_json(ch, MSG_CLOUD_POLL, 0, 0, NULL);
 }
 
 /* Hardware metrics for the report (facts §2.4), or nulls when
@@ -317,7 +309,7 @@ static void report_metrics(struct agentd *ad, json_t *r)
 {
 	static unsigned long long last_busy, last_total;
 	const char *hw = json_string_value(json_object_get(
-		json_object_get(apply_target(ad), "config"), "SUPERVISOR_HARDWARE_METRICS"));
+		json_object_get(apply_target(ad->apply), "config"), "SUPERVISOR_HARDWARE_METRICS"));
 	unsigned long long v[8] = {0}, busy, total;
 	long mem_total = 0, mem_avail = 0, temp = -1;
 	char line[256];
@@ -387,26 +379,26 @@ static const char *svc_status(json_t *c)
 	return st ? st : "exited";
 }
 
-static void report_containers(struct agentd *ad, json_t *list, const char *err, void *arg)
+static void report_containers(json_t *list, const char *err, void *arg)
 {
-	struct daemon *d = &ad->d[D_CLOUDSYNCD];
-	json_t *report, *apps = json_object(), *app, *svc, *ct, *st = apply_status(ad);
+	struct agentd *ad = arg;
+	struct chan *ch = supervisor_chan(&ad->sv, D_CLOUDSYNCD);
+	json_t *report, *apps = json_object(), *app, *svc, *ct, *st = apply_status(ad->apply);
 	const char *uuid, *name;
-	char *key = api_key_for(ad, 0, NULL);
+	char *key = keys_for(&ad->keys, 0, NULL);
 	size_t i;
 	int applied = !strcmp(json_string_value(json_object_get(st, "appState")), "applied");
 	char ips[512], macs[512];
 
 	netinfo_addresses(ips, sizeof(ips), macs, sizeof(macs));
 
-	(void)arg;
 	json_decref(st);
-	if (err != NULL || d->ch == NULL) {
+	if (err != NULL || ch == NULL) {
 		json_decref(apps);
 		free(key);
 		return;
 	}
-	json_object_foreach(json_object_get(apply_target(ad), "apps"), uuid, app) {
+	json_object_foreach(json_object_get(apply_target(ad->apply), "apps"), uuid, app) {
 		json_t *services = json_object();
 		long long id = json_integer_value(json_object_get(app, "id"));
 
@@ -432,55 +424,55 @@ static void report_containers(struct agentd *ad, json_t *list, const char *err, 
 					      json_object_get(app, "commit"), "releases",
 					      json_string_value(json_object_get(app, "commit")),
 					      "update_status",
-					      apply_app_rejected(ad, uuid) ? "rejected"
-					      : applied                    ? "done"
-									   : "applying changes",
+					      apply_app_rejected(ad->apply, uuid) ? "rejected"
+					      : applied                           ? "done"
+							: "applying changes",
 					      "services", services));
 	}
 	report = json_pack("{s:i, s:s, s:s, s:s, s:s, s:n, s:s, s:s, s:n, s:s, s:s}", "api_port",
 			   ad->cfg.listen_port, "api_secret", key ? key : "", "os_version",
-			   ad->os_version, "os_variant",
+			   ad->id.os_version, "os_variant",
 			   json_is_true(json_object_get(ad->cfg.root, "developmentMode")) ? "dev"
 											  : "prod",
 			   "supervisor_version", "19.0.0+agentd." AGENTD_VERSION_STR,
 			   "provisioning_progress", "provisioning_state", "", "status", "Idle",
 			   "logs_channel", "ip_address", ips, "mac_address", macs);
 	report_metrics(ad, report);
-	if (local_mode_on(ad))
+	if (apply_local_mode(ad->apply))
 		json_decref(apps); /* local mode: the cloud hears nothing of the apps */
 	else
 		json_object_set_new(report, "apps", apps);
 	st = json_pack("{s:o}", "report", report);
-	chan_send_json(d->ch, MSG_CLOUD_REPORT, 0, 0, st);
+	chan_send_json(ch, MSG_CLOUD_REPORT, 0, 0, st);
 	json_decref(st);
 	free(key);
 }
 
-void cloud_report_state(struct agentd *ad)
+void cloudlink_report_state(struct agentd *ad)
 {
-	if (!config_managed(&ad->cfg) || ad->d[D_CLOUDSYNCD].state != DS_READY)
+	if (!config_managed(&ad->cfg) || supervisor_chan(&ad->sv, D_CLOUDSYNCD) == NULL)
 		return;
-	engine_containers(ad, report_containers, NULL);
+	containers_get(ad, report_containers, ad);
 }
 
 /* --- Tags ------------------------------------------------------------------ */
 
-void cloud_send_tags(struct agentd *ad)
+void cloudlink_send_tags(struct agentd *ad)
 {
-	struct daemon *d = &ad->d[D_CLOUDSYNCD];
+	struct chan *ch = supervisor_chan(&ad->sv, D_CLOUDSYNCD);
 	char *text = db_config_get(ad->db, "targetTags");
 	json_t *tags = text ? json_loads(text, 0, NULL) : NULL, *m;
 
 	free(text);
-	if (tags != NULL && d->state == DS_READY && d->ch != NULL && config_managed(&ad->cfg)) {
+	if (tags != NULL && ch != NULL && config_managed(&ad->cfg)) {
 		m = json_pack("{s:O}", "tags", tags);
-		chan_send_json(d->ch, MSG_CLOUD_TAGS, 0, 0, m);
+		chan_send_json(ch, MSG_CLOUD_TAGS, 0, 0, m);
 		json_decref(m);
 	}
 	json_decref(tags);
 }
 
-int cloud_set_tags(struct agentd *ad, json_t *tags)
+int cloudlink_set_tags(struct agentd *ad, json_t *tags)
 {
 	char *text = json_dumps(tags, JSON_COMPACT | JSON_SORT_KEYS);
 	int rc;
@@ -490,15 +482,15 @@ int cloud_set_tags(struct agentd *ad, json_t *tags)
 	rc = db_config_set(ad->db, "targetTags", text);
 	free(text);
 	if (rc == 0)
-		cloud_send_tags(ad);
+		cloudlink_send_tags(ad);
 	return rc;
 }
 
-int cloud_get_tags(struct agentd *ad, chan_reply_cb cb, void *arg)
+int cloudlink_get_tags(struct agentd *ad, chan_reply_cb cb, void *arg)
 {
-	struct daemon *d = &ad->d[D_CLOUDSYNCD];
+	struct chan *ch = supervisor_chan(&ad->sv, D_CLOUDSYNCD);
 
-	if (!config_managed(&ad->cfg) || d->state != DS_READY || d->ch == NULL)
+	if (!config_managed(&ad->cfg) || ch == NULL)
 		return -1;
-	return chan_request(d->ch, MSG_CLOUD_TAGS_GET, NULL, cb, arg);
+	return chan_request(ch, MSG_CLOUD_TAGS_GET, NULL, cb, arg);
 }

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agentd.h"
+#include "netinfo.h"
 
 /* ^(?:(?:balena|docker|rce|tun)[0-9]+|tun[0-9]+|resin-vpn|lo|resin-dns|supervisor0|
  *   balena-redsocks|resin-redsocks|br-[0-9a-f]{12})$ and veths */

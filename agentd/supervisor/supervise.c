@@ -20,8 +20,9 @@
 
 #include <event2/buffer.h>
 
-#include "agentd.h"
+#include "clock.h"
 #include "log.h"
+#include "supervisor.h"
 
 #ifndef AGENTD_LIBEXEC_DIR
 #define AGENTD_LIBEXEC_DIR "/usr/local/libexec/agentd"
@@ -33,14 +34,6 @@
 extern char **environ;
 
 const enum daemon_id daemon_order[3] = {D_ENGINECTL, D_APID, D_CLOUDSYNCD};
-
-uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void ms_to_tv(uint64_t ms, struct timeval *tv)
 {
@@ -69,56 +62,76 @@ static int supervise_find(struct daemon *d, const char *self_exe)
 	return -1;
 }
 
-int supervise_init(struct agentd *ad, const char *self_exe)
+static void supervise_seccomp_record(const struct seccomp_record *rec, void *arg);
+
+int supervise_init(struct supervisor *sv, struct event_base *base, const char *self_exe,
+		   const struct supervisor_conf *conf)
 {
 	int i;
 
-	ad->healthy = 1;
+	sv->base = base;
+	sv->conf = *conf;
+	sv->healthy = 1;
+	notify_init(&sv->notify);
 	for (i = D_ENGINECTL; i < D_COUNT; i++) {
-		struct daemon *d = &ad->d[i];
+		struct daemon *d = &sv->d[i];
 
-		d->ad = ad;
+		d->sv = sv;
 		d->id = (enum daemon_id)i;
 		d->name = daemon_names[i];
 		d->state = DS_DOWN;
 		if (supervise_find(d, self_exe) == -1)
 			return -1;
-		d->ev_timer = evtimer_new(ad->base, supervise_on_timer, d);
-		d->ev_sigsys = evtimer_new(ad->base, supervise_on_sigsys_wait, d);
+		d->ev_timer = evtimer_new(sv->base, supervise_on_timer, d);
+		d->ev_sigsys = evtimer_new(sv->base, supervise_on_sigsys_wait, d);
 		if (d->ev_timer == NULL || d->ev_sigsys == NULL)
 			return -1;
 	}
+	sv->kmsg = kmsg_open(base, supervise_seccomp_record, sv);
 	return 0;
 }
 
-static void supervise_status(struct agentd *ad)
+void supervisor_on(struct supervisor *sv, enum msg_type type, supervisor_msg_fn fn, void *arg)
+{
+	sv->on[type].fn = fn;
+	sv->on[type].arg = arg;
+}
+
+struct chan *supervisor_chan(struct supervisor *sv, enum daemon_id id)
+{
+	struct daemon *d = &sv->d[id];
+
+	return d->state == DS_READY ? d->ch : NULL;
+}
+
+static void supervise_status(struct supervisor *sv)
 {
 	char buf[256];
 	size_t off = 0;
 	int i, ready = 0;
 
 	for (i = D_ENGINECTL; i < D_COUNT; i++) {
-		if (ad->d[i].state == DS_READY)
+		if (sv->d[i].state == DS_READY)
 			ready++;
-		else if (ad->d[i].state == DS_FAILED)
+		else if (sv->d[i].state == DS_FAILED)
 			off += (size_t)snprintf(buf + off, sizeof(buf) - off, ", %s down",
-						ad->d[i].name);
+						sv->d[i].name);
 	}
 	buf[off] = '\0';
-	notify_send(&ad->notify, "STATUS=%d/3 children ready%s%s", ready, buf,
-		    ad->healthy ? "" : " (unhealthy)");
+	notify_send(&sv->notify, "STATUS=%d/3 children ready%s%s", ready, buf,
+		    sv->healthy ? "" : " (unhealthy)");
 }
 
 /* Children are started in order, each without waiting for the one before:
  * apid answers /ping while enginectl is still loading its libraries. Nothing
  * reaches the engine before enginectl's handshake (apply.c waits for it). */
-void supervise_start(struct agentd *ad)
+void supervise_start(struct supervisor *sv)
 {
 	size_t i;
 
-	notify_send(&ad->notify, "STATUS=starting children");
+	notify_send(&sv->notify, "STATUS=starting children");
 	for (i = 0; i < 3; i++)
-		supervise_spawn(&ad->d[daemon_order[i]]);
+		supervise_spawn(&sv->d[daemon_order[i]]);
 }
 
 static void supervise_on_log(struct bufferevent *be, void *arg)
@@ -179,38 +192,96 @@ static char **supervise_child_env(void)
 	return env;
 }
 
+void supervise_health(struct supervisor *sv)
+{
+	struct daemon *api = &sv->d[D_APID];
+	char reason[256] = "";
+	json_t *body;
+	int i;
+
+	for (i = D_ENGINECTL; i < D_COUNT; i++) {
+		if (sv->d[i].state == DS_FAILED) {
+			snprintf(reason, sizeof(reason), "%s is down: restarted too often",
+				 sv->d[i].name);
+			break;
+		}
+	}
+	sv->healthy = reason[0] == '\0';
+	if (api->state != DS_READY || api->ch == NULL)
+		return;
+	body = json_pack("{s:b}", "healthy", sv->healthy);
+	if (body == NULL)
+		return;
+	if (!sv->healthy)
+		json_object_set_new(body, "reason", json_string(reason));
+	chan_send_json(api->ch, MSG_HEALTH, 0, 0, body);
+	json_decref(body);
+}
+
+/* Every frame from a child: the verdict of dispatch.c decides what happens
+ * to the child. */
+static void supervise_on_frame(struct chan *ch, const struct frame_hdr *hdr, const char *payload,
+			       int fd, void *arg)
+{
+	struct daemon *d = arg;
+	const char *why;
+
+	if (hdr == NULL) {
+		const char *err = chan_error(ch);
+
+		/* A closed channel is a child exiting: SIGCHLD does the rest. */
+		if (err != NULL && strcmp(err, "peer closed the channel") != 0) {
+			log_error("%s: bad frame: %s", d->name, err);
+			supervise_kill(d, "sent a malformed frame");
+		}
+		return;
+	}
+	if (fd >= 0)
+		close(fd); /* no child message carries a descriptor to agentd yet */
+	switch (dispatch_frame(d, hdr, payload, &why)) {
+	case DISPATCH_OK:
+		break;
+	case DISPATCH_READY:
+		supervise_ready(d);
+		break;
+	case DISPATCH_BAD:
+		supervise_kill(d, why);
+		break;
+	}
+}
+
 static void supervise_spawn(struct daemon *d)
 {
-	struct agentd *ad = d->ad;
+	struct supervisor *sv = d->sv;
 	char *argv[8], **env;
 	char vflag[8] = "-v";
-	int sv[2], lp[2], devnull, i, argc = 0;
+	int sp[2], lp[2], devnull, i, argc = 0;
 	struct timeval tv;
 	pid_t pid;
 
 	argv[argc++] = d->path;
-	if (ad->verbose > 0) {
-		for (i = 1; i < ad->verbose && i < 5; i++)
+	if (sv->conf.verbose > 0) {
+		for (i = 1; i < sv->conf.verbose && i < 5; i++)
 			vflag[i + 1] = 'v';
 		argv[argc++] = vflag;
 	}
 	argv[argc] = NULL;
 
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1) {
 		log_warn("%s: socketpair", d->name);
 		goto retry;
 	}
 	if (pipe2(lp, O_CLOEXEC) == -1) {
 		log_warn("%s: pipe", d->name);
-		close(sv[0]);
-		close(sv[1]);
+		close(sp[0]);
+		close(sp[1]);
 		goto retry;
 	}
 	if ((env = supervise_child_env()) == NULL ||
 	    (devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1) {
 		free(env);
-		close(sv[0]);
-		close(sv[1]);
+		close(sp[0]);
+		close(sp[1]);
 		close(lp[0]);
 		close(lp[1]);
 		goto retry;
@@ -219,8 +290,8 @@ static void supervise_spawn(struct daemon *d)
 		log_warn("%s: fork", d->name);
 		free(env);
 		close(devnull);
-		close(sv[0]);
-		close(sv[1]);
+		close(sp[0]);
+		close(sp[1]);
 		close(lp[0]);
 		close(lp[1]);
 		goto retry;
@@ -229,7 +300,7 @@ static void supervise_spawn(struct daemon *d)
 		/* Move the fds we pass above the fixed slots first, so that
 		 * dup2() below never clobbers one of them. dup2() clears
 		 * FD_CLOEXEC on the copies; everything else closes at exec. */
-		int cfd = fcntl(sv[1], F_DUPFD_CLOEXEC, 10);
+		int cfd = fcntl(sp[1], F_DUPFD_CLOEXEC, 10);
 		int lfd = fcntl(lp[1], F_DUPFD_CLOEXEC, 10);
 		int nfd = fcntl(devnull, F_DUPFD_CLOEXEC, 10);
 		sigset_t none;
@@ -246,7 +317,7 @@ static void supervise_spawn(struct daemon *d)
 	}
 	free(env);
 	close(devnull);
-	close(sv[1]);
+	close(sp[1]);
 	close(lp[1]);
 	d->pid = pid;
 	d->starts++;
@@ -254,14 +325,14 @@ static void supervise_spawn(struct daemon *d)
 	d->missed_pings = 0;
 	d->kill_reason = NULL;
 	d->started_ms = now_ms();
-	restart_note_start(&d->rs, &ad->set.policy[d->id], d->started_ms);
+	restart_note_start(&d->rs, &sv->conf.policy[d->id], d->started_ms);
 	d->state = DS_HANDSHAKE;
-	d->ch = chan_new(ad->base, sv[0], PROTO_MAX_PAYLOAD, dispatch_child, d);
-	d->logbe = bufferevent_socket_new(ad->base, lp[0], BEV_OPT_CLOSE_ON_FREE);
+	d->ch = chan_new(sv->base, sp[0], PROTO_MAX_PAYLOAD, supervise_on_frame, d);
+	d->logbe = bufferevent_socket_new(sv->base, lp[0], BEV_OPT_CLOSE_ON_FREE);
 	if (d->ch == NULL || d->logbe == NULL) {
 		log_error("%s: cannot watch the new child", d->name);
 		if (d->ch == NULL)
-			close(sv[0]);
+			close(sp[0]);
 		if (d->logbe == NULL)
 			close(lp[0]);
 		supervise_kill(d, "could not be watched");
@@ -269,7 +340,7 @@ static void supervise_spawn(struct daemon *d)
 	}
 	bufferevent_setcb(d->logbe, supervise_on_log, NULL, supervise_on_log_event, d);
 	bufferevent_enable(d->logbe, EV_READ);
-	ms_to_tv(ad->set.handshake_timeout_ms, &tv);
+	ms_to_tv(sv->conf.handshake_timeout_ms, &tv);
 	evtimer_add(d->ev_timer, &tv);
 	log_debug("%s: started, pid %d", d->name, (int)pid);
 	return;
@@ -296,26 +367,24 @@ void supervise_kill(struct daemon *d, const char *reason)
 
 void supervise_ready(struct daemon *d)
 {
-	struct agentd *ad = d->ad;
+	struct supervisor *sv = d->sv;
 	int i, all = 1;
 
 	evtimer_del(d->ev_timer);
 	d->state = DS_READY;
 	log_info("%s: ready (pid %d)", d->name, (int)d->pid);
-	if (d->id == D_APID) {
-		dispatch_health(ad);
-		api_send_auth(ad);
-	}
-	if (d->id == D_CLOUDSYNCD)
-		cloud_send_tags(ad);
+	if (d->id == D_APID)
+		supervise_health(sv);
+	if (sv->hooks.ready != NULL)
+		sv->hooks.ready(d->id, sv->hooks.arg);
 	for (i = D_ENGINECTL; i < D_COUNT; i++)
-		all &= ad->d[i].state == DS_READY;
-	if (all && !ad->announced_ready) {
-		ad->announced_ready = 1;
-		notify_send(&ad->notify, "READY=1");
+		all &= sv->d[i].state == DS_READY;
+	if (all && !sv->announced_ready) {
+		sv->announced_ready = 1;
+		notify_send(&sv->notify, "READY=1");
 		log_info("all children ready");
 	}
-	supervise_status(ad);
+	supervise_status(sv);
 }
 
 /* Handshake deadline passed, or a restart delay ended. */
@@ -327,9 +396,9 @@ static void supervise_on_timer(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (d->state == DS_HANDSHAKE) {
 		log_error("%s: no handshake within %u ms", d->name,
-			  d->ad->set.handshake_timeout_ms);
+			  d->sv->conf.handshake_timeout_ms);
 		supervise_kill(d, "did not complete its handshake");
-	} else if (d->state == DS_BACKOFF && !d->ad->stopping) {
+	} else if (d->state == DS_BACKOFF && !d->sv->stopping) {
 		supervise_spawn(d);
 	}
 }
@@ -357,14 +426,14 @@ static void supervise_on_sigsys_wait(evutil_socket_t fd, short what, void *arg)
 	supervise_log_violation(arg, NULL);
 }
 
-void supervise_seccomp_record(const struct seccomp_record *rec, void *arg)
+static void supervise_seccomp_record(const struct seccomp_record *rec, void *arg)
 {
-	struct agentd *ad = arg;
+	struct supervisor *sv = arg;
 	char name[64];
 	int i;
 
 	for (i = D_ENGINECTL; i < D_COUNT; i++) {
-		struct daemon *d = &ad->d[i];
+		struct daemon *d = &sv->d[i];
 
 		if (rec->killed && d->sigsys_pid == rec->pid) {
 			supervise_log_violation(d, rec);
@@ -401,8 +470,8 @@ static void supervise_describe_exit(struct daemon *d, int status, char *buf, siz
 
 static void supervise_exited(struct daemon *d, int status)
 {
-	struct agentd *ad = d->ad;
-	const struct restart_policy *p = &ad->set.policy[d->id];
+	struct supervisor *sv = d->sv;
+	const struct restart_policy *p = &sv->conf.policy[d->id];
 	uint64_t now = now_ms();
 	enum restart_verdict v;
 	char how[256];
@@ -416,7 +485,7 @@ static void supervise_exited(struct daemon *d, int status)
 		d->ch = NULL;
 	}
 	d->pid = 0;
-	if (ad->stopping) {
+	if (sv->stopping) {
 		d->state = DS_DOWN;
 		return;
 	}
@@ -424,7 +493,7 @@ static void supervise_exited(struct daemon *d, int status)
 	log_error("%s: %s", d->name, how);
 	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS) {
 		/* The audit record may already be here, or arrive shortly. */
-		kmsg_drain(ad->kmsg);
+		kmsg_drain(sv->kmsg);
 		if (d->sigsys_pid != 0 && d->violation.pid == d->sigsys_pid) {
 			supervise_log_violation(d, &d->violation);
 		} else if (d->sigsys_pid != 0) {
@@ -453,24 +522,18 @@ static void supervise_exited(struct daemon *d, int status)
 			  d->name, p->burst_limit, p->burst_window_ms);
 		break;
 	}
-	dispatch_health(ad);
-	supervise_status(ad);
+	supervise_health(sv);
+	supervise_status(sv);
 }
 
-void supervise_reap(struct agentd *ad)
+void supervise_reap(struct supervisor *sv)
 {
 	int status, i, all_down;
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		char key[32];
-
-		snprintf(key, sizeof(key), "%d", (int)pid);
-		json_object_del(ad->journals, key); /* a journalctl of the API ended */
-		if (pid == ad->power_pid)
-			device_power_ended(ad, status);
 		for (i = D_ENGINECTL; i < D_COUNT; i++) {
-			struct daemon *d = &ad->d[i];
+			struct daemon *d = &sv->d[i];
 
 			if (d->pid != pid)
 				continue;
@@ -479,13 +542,15 @@ void supervise_reap(struct agentd *ad)
 			supervise_exited(d, status);
 			break;
 		}
+		if (i == D_COUNT && sv->hooks.reaped != NULL)
+			sv->hooks.reaped(pid, status, sv->hooks.arg);
 	}
-	if (ad->stopping) {
+	if (sv->stopping) {
 		all_down = 1;
 		for (i = D_ENGINECTL; i < D_COUNT; i++)
-			all_down &= ad->d[i].pid == 0;
+			all_down &= sv->d[i].pid == 0;
 		if (all_down)
-			event_base_loopbreak(ad->base);
+			event_base_loopbreak(sv->base);
 	}
 }
 
@@ -499,12 +564,12 @@ static void supervise_on_pong(struct chan *ch, const struct frame_hdr *hdr, json
 		d->missed_pings = 0;
 }
 
-void supervise_ping(struct agentd *ad)
+void supervise_ping(struct supervisor *sv)
 {
 	int i, fresh = 1;
 
 	for (i = D_ENGINECTL; i < D_COUNT; i++) {
-		struct daemon *d = &ad->d[i];
+		struct daemon *d = &sv->d[i];
 
 		if (d->state != DS_READY || d->ch == NULL)
 			continue;
@@ -518,25 +583,20 @@ void supervise_ping(struct agentd *ad)
 		d->missed_pings++;
 		chan_request(d->ch, MSG_PING, NULL, supervise_on_pong, d);
 	}
-	if (fresh && ad->healthy && ad->notify.watchdog_usec > 0)
-		notify_send(&ad->notify, "WATCHDOG=1");
+	if (fresh && sv->healthy && sv->notify.watchdog_usec > 0)
+		notify_send(&sv->notify, "WATCHDOG=1");
 }
 
-void supervise_stop(struct agentd *ad)
+void supervise_stop(struct supervisor *sv)
 {
 	int i, any = 0;
 
-	ad->stopping = 1;
-	notify_send(&ad->notify, "STOPPING=1");
-	{
-		const char *k;
-		json_t *v;
-
-		json_object_foreach(ad->journals, k, v)
-			kill((pid_t)atoi(k), SIGKILL); /* journalctl run for the API */
-	}
+	sv->stopping = 1;
+	notify_send(&sv->notify, "STOPPING=1");
+	if (sv->hooks.stopping != NULL)
+		sv->hooks.stopping(sv->hooks.arg);
 	for (i = D_ENGINECTL; i < D_COUNT; i++) {
-		struct daemon *d = &ad->d[i];
+		struct daemon *d = &sv->d[i];
 
 		evtimer_del(d->ev_timer);
 		if (d->pid <= 0)
@@ -547,15 +607,29 @@ void supervise_stop(struct agentd *ad)
 		kill(d->pid, SIGTERM);
 	}
 	if (!any)
-		event_base_loopbreak(ad->base);
+		event_base_loopbreak(sv->base);
 }
 
-void supervise_free(struct agentd *ad)
+void supervise_kill_all(struct supervisor *sv)
 {
 	int i;
 
 	for (i = D_ENGINECTL; i < D_COUNT; i++) {
-		struct daemon *d = &ad->d[i];
+		if (sv->d[i].pid > 0) {
+			log_warnx("%s: did not stop in time: killing it", sv->d[i].name);
+			kill(sv->d[i].pid, SIGKILL);
+		}
+	}
+}
+
+void supervise_free(struct supervisor *sv)
+{
+	int i;
+
+	kmsg_close(sv->kmsg);
+	sv->kmsg = NULL;
+	for (i = D_ENGINECTL; i < D_COUNT; i++) {
+		struct daemon *d = &sv->d[i];
 
 		if (d->ch != NULL)
 			chan_free(d->ch);
@@ -569,4 +643,5 @@ void supervise_free(struct agentd *ad)
 			event_free(d->ev_sigsys);
 		memset(d, 0, sizeof(*d));
 	}
+	notify_close(&sv->notify);
 }

@@ -1,0 +1,33 @@
+/*
+ * identity.h - who the device is: its uuid (made and saved in config.json
+ * when missing, as balena does), device type, architecture (balena's names:
+ * amd64, aarch64, armv7hf, rpi, i386) and OS version, and on a managed
+ * device the device API key it makes for itself.
+ */
+#ifndef AGENTD_IDENTITY_H
+#define AGENTD_IDENTITY_H
+
+#include <stddef.h>
+
+#include "config.h"
+
+struct device_id {
+	char uuid[64];
+	char type[64];
+	char arch[32];
+	char os_version[128];
+};
+
+/// Fill `id` from config.json (`cfg`, written back to `config_path` when a
+/// uuid had to be made), uname and the OS's os-release (HOST_OS_VERSION_PATH
+/// or /etc/os-release). -1 with a reason when config.json cannot be written.
+int identity_load(struct device_id *id, struct device_config *cfg, const char *config_path,
+		  char *err, size_t errlen);
+/// Managed devices: make the device API key if config.json has none (the
+/// device makes its own; the cloud never hands one out). -1 with a reason.
+int identity_device_key(struct device_config *cfg, const char *config_path, char *err,
+			size_t errlen);
+/// 32 random hex digits (a key or a uuid). -1 if the kernel gave no randomness.
+int identity_random_hex(char out[33]);
+
+#endif

@@ -1,0 +1,76 @@
+/*
+ * power.c - reboot and shutdown commands (see power.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "power.h"
+
+struct power_run {
+	struct power *p;
+	char *const *argv;
+};
+
+int power_hup_pending(const struct power *p)
+{
+	static const char *const hup[] = {"rollback-health-breadcrumb",
+					  "rollback-altboot-breadcrumb"};
+	char path[512];
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/%s", p->state_dir, hup[i]);
+		if (access(path, F_OK) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static void power_exec(evutil_socket_t fd, short what, void *arg)
+{
+	struct power_run *r = arg;
+	struct power *p = r->p;
+	pid_t pid;
+
+	(void)fd;
+	(void)what;
+	if ((pid = fork()) == 0) {
+		execvp(r->argv[0], r->argv);
+		_exit(127);
+	}
+	free(r);
+	if (pid == -1)
+		p->failed("cannot fork", p->arg);
+	else
+		p->pid = pid;
+}
+
+int power_run(struct power *p, int reboot)
+{
+	struct power_run *r = calloc(1, sizeof(*r));
+	struct timeval one = {1, 0};
+
+	if (r == NULL)
+		return -1;
+	r->p = p;
+	r->argv = reboot ? p->reboot_command : p->shutdown_command;
+	event_base_once(p->base, -1, EV_TIMEOUT, power_exec, r, &one);
+	return 0;
+}
+
+int power_reaped(struct power *p, pid_t pid, int status, int stopping)
+{
+	char how[64];
+
+	if (pid != p->pid || pid == 0)
+		return 0;
+	p->pid = 0;
+	if (stopping || (WIFEXITED(status) && WEXITSTATUS(status) == 0))
+		return 1; /* the host goes down */
+	snprintf(how, sizeof(how), "%s %d", WIFEXITED(status) ? "exit status" : "signal",
+		 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+	p->failed(how, p->arg);
+	return 1;
+}
