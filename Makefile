@@ -49,7 +49,7 @@ AGENTD_SUPERVISOR_SRCS := $(addprefix agentd/supervisor/,restart.c notify.c kmsg
 AGENTD_DEVICE_SRCS := $(addprefix agentd/device/,sysmsg.c config.c settings.c db.c identity.c \
 	keys.c netinfo.c bootcfg.c boot.c hostconfig.c power.c)
 AGENTD_STATE_SRCS := $(addprefix agentd/state/,target.c compose.c named.c plan.c contract.c \
-	locks.c store.c apply.c applocks.c)
+	locks.c store.c instanced.c apply.c applocks.c)
 AGENTD_GLUE_SRCS := $(addprefix agentd/,containers.c devlog.c reboot.c cloudlink.c enginelink.c \
 	apicall.c api_apps.c api_device.c api.c)
 AGENTD_LIB_SRCS := $(AGENTD_SUPERVISOR_SRCS) $(AGENTD_DEVICE_SRCS) $(AGENTD_STATE_SRCS) \
@@ -69,7 +69,8 @@ BINS := $(BUILD)/agentd $(BUILD)/enginectl $(BUILD)/apid $(BUILD)/cloudsyncd
 UNIT_TESTS := cloudsyncd/test_report enginectl/test_stream agentd/test_plan agentd/test_target agentd/test_locks \
 	agentd/test_compose agentd/test_contract common/test_frame common/test_chan common/test_sandbox agentd/test_restart \
 	agentd/test_config agentd/test_settings agentd/test_db agentd/test_kmsg \
-	agentd/test_hostconfig agentd/test_named agentd/test_bootcfg enginectl/test_ehttp
+	agentd/test_hostconfig agentd/test_named agentd/test_bootcfg enginectl/test_ehttp \
+	agentd/test_instanced
 UNIT_BINS := $(patsubst %,$(BUILD)/test/unit/%,$(UNIT_TESTS))
 UNIT_LIBS := $(call pc,--libs,cmocka libevent jansson sqlite3 libseccomp libcurl zlib)
 

@@ -14,11 +14,18 @@
 #include "sysmsg.h"
 #include "target.h"
 
+/* The balena supervisor's shape: each app as its App object, its services
+ * an array (instanced.h); POST takes the v2 shape. */
 void api_target_get(struct api_call *c)
 {
+	struct agentd *ad = c->ad;
+	const char *endpoint = ad->cfg.api_endpoint;
+	int local = json_is_true(json_object_get(apply_target(ad->apply), "local")) ||
+		    endpoint == NULL || endpoint[0] == '\0';
+
 	api_reply(c, 200,
-		  json_pack("{s:s, s:o}", "status", "success", "state",
-			    target_to_v2_local(apply_target(c->ad->apply))));
+		  json_pack("{s:s, s:{s:o}}", "status", "success", "state", "local",
+			    apply_target_instanced(ad->apply, local ? "local" : endpoint)));
 }
 
 void api_target_set(struct api_call *c)

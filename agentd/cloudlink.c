@@ -18,6 +18,7 @@
 #include "db.h"
 #include "log.h"
 #include "netinfo.h"
+#include "store.h"
 #include "sysmsg.h"
 #include "target.h"
 
@@ -399,8 +400,17 @@ static void report_containers(json_t *list, const char *err, void *arg)
 		return;
 	}
 	json_object_foreach(json_object_get(apply_target(ad->apply), "apps"), uuid, app) {
-		json_t *services = json_object();
+		const char *commit = json_string_value(json_object_get(app, "commit"));
 		long long id = json_integer_value(json_object_get(app, "id"));
+		json_t *services, *entry;
+		char current[128];
+
+		/* An app with no release yet has nothing to report (the balena
+		 * supervisor reports apps through their services); the cloud
+		 * refuses a release named "". */
+		if (commit == NULL || commit[0] == '\0')
+			continue;
+		services = json_object();
 
 		json_object_foreach(json_object_get(app, "services"), name, svc) {
 			const char *state = "Downloading";
@@ -419,15 +429,15 @@ static void report_containers(json_t *list, const char *err, void *arg)
 						      json_object_get(svc, "image"), "status",
 						      state));
 		}
-		json_object_set_new(apps, uuid,
-				    json_pack("{s:O, s:{s:{s:s, s:o}}}", "release_uuid",
-					      json_object_get(app, "commit"), "releases",
-					      json_string_value(json_object_get(app, "commit")),
-					      "update_status",
-					      apply_app_rejected(ad->apply, uuid) ? "rejected"
-					      : applied                           ? "done"
-							: "applying changes",
-					      "services", services));
+		entry = json_pack("{s:{s:{s:s, s:o}}}", "releases", commit, "update_status",
+				  apply_app_rejected(ad->apply, uuid) ? "rejected"
+				  : applied                           ? "done"
+								      : "applying changes",
+				  "services", services);
+		/* release_uuid: the release the device runs, once one was applied */
+		if (entry != NULL && store_commit_get(ad->db, uuid, current, sizeof(current))[0])
+			json_object_set_new(entry, "release_uuid", json_string(current));
+		json_object_set_new(apps, uuid, entry);
 	}
 	report = json_pack("{s:i, s:s, s:s, s:s, s:s, s:n, s:s, s:s, s:n, s:s, s:s}", "api_port",
 			   ad->cfg.listen_port, "api_secret", key ? key : "", "os_version",

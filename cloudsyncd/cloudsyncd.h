@@ -57,6 +57,12 @@ void cloud_request(struct cloud *c, const char *method, const char *path, const 
 		   json_t *body, xfer_done_cb done, void *arg, const char *extra_header);
 /// Arm a one-shot timer to fire `ms` from now (re-arming it if pending).
 void cloud_after_ms(struct event *ev, long ms);
+/// Why a request failed, for the log: the transport error, or "HTTP <status>"
+/// and the first line of the body (at most CLOUD_REASON_MAX characters, control
+/// characters blanked, the device's keys redacted). Returns buf.
+#define CLOUD_REASON_MAX 200
+const char *cloud_reason(struct cloud *c, const char *err, long status, const char *body,
+			 size_t len, char *buf, size_t buflen);
 /// `base` doubled `n` times, at most `cap`: the retry delays of cloudsyncd.
 long cloud_backoff(long base, unsigned n, long cap);
 

@@ -20,9 +20,9 @@ static void initial_next(struct cloud *c);
 static void initial_failed(struct cloud *c, const char *what, const char *err, long status,
 			   const char *body, size_t len)
 {
-	(void)status;
-	log_warnx("%s failed: %s%s%.*s", what, err ? err : "the API refused it", err ? "" : ": ",
-		  err ? 0 : (int)(len > 200 ? 200 : len), body);
+	char why[CLOUD_REASON_MAX + 300];
+
+	log_warnx("%s failed: %s", what, cloud_reason(c, err, status, body, len, why, sizeof(why)));
 	cloud_after_ms(c->ev_initial,
 		       cloud_backoff(15000, c->initial_failures++, c->bootstrap_retry_ms));
 }

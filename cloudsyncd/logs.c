@@ -119,8 +119,6 @@ static void logs_done(struct xfer *x, const char *err, long status, const char *
 	long d;
 
 	(void)x;
-	(void)body;
-	(void)len;
 	l->x = NULL;
 	l->paused = 0;
 	deflateEnd(&l->zs);
@@ -129,10 +127,14 @@ static void logs_done(struct xfer *x, const char *err, long status, const char *
 	evtimer_del(l->ev_idle);
 	/* The cloud answers only when it is done with us: reconnect later. */
 	d = cloud_backoff(5000, l->failures++, LOG_BACKOFF_MAX);
-	if (err != NULL)
-		log_warnx("log stream ended: %s; reconnecting in %ld ms", err, d);
-	else if (status != 0)
+	if (err != NULL || status >= 400) {
+		char why[CLOUD_REASON_MAX + 300];
+
+		log_warnx("log stream ended: %s; reconnecting in %ld ms",
+			  cloud_reason(l->c, err, status, body, len, why, sizeof(why)), d);
+	} else if (status != 0) {
 		log_debug("log stream ended (HTTP %ld); reconnecting in %ld ms", status, d);
+	}
 	cloud_after_ms(l->ev_retry, d);
 }
 

@@ -54,3 +54,47 @@ void cloud_request(struct cloud *c, const char *method, const char *path, const 
 		done(NULL, "cannot start the request", 0, "", 0, arg);
 	free(text);
 }
+
+/* Replace every occurrence of `secret` in s by "<redacted>" (in place, s
+ * has room for len bytes). */
+static void redact(char *s, size_t len, const char *secret)
+{
+	static const char mark[] = "<redacted>";
+	size_t n = secret ? strlen(secret) : 0;
+	char *p, tail[512];
+
+	if (n < 8) /* too short to be a key, and would mask ordinary words */
+		return;
+	while ((p = strstr(s, secret)) != NULL) {
+		snprintf(tail, sizeof(tail), "%s", p + n);
+		snprintf(p, len - (size_t)(p - s), "%s%s", mark, tail);
+	}
+}
+
+const char *cloud_reason(struct cloud *c, const char *err, long status, const char *body,
+			 size_t len, char *buf, size_t buflen)
+{
+	char line[CLOUD_REASON_MAX + 1];
+	size_t i, n = 0;
+
+	if (err != NULL) {
+		snprintf(buf, buflen, "%s", err);
+		return buf;
+	}
+	/* The first line of the body: the API's own words, printable only. */
+	for (i = 0; body != NULL && i < len && body[i] != '\n' && n < CLOUD_REASON_MAX; i++)
+		if (body[i] != '\r')
+			line[n++] =
+				(unsigned char)body[i] < 0x20 || body[i] == 0x7f ? ' ' : body[i];
+	line[n] = '\0';
+	while (n > 0 && line[n - 1] == ' ')
+		line[--n] = '\0';
+	if (n == 0)
+		snprintf(buf, buflen, "HTTP %ld", status);
+	else
+		snprintf(buf, buflen, "HTTP %ld: %s%s", status, line,
+			 i < len && body[i] != '\n' ? "..." : "");
+	redact(buf, buflen, c->device_api_key);
+	redact(buf, buflen, c->provisioning_key);
+	return buf;
+}

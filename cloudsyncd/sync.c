@@ -54,14 +54,13 @@ static void key_exchange_done(struct xfer *x, const char *err, long status, cons
 			      size_t len, void *arg)
 {
 	struct cloud *c = arg;
+	char why[CLOUD_REASON_MAX + 300];
 
 	(void)x;
-	(void)body;
-	(void)len;
 	if (err == NULL && status == 200)
 		cloud_provisioned(c, c->device_id);
 	else
-		cloud_retry_provision(c, err ? err : "the API refused the device key");
+		cloud_retry_provision(c, cloud_reason(c, err, status, body, len, why, sizeof(why)));
 }
 
 /* GET /v7/device?...uuid eq '<uuid>' -> the device id, or -1 */
@@ -79,12 +78,16 @@ static void lookup_with_provisioning_key(struct xfer *x, const char *err, long s
 					 const char *body, size_t len, void *arg)
 {
 	struct cloud *c = arg;
-	char path[128];
+	char path[128], why[CLOUD_REASON_MAX + 300];
 	json_t *b;
 
 	(void)x;
-	if (err != NULL || status != 200 || (c->device_id = device_id_of(body, len)) < 0) {
-		cloud_retry_provision(c, err ? err : "cannot find the device to exchange its key");
+	if (err != NULL || status != 200) {
+		cloud_retry_provision(c, cloud_reason(c, err, status, body, len, why, sizeof(why)));
+		return;
+	}
+	if ((c->device_id = device_id_of(body, len)) < 0) {
+		cloud_retry_provision(c, "cannot find the device to exchange its key");
 		return;
 	}
 	snprintf(path, sizeof(path), "/api-key/device/%lld/device-key", c->device_id);
@@ -125,10 +128,9 @@ static void register_done(struct xfer *x, const char *err, long status, const ch
 		cloud_request(c, "GET", c->lookup_path, c->device_api_key, NULL,
 			      lookup_with_device_key, c, NULL);
 	} else {
-		char why[64];
+		char why[CLOUD_REASON_MAX + 300];
 
-		snprintf(why, sizeof(why), "the API answered %ld", status);
-		cloud_retry_provision(c, err ? err : why);
+		cloud_retry_provision(c, cloud_reason(c, err, status, body, len, why, sizeof(why)));
 	}
 }
 
@@ -172,11 +174,10 @@ static void poll_done(struct xfer *x, const char *err, long status, const char *
 		long d = cloud_backoff(BACKOFF_BASE_MS, c->failures++,
 				       c->poll_interval_ms > 15000 ? c->poll_interval_ms : 15000);
 
-		if (err != NULL)
-			log_warnx("target state poll failed: %s; retrying in %ld ms", err, d);
-		else
-			log_warnx("target state poll failed: HTTP %ld; retrying in %ld ms", status,
-				  d);
+		char why[CLOUD_REASON_MAX + 300];
+
+		log_warnx("target state poll failed: %s; retrying in %ld ms",
+			  cloud_reason(c, err, status, body, len, why, sizeof(why)), d);
 		cloud_after_ms(c->ev_poll, d);
 		return;
 	}
@@ -257,10 +258,9 @@ static void report_done(struct xfer *x, const char *err, long status, const char
 	struct cloud *c = arg;
 	const char *ra = x ? xfer_header(x, "Retry-After") : NULL;
 	const char *k;
+	char why[CLOUD_REASON_MAX + 300];
 	json_t *v;
 
-	(void)body;
-	(void)len;
 	c->reporting = 0;
 	c->last_report_ms = wall_ms();
 	if (err == NULL && status >= 200 && status < 300) {
@@ -286,7 +286,8 @@ static void report_done(struct xfer *x, const char *err, long status, const char
 		       ra && atol(ra) > 0
 			       ? atol(ra) * 1000
 			       : cloud_backoff(BACKOFF_BASE_MS, c->report_failures++ + 5, 900000));
-	log_warnx("state report failed: %s", err ? err : "the API refused it");
+	log_warnx("state report failed: %s",
+		  cloud_reason(c, err, status, body, len, why, sizeof(why)));
 }
 
 static void report_send(struct cloud *c)

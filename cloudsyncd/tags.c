@@ -18,11 +18,10 @@ static void tags_done(struct xfer *x, const char *err, long status, const char *
 {
 	struct cloud *c = arg;
 	const char *k;
+	char why[CLOUD_REASON_MAX + 300];
 	json_t *v;
 
 	(void)x;
-	(void)body;
-	(void)len;
 	c->tags_busy = 0;
 	if (err == NULL && status >= 200 && status < 300) {
 		json_object_foreach(c->tags_in_flight, k, v)
@@ -36,7 +35,8 @@ static void tags_done(struct xfer *x, const char *err, long status, const char *
 	}
 	json_decref(c->tags_in_flight);
 	c->tags_in_flight = NULL;
-	log_warnx("device tags report failed: %s", err ? err : "the API refused it");
+	log_warnx("device tags report failed: %s",
+		  cloud_reason(c, err, status, body, len, why, sizeof(why)));
 	cloud_after_ms(c->ev_tags, cloud_backoff(15000, c->tags_failures++, 480000));
 }
 
@@ -93,7 +93,11 @@ static void tags_got(struct xfer *x, const char *err, long status, const char *b
 
 	(void)x;
 	if (err != NULL || status != 200 || (j = json_loadb(body, len, 0, NULL)) == NULL) {
-		chan_reply_error(g->c->ch, &req, (int)status, err ? err : "the cloud refused");
+		char why[CLOUD_REASON_MAX + 300];
+
+		cloud_reason(g->c, err, status, body, len, why, sizeof(why));
+		log_warnx("reading the device tags failed: %s", why);
+		chan_reply_error(g->c->ch, &req, (int)status, why);
 		json_decref(j);
 		free(g);
 		return;

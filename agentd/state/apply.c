@@ -27,6 +27,7 @@
 #include "clock.h"
 #include "compose.h"
 #include "contract.h"
+#include "instanced.h"
 #include "locks.h"
 #include "log.h"
 #include "named.h"
@@ -70,6 +71,7 @@ struct apply {
 	json_t *containers, *images, *networks, *volumes;
 	struct gather_slot gather[4];
 	json_t *image_config; /* engine image id -> its Config, kept across rounds */
+	json_t *last_images;  /* the engine's image list of the last round (owned) */
 	int pending;
 	int failed, lock_failed;
 	char reason[512];
@@ -1457,6 +1459,8 @@ static void list_done(int status, json_t *body, const char *err, void *arg)
 			if (json_is_null(v) || image_lookup(a->images, id) == NULL)
 				json_object_del(a->image_config, id);
 	}
+	json_decref(a->last_images);
+	a->last_images = json_incref(a->images);
 	gather_images(a);
 }
 
@@ -1537,6 +1541,7 @@ void apply_free(struct apply *a)
 		event_free(a->ev_timer);
 	json_decref(a->target);
 	json_decref(a->image_config);
+	json_decref(a->last_images);
 	json_decref(a->locked);
 	json_decref(a->fetching);
 	json_decref(a->rejected);
@@ -1602,4 +1607,113 @@ int apply_app_locked(struct apply *a, const char *uuid)
 int apply_app_rejected(struct apply *a, const char *uuid)
 {
 	return json_object_get(a->rejected, uuid) != NULL;
+}
+
+/* --- The target as the balena supervisor shows it -------------------------- */
+
+/* One app's services, composed as they would be created now. */
+static json_t *instanced_services(struct apply *a, json_t *app, const char *uuid)
+{
+	json_t *out = json_array(), *svc;
+	const char *name;
+
+	json_object_foreach(json_object_get(app, "services"), name, svc) {
+		struct svc_state ss;
+		struct compose_ctx ctx;
+		char err[512], *key = NULL;
+		const char *id;
+		json_t *o;
+
+		memset(&ss, 0, sizeof(ss));
+		compose_image_normalise(json_string_value(json_object_get(svc, "image")), ss.image,
+					sizeof(ss.image));
+		if ((id = image_lookup(a->last_images, ss.image)) != NULL)
+			snprintf(ss.image_id, sizeof(ss.image_id), "%s", id);
+		compose_ctx_for(a, app, uuid, name, svc, &ss, &ctx);
+		if (label_truthy(svc, "io.balena.features.supervisor-api") ||
+		    label_truthy(svc, "io.resin.features.supervisor-api"))
+			ctx.api_key = key = keys_for(a->env.keys, ctx.app_id, name);
+		o = json_pack("{s:i, s:s, s:i, s:s, s:O, s:i, s:i, s:O}", "appId", ctx.app_id,
+			      "appUuid", uuid, "imageId", ctx.image_id, "serviceName", name,
+			      "commit", json_object_get(app, "commit"), "releaseId", ctx.release_id,
+			      "serviceId", ctx.service_id, "imageName",
+			      json_object_get(svc, "image"));
+		if (o != NULL && compose_service(&ctx, svc, &ss.comp, err, sizeof(err)) == 0) {
+			json_object_set_new(o, "dependsOn",
+					    json_array_size(ss.comp.depends_on)
+						    ? json_incref(ss.comp.depends_on)
+						    : json_null());
+			if (ss.image_id[0])
+				json_object_set_new(o, "dockerImageId", json_string(ss.image_id));
+			json_object_set_new(o, "config",
+					    instanced_service_config(&ss.comp, ss.image_id[0]
+										       ? ss.image_id
+										       : ss.image));
+			compose_free(&ss.comp);
+		} else if (o != NULL) {
+			/* a service the target holds but cannot make: say why */
+			json_object_set_new(o, "dependsOn", json_null());
+			json_object_set_new(o, "config", json_pack("{s:s}", "error", err));
+		}
+		free(key);
+		json_array_append_new(out, o);
+	}
+	return out;
+}
+
+/* The app's networks (default included) and volumes, as Network and Volume
+ * objects. */
+static void instanced_named(json_t *app, const char *uuid, json_t *nets_out, json_t *vols_out)
+{
+	int app_id = (int)json_integer_value(json_object_get(app, "id"));
+	json_t *nets = json_deep_copy(json_object_get(app, "networks")), *cfg, *spec;
+	char full[512], hash[17], err[256];
+	const char *k;
+
+	if (nets == NULL)
+		nets = json_object();
+	if (json_object_get(nets, "default") == NULL)
+		json_object_set_new(nets, "default", json_null());
+	json_object_foreach(nets, k, cfg) {
+		snprintf(full, sizeof(full), "%s_%s", uuid, k);
+		if ((spec = named_network(full, json_is_null(cfg) ? NULL : cfg, uuid, app_id, hash,
+					  err, sizeof(err))) != NULL)
+			json_array_append_new(nets_out, instanced_network(app_id, uuid, k, spec));
+		json_decref(spec);
+	}
+	json_decref(nets);
+	json_object_foreach(json_object_get(app, "volumes"), k, cfg) {
+		snprintf(full, sizeof(full), "%d_%s", app_id, k);
+		if ((spec = named_volume(full, cfg, uuid, hash, err, sizeof(err))) != NULL)
+			json_array_append_new(vols_out, instanced_volume(app_id, uuid, k, spec));
+		json_decref(spec);
+	}
+}
+
+json_t *apply_target_instanced(struct apply *a, const char *source)
+{
+	json_t *apps = json_object(), *app, *nets, *vols;
+	const char *uuid;
+	char key[32];
+
+	json_object_foreach(json_object_get(a->target, "apps"), uuid, app) {
+		int id = (int)json_integer_value(json_object_get(app, "id"));
+
+		nets = json_array();
+		vols = json_array();
+		instanced_named(app, uuid, nets, vols);
+		snprintf(key, sizeof(key), "%d", id);
+		json_object_set_new(
+			apps, key,
+			json_pack("{s:b, s:i, s:s, s:O, s:O, s:s, s:b, s:b, s:o, s:o, s:o}",
+				  "isTargetState", 1, "appId", id, "appUuid", uuid, "appName",
+				  json_object_get(app, "name"), "commit",
+				  json_object_get(app, "commit"), "source", source, "isHost",
+				  json_is_true(json_object_get(app, "is_host")), "isRejected",
+				  apply_app_rejected(a, uuid), "services",
+				  instanced_services(a, app, uuid), "networks", nets, "volumes",
+				  vols));
+	}
+	return json_pack("{s:O, s:O, s:o}", "name", json_object_get(a->target, "name"), "config",
+			 json_object_get(a->target, "config"), "apps", apps);
 }

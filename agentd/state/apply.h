@@ -64,6 +64,10 @@ int apply_set_target(struct apply *a, json_t *target, char *err, size_t errlen);
 void apply_progress(struct apply *a, const char *image, int percent);
 /// The current target (borrowed), never NULL.
 json_t *apply_target(struct apply *a);
+/// The target as the balena supervisor shows it (instanced.h): {name, config,
+/// apps: {"<appId>": App object}}; `source` is where the apps came from
+/// ("local", or the cloud's API endpoint). New reference.
+json_t *apply_target_instanced(struct apply *a, const char *source);
 /// Local mode: no cloud (unmanaged), or SUPERVISOR_LOCAL_MODE is on.
 int apply_local_mode(struct apply *a);
 /// {appState, overallDownloadProgress, images} for the API.

@@ -205,6 +205,11 @@ json_t *named_network(const char *full_name, json_t *cfg, const char *app_uuid, 
 		return NULL;
 	}
 	json_object_set_new(json_object_get(spec, "Labels"), "io.balena.app-id", json_string(id));
+	/* balena marks a network with its own IPAM config (since v17.0.0): a
+	 * network that gains or loses one differs, and is made again */
+	if (json_array_size(entries) > 0)
+		json_object_set_new(json_object_get(spec, "Labels"),
+				    "io.balena.private.ipam.config", json_string("true"));
 	named_seal(spec, hash);
 	return spec;
 }

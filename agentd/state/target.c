@@ -528,45 +528,6 @@ bad:
 	return NULL;
 }
 
-json_t *target_to_v2_local(json_t *target)
-{
-	json_t *apps = json_object(), *a, *s, *cfg = json_object(), *v;
-	const char *uuid, *name, *k;
-
-	json_object_foreach(json_object_get(target, "config"), k, v)
-		json_object_set(cfg, k, v);
-	json_object_foreach(json_object_get(target, "apps"), uuid, a) {
-		json_t *svcs = json_object();
-		char appid[32];
-
-		json_object_foreach(json_object_get(a, "services"), name, s) {
-			json_t *o = json_deep_copy(json_object_get(s, "composition"));
-			char sid[32];
-
-			json_object_set_new(o, "serviceName", json_string(name));
-			json_object_set(o, "imageId", json_object_get(s, "image_id"));
-			json_object_set(o, "image", json_object_get(s, "image"));
-			json_object_set(o, "environment", json_object_get(s, "environment"));
-			json_object_set(o, "labels", json_object_get(s, "labels"));
-			json_object_set(o, "running", json_object_get(s, "running"));
-			snprintf(sid, sizeof(sid), "%lld",
-				 (long long)json_integer_value(json_object_get(s, "id")));
-			json_object_set_new(svcs, sid, o);
-		}
-		snprintf(appid, sizeof(appid), "%lld",
-			 (long long)json_integer_value(json_object_get(a, "id")));
-		json_object_set_new(apps, appid,
-				    json_pack("{s:O, s:O, s:O, s:o, s:O, s:O}", "name",
-					      json_object_get(a, "name"), "commit",
-					      json_object_get(a, "commit"), "releaseId",
-					      json_object_get(a, "release_id"), "services", svcs,
-					      "volumes", json_object_get(a, "volumes"), "networks",
-					      json_object_get(a, "networks")));
-	}
-	return json_pack("{s:{s:O, s:o, s:o}}", "local", "name", json_object_get(target, "name"),
-			 "config", cfg, "apps", apps);
-}
-
 /* Typed device config vars (facts §5.1): type and default. */
 static const struct {
 	const char *name;

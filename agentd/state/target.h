@@ -29,10 +29,6 @@ json_t *target_from_v2_local(json_t *v2, char *err, size_t errlen);
 /// apps.json: {config, apps, pinDevice?} (v3 without the uuid wrapper).
 json_t *target_from_preload(json_t *preload, char *err, size_t errlen);
 
-/// The target as the local API shows it: {"local": {name, config, apps}} in
-/// v2 shape, so that a GET can be edited and POSTed back.
-json_t *target_to_v2_local(json_t *target);
-
 /// Strip BALENA_/RESIN_ prefixes from config var names (BALENA_ wins) and
 /// map the legacy OVERRIDE_LOCK. Returns a new object.
 json_t *target_config_keys(json_t *config);

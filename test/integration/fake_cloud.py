@@ -45,6 +45,7 @@ def make_certs(d):
 class FakeCloud:
     def __init__(self, conflict=False):
         self.conflict = conflict       # /device/register answers 409 (uuid exists)
+        self.register_refusal = None   # (status, text body): /device/register refuses
         self.target = None             # served as the device's v3 state
         self.requests = []
         self.errors = []
@@ -84,6 +85,14 @@ class FakeCloud:
                 self.end_headers()
                 if status != 304:
                     self.wfile.write(data)
+
+            def reply_text(self, status, text):
+                data = text.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "text/plain; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
 
             def handle_any(self):
                 if self.command == "POST" and self.path.endswith("/log-stream"):
@@ -187,6 +196,8 @@ class FakeCloud:
             if len((body or {}).get("api_key", "")) != 32:
                 self.errors.append("api_key is not 32 hex characters")
             self.uuid = body.get("uuid")
+            if self.register_refusal is not None:
+                return h.reply_text(*self.register_refusal)
             if self.conflict:
                 return h.reply(409, {"message": "uuid exists"})
             self.device_keys.add(body.get("api_key"))
@@ -304,6 +315,17 @@ class FakeCloud:
             if key not in self.device_keys:
                 self.errors.append("report with an unknown key")
                 return h.reply(401)
+            # As the real API: a release_uuid of null is a 400, an app reported
+            # with an empty release ("" as release_uuid or as a key of
+            # releases) a 401, every time.
+            for uuid, dev in (body or {}).items():
+                for app_uuid, app in ((dev or {}).get("apps") or {}).items():
+                    if "release_uuid" in app and app["release_uuid"] is None:
+                        self.errors.append("report of app %s with release_uuid null" % app_uuid)
+                        return h.reply(400, {"message": "release_uuid must be a string"})
+                    if app.get("release_uuid") == "" or "" in (app.get("releases") or {}):
+                        self.errors.append("report of app %s with an empty release" % app_uuid)
+                        return h.reply(401, "Unauthorized")
             return h.reply(200, {})
         self.errors.append("unexpected %s %s" % (method, path))
         return h.reply(404)

@@ -210,8 +210,8 @@ def test_cli_push_builds_on_the_device_engine_and_agentd_creates_the_service():
             st, body = ad.http("GET", "/v2/local/target-state")
             assert st == 200, (st, body)
             app = json.loads(body)["state"]["local"]["apps"][PUSH_APP_ID]
-            svc = list(app["services"].values())[0]
-            assert (svc["serviceName"], svc["image"]) == ("main", PUSH_IMAGE), svc
+            svc = app["services"][0]
+            assert (svc["serviceName"], svc["imageName"]) == ("main", PUSH_IMAGE), svc
 
             def created():
                 ids = eng.docker("ps", "-aq", "--filter",
@@ -281,6 +281,7 @@ def test_cli_local_mode_calls_replayed_on_the_clis_own_target():
             got = get("/v2/containerId?serviceName=main")
             assert got == {"status": "success", "containerId": main[0]["containerId"]}, got
             state = get("/v2/local/target-state")["state"]
-            assert state["local"]["apps"][PUSH_APP_ID]["services"]["1"]["image"] == PUSH_IMAGE
+            svcs = state["local"]["apps"][PUSH_APP_ID]["services"]
+            assert [x["imageName"] for x in svcs if x["serviceId"] == 1] == [PUSH_IMAGE], svcs
     finally:
         push_cleanup(eng)

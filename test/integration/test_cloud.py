@@ -207,7 +207,9 @@ def fault_then_recover(fault, expect_log):
 
 
 def test_cloud_500s_leave_the_release_running_and_are_retried():
-    fault_then_recover("500", r"target state poll failed: HTTP 500; retrying in")
+    # the API's own words come with the status (issue 15)
+    fault_then_recover("500", r"target state poll failed: HTTP 500: \{\"message\": \"injected\"\}; "
+                              r"retrying in")
 
 
 def test_connection_reset_leaves_the_release_running_and_is_retried():
@@ -524,3 +526,47 @@ def test_preloaded_device_with_pin_device_pins_itself_to_the_preloaded_release()
                            what="polls after the restart")
         assert len(cloud.find("GET", "/v7/release?")) == lookups
         assert cloud.errors == [], cloud.errors
+
+
+def test_an_app_without_a_release_is_left_out_of_the_report():
+    """The real API answers 401 to a report naming a release "" (issue 15)."""
+    eng = engine()
+    app_id = 881000 + os.getpid() % 1000
+    app_uuid = "cafe%028x" % app_id
+    empty_uuid = "beef%028x" % app_id
+    with FakeCloud() as cloud, Managed(cloud, eng) as ad:
+        try:
+            lib.wait_until(lambda: "registered_at" in read_config(ad), 20, what="provisioning")
+            uuid = read_config(ad)["uuid"]
+            t = v3_target(uuid, app_uuid, app_id, "c0ffee", eng.local_image)
+            t[uuid]["apps"][empty_uuid] = {"id": app_id + 1, "name": "norelease",
+                                           "releases": {}}
+            cloud.target = t
+
+            def reported():
+                for r in cloud.find("PATCH", "/device/v3/state"):
+                    app = r[3].get(uuid, {}).get("apps", {}).get(app_uuid)
+                    if app and app.get("release_uuid") == "c0ffee" and \
+                            app["releases"]["c0ffee"]["services"]["main"]["status"] == "Running":
+                        return r[3][uuid]["apps"]
+                return None
+            apps = lib.wait_until(reported, 60, what="a report of the running release")
+            assert empty_uuid not in apps, apps
+            for r in cloud.find("PATCH", "/device/v3/state"):
+                assert empty_uuid not in r[3].get(uuid, {}).get("apps", {}), r[3]
+            assert cloud.errors == [], cloud.errors
+        finally:
+            remove_app(eng, app_id, app_uuid)
+
+
+def test_a_refused_registration_logs_the_apis_reason_without_secrets():
+    key = "0123456789abcdef0123456789abcdef"
+    with FakeCloud() as cloud:
+        cloud.register_refusal = (
+            403, "Device has OS version  but needs to satisfy version range: >=2.11.0 "
+                 "(key %s)\nsecond line of the body" % key)
+        with Managed(cloud, extra={"deviceApiKey": key}) as ad:
+            ad.wait_log(r"provisioning failed: HTTP 403: Device has OS version  but needs to "
+                        r"satisfy version range: >=2\.11\.0 \(key <redacted>\); retrying in", 20)
+            assert key not in ad.log(), "a key reached the log"
+            assert "second line" not in ad.log()

@@ -239,6 +239,7 @@ def test_network_and_volume_config_changes_recreate_them_and_their_containers():
         n1 = json.loads(eng.docker("network", "inspect", net))[0]
         assert n1["Internal"] is True and n1["Labels"]["version"] == "1", n1
         assert n1["IPAM"]["Config"][0]["Subnet"] == "10.231.1.0/24", n1["IPAM"]
+        assert n1["Labels"].get("io.balena.private.ipam.config") == "true", n1["Labels"]
         assert net in cs["one"][0]["NetworkSettings"]["Networks"]
         assert json.loads(eng.docker("volume", "inspect", vol))[0]["Labels"]["version"] == "1"
         exec_out = eng.docker("exec", one, "sh", "-c", "echo kept > /data/marker && echo ok")
@@ -262,6 +263,23 @@ def test_network_and_volume_config_changes_recreate_them_and_their_containers():
                          "cat /data/marker 2>/dev/null || echo gone")
         assert got.strip() == "gone", got
 
+
+
+def test_a_network_that_loses_its_ipam_config_is_made_again_without_the_label():
+    aid = app_id()
+    with State(aid) as s:
+        eng = s.eng
+        net = "%s_back" % aid
+        s.apply(named_target(aid, 3))
+        n1 = json.loads(eng.docker("network", "inspect", net))[0]
+        assert n1["Labels"].get("io.balena.private.ipam.config") == "true", n1["Labels"]
+        t = named_target(aid, 3)
+        del t["local"]["apps"][aid]["networks"]["back"]["ipam"]
+        s.apply(t)
+        n2 = json.loads(eng.docker("network", "inspect", net))[0]
+        assert n2["Id"] != n1["Id"], "a network that lost its IPAM config was kept"
+        assert "io.balena.private.ipam.config" not in n2["Labels"], n2["Labels"]
+        assert net in s.containers()["one"][0]["NetworkSettings"]["Networks"]
 
 def test_supervisor_api_service_joins_supervisor0_and_is_told_its_gateway():
     aid = app_id()
@@ -500,7 +518,19 @@ def test_device_info_and_target_state_read_back():
         got = json.loads(body)["state"]["local"]
         assert got["name"] == "agentd-test"
         assert got["config"]["SUPERVISOR_LOCAL_MODE"] == "true"
-        assert got["apps"][aid]["services"]["1"]["serviceName"] == "one"
+        # the balena supervisor's shape: an App object, its services an array
+        app = got["apps"][aid]
+        assert (app["appId"], app["appUuid"], app["commit"], app["source"]) == \
+            (int(aid), aid, "c9", "local"), app
+        assert isinstance(app["services"], list), app["services"]
+        assert [x["serviceName"] for x in app["services"]] == ["one"]
+        one = app["services"][0]
+        assert (one["serviceId"], one["imageId"], one["releaseId"]) == (1, 11, 3), one
+        assert one["imageName"] == s.eng.local_image and \
+            one["config"]["image"] == one["dockerImageId"], one
+        assert one["config"]["labels"]["io.balena.service-name"] == "one"
+        assert one["config"]["environment"]["BALENA_SERVICE_NAME"] == "one"
+        assert [n["name"] for n in app["networks"]] == ["default"] and app["volumes"] == []
         st, body = s.ad.http("GET", "/v2/applications/state")
         apps = json.loads(body)
         assert apps["app" + aid]["services"]["one"]["status"] == "Running"

@@ -119,11 +119,42 @@ static void bad_configs_are_clear_errors(void **state)
 	json_decref(cfg);
 }
 
+/* balena (since v17) labels a network with custom IPAM config, and the label
+ * is part of what the network is: gaining or losing IPAM changes the hash. */
+static void custom_ipam_is_labelled(void **state)
+{
+	json_t *with = test_json("{\"ipam\":{\"config\":[{\"subnet\":\"10.99.0.0/24\","
+				 "\"gateway\":\"10.99.0.1\"}]}}");
+	json_t *empty = test_json("{\"ipam\":{\"driver\":\"default\",\"config\":[]}}");
+	char h1[17], h2[17], h3[17];
+	json_t *a = named_network("u1_n", with, "u1", 7, h1, NULL, 0);
+	json_t *b = named_network("u1_n", empty, "u1", 7, h2, NULL, 0);
+	json_t *c = named_network("u1_n", NULL, "u1", 7, h3, NULL, 0);
+
+	(void)state;
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_non_null(c);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(a, "Labels"),
+							      "io.balena.private.ipam.config")),
+			    "true");
+	assert_null(json_object_get(json_object_get(b, "Labels"), "io.balena.private.ipam.config"));
+	assert_null(json_object_get(json_object_get(c, "Labels"), "io.balena.private.ipam.config"));
+	assert_string_not_equal(h1, h2);
+	assert_string_equal(h2, h3);
+	json_decref(a);
+	json_decref(b);
+	json_decref(c);
+	json_decref(with);
+	json_decref(empty);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(network_defaults_and_labels),
 		cmocka_unit_test(network_config_is_mapped),
+		cmocka_unit_test(custom_ipam_is_labelled),
 		cmocka_unit_test(hash_follows_the_config_only),
 		cmocka_unit_test(bad_configs_are_clear_errors),
 	};

@@ -163,27 +163,6 @@ static void v2_local_target_keeps_compose_fields(void **state)
 	json_decref(in);
 }
 
-static void v2_round_trips_through_the_local_api_shape(void **state)
-{
-	char err[256] = "";
-	json_t *in = test_json(
-		       "{\"local\": {\"name\": \"dev\", \"config\": {}, \"apps\": {\"7\": {"
-		       "\"name\": \"a\", \"commit\": \"c1\", \"releaseId\": 3, \"services\": "
-		       "{\"5\": {\"serviceName\": \"s\", \"imageId\": 9, \"image\": \"img\", "
-		       "\"tty\": true}}}}}}"),
-	       *t, *out, *t2;
-
-	(void)state;
-	assert_non_null(t = target_from_v2_local(in, err, sizeof(err)));
-	out = target_to_v2_local(t);
-	assert_non_null(t2 = target_from_v2_local(out, err, sizeof(err)));
-	assert_true(json_equal(t, t2));
-	json_decref(t);
-	json_decref(t2);
-	json_decref(out);
-	json_decref(in);
-}
-
 static void v2_without_local_wrapper_is_rejected(void **state)
 {
 	char err[256] = "";
@@ -292,7 +271,6 @@ int main(void)
 		cmocka_unit_test(bad_env_and_ids_are_rejected),
 		cmocka_unit_test(bad_network_or_volume_config_rejects_the_whole_target),
 		cmocka_unit_test(v2_local_target_keeps_compose_fields),
-		cmocka_unit_test(v2_round_trips_through_the_local_api_shape),
 		cmocka_unit_test(v2_without_local_wrapper_is_rejected),
 		cmocka_unit_test(config_keys_lose_prefixes_and_unprefixed_are_dropped),
 		cmocka_unit_test(preload_is_v3_without_the_uuid),
