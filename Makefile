@@ -30,10 +30,12 @@ LDFLAGS := -Wl,--as-needed $(VARIANT_LDFLAGS)
 # Build-time check that the libraries are there, with the fix in the message.
 DEBIAN_PKGS := build-essential pkg-config libevent-dev libjansson-dev libsqlite3-dev \
 	libcurl4-openssl-dev zlib1g-dev libseccomp-dev libcmocka-dev python3 curl openssl clang \
-	libclang-rt-14-dev docker.io docker-registry busybox-static
+	libclang-rt-14-dev docker.io docker-registry busybox-static iptables iproute2 binutils \
+	ca-certificates \
+	libsystemd-dev dbus python3-dbusmock
 pc = $(shell $(PKG) $(1) $(2) 2>/dev/null)
 
-LIBS_AGENTD     := $(call pc,--libs,libevent jansson sqlite3 libseccomp)
+LIBS_AGENTD     := $(call pc,--libs,libevent jansson sqlite3 libseccomp libsystemd)
 LIBS_CHILD      := $(call pc,--libs,libevent jansson libseccomp)
 LIBS_ENGINECTL  := $(call pc,--libs,libevent jansson libseccomp)
 LIBS_APID       := $(LIBS_CHILD)
@@ -46,11 +48,11 @@ COMMON_SRCS := common/log.c common/proto.c common/frame.c common/chan.c common/s
 # files of its own room or of the rooms listed before it.
 AGENTD_SUPERVISOR_SRCS := $(addprefix agentd/supervisor/,restart.c notify.c kmsg.c dispatch.c \
 	supervise.c)
-AGENTD_DEVICE_SRCS := $(addprefix agentd/device/,sysmsg.c config.c settings.c db.c identity.c \
-	keys.c netinfo.c bootcfg.c boot.c hostconfig.c power.c)
+AGENTD_DEVICE_SRCS := $(addprefix agentd/device/,sysmsg.c config.c settings.c paths.c db.c identity.c \
+	keys.c netinfo.c bootcfg.c boot.c hostconfig.c power.c firewall.c hostctl.c)
 AGENTD_STATE_SRCS := $(addprefix agentd/state/,target.c compose.c named.c plan.c contract.c \
 	locks.c store.c instanced.c apply.c applocks.c)
-AGENTD_GLUE_SRCS := $(addprefix agentd/,containers.c devlog.c reboot.c cloudlink.c enginelink.c \
+AGENTD_GLUE_SRCS := $(addprefix agentd/,healthprobe.c containers.c devlog.c reboot.c host.c cloudlink.c enginelink.c \
 	apicall.c api_apps.c api_device.c api.c)
 AGENTD_LIB_SRCS := $(AGENTD_SUPERVISOR_SRCS) $(AGENTD_DEVICE_SRCS) $(AGENTD_STATE_SRCS) \
 	$(AGENTD_GLUE_SRCS)
@@ -70,11 +72,11 @@ UNIT_TESTS := cloudsyncd/test_report enginectl/test_stream agentd/test_plan agen
 	agentd/test_compose agentd/test_contract common/test_frame common/test_chan common/test_sandbox agentd/test_restart \
 	agentd/test_config agentd/test_settings agentd/test_db agentd/test_kmsg \
 	agentd/test_hostconfig agentd/test_named agentd/test_bootcfg enginectl/test_ehttp \
-	agentd/test_instanced
+	agentd/test_instanced agentd/test_firewall agentd/test_paths
 UNIT_BINS := $(patsubst %,$(BUILD)/test/unit/%,$(UNIT_TESTS))
-UNIT_LIBS := $(call pc,--libs,cmocka libevent jansson sqlite3 libseccomp libcurl zlib)
+UNIT_LIBS := $(call pc,--libs,cmocka libevent jansson sqlite3 libseccomp libcurl zlib libsystemd)
 
-.PHONY: all check unit asan test-build integration cli run bench fuzz install deps depcheck \
+.PHONY: all check unit asan test-build integration cli run bench fuzz install deps depcheck image \
 	format format-check clean
 all: depcheck $(BINS) $(BUILD)/engine-drive
 
@@ -110,6 +112,14 @@ $(BUILD)/cloudsyncd: $(call obj,cloudsyncd/main.c $(CLOUDSYNCD_LIB_SRCS)) $(COMM
 # Test tools: engine-drive plays agentd's part towards enginectl.
 $(BUILD)/engine-drive: $(call obj,test/tools/engine-drive.c) $(COMMON_OBJS)
 	@echo "LD $@"; $(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(LIBS_CHILD)
+# hostctl-drive makes agentd/device/hostctl.c's calls on a given bus.
+$(BUILD)/hostctl-drive: $(call obj,test/tools/hostctl-drive.c agentd/device/hostctl.c \
+		common/log.c common/buf.c)
+	@echo "LD $@"; $(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS) $(call pc,--libs,libevent libsystemd)
+# firewall-apply applies the host firewall once (agentd/device/firewall.c).
+$(BUILD)/firewall-apply: $(call obj,test/tools/firewall-apply.c agentd/device/firewall.c \
+		agentd/device/sysmsg.c common/log.c common/buf.c common/clock.c)
+	@echo "LD $@"; $(CC) $(CFLAGS) $^ -o $@ $(LDFLAGS)
 
 $(BUILD)/bench-plan: test/bench/bench_plan.c agentd/state/plan.c agentd/state/plan.h
 	@echo "LD $@"; $(CC) $(CFLAGS) test/bench/bench_plan.c agentd/state/plan.c -o $@
@@ -134,8 +144,19 @@ test-build:
 	@$(MAKE) --no-print-directory BUILD=build/test VARIANT_CFLAGS=-DAGENTD_TEST_HOOKS \
 	  build/test/agentd build/test/enginectl build/test/apid build/test/cloudsyncd
 
-integration: all test-build
+integration: all test-build $(BUILD)/firewall-apply $(IMAGE) $(BUILD)/hostctl-drive
 	@python3 test/integration/run.py
+
+# The balenaOS supervisor image (image/mkimage.py): a FROM-scratch root with these
+# binaries and the libraries they need, as a `docker load` archive.
+AGENTD_VERSION := $(shell sed -n 's/^\#define AGENTD_VERSION_STR "\(.*\)"/\1/p' common/proto.h)
+IMAGE_ARCH ?= amd64
+IMAGE_TAG  ?= agentd/$(IMAGE_ARCH)-supervisor:$(AGENTD_VERSION)
+IMAGE      := $(BUILD)/image/agentd-$(IMAGE_ARCH).tar
+image: $(IMAGE)
+$(IMAGE): $(BINS) image/mkimage.py
+	@python3 image/mkimage.py --build $(BUILD) --arch $(IMAGE_ARCH) --tag $(IMAGE_TAG) \
+	  --version $(AGENTD_VERSION) --out $@
 
 # The real balena CLI for the local-mode tests (npm; skipped without it).
 cli:
@@ -151,13 +172,14 @@ run:
 	@$(MAKE) --no-print-directory all
 	@sh test/demo.sh
 
-bench: all $(BUILD)/bench-plan
+bench: all $(BUILD)/bench-plan $(IMAGE)
 	@$(BUILD)/bench-plan
 	@python3 test/bench/run.py
 	@python3 test/bench/bench_engine.py
 	@python3 test/bench/bench_state.py
 	@python3 test/bench/bench_api.py
 	@python3 test/bench/bench_cloud.py
+	@python3 test/bench/bench_image.py
 
 fuzz:
 	@sh test/fuzz/run.sh 60

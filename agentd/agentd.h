@@ -28,8 +28,10 @@
 #include "apply.h"
 #include "config.h"
 #include "engine.h"
+#include "firewall.h"
 #include "identity.h"
 #include "keys.h"
+#include "paths.h"
 #include "power.h"
 #include "proto.h"
 #include "settings.h"
@@ -46,13 +48,26 @@ struct containers {
 	size_t nwaiters;
 };
 
+/* host.c: the host's services that follow the device config */
+struct host_state {
+	struct hostctl *bus; /* owned: the host's D-Bus, or NULL */
+	struct firewall fw;
+	int firewall_managed;   /* agentd keeps the host's BALENA-FIREWALL chain */
+	int vpn;                /* openvpn as agentd last made it: 0 unknown, 1 off, 2 on */
+	int vpn_want;           /* what the last attempt wanted */
+	uint64_t vpn_failed_ms; /* when the last attempt failed, 0 if it did not */
+	int discoverable;       /* avahi as asked: 0 not yet, 1 off, 2 on */
+};
+
 struct agentd {
 	struct event_base *base;
 	struct settings set;
 	struct device_config cfg;
 	sqlite3 *db;
 
-	/* From flags and environment (borrowed from argv/environ). */
+	/* From flags and environment (borrowed from argv/environ, or paths). */
+	struct paths_flags flags;
+	struct paths paths; /* where the device's files are */
 	const char *config_path, *data_dir, *engine_sock, *api_address, *run_dir, *settings_path;
 	enum sandbox_mode sandbox;
 	int verbose, foreground;
@@ -60,7 +75,8 @@ struct agentd {
 	struct supervisor sv;      /* the children */
 	struct device_id id;       /* uuid, type, arch, OS */
 	struct keys keys;          /* the local API's keys */
-	struct power power;        /* reboot and shutdown commands */
+	struct power power;        /* reboot and shutdown (logind or commands) */
+	struct host_state host;    /* firewall, VPN, discoverability, proxy units */
 	struct apply *apply;       /* owned: the state engine */
 	struct engine_port engine; /* to the engine, through enginectl */
 	int engine_up;             /* enginectl reports the engine reachable */
@@ -105,6 +121,18 @@ int reboot_for_apply(const char *why, char *err, size_t errlen, void *arg);
 /// Set up the power commands' failure path.
 void reboot_init(struct agentd *ad);
 
+/* host.c */
+/// Open the host's D-Bus (paths.dbus) for power and units; decide whether
+/// agentd keeps the host firewall. Says in the log which way it controls the host.
+void host_init(struct agentd *ad);
+void host_free(struct agentd *ad);
+/// Bring the firewall, the VPN and discoverability to the target's device config.
+void host_update(struct agentd *ad);
+/// The proxy settings changed (host-config PATCH): restart the proxy's units.
+void host_proxy_changed(struct agentd *ad);
+/// SUPERVISOR_VPN_CONTROL as the host has it (GET /v2/device/vpn).
+int host_vpn_enabled(struct agentd *ad);
+
 /* cloudlink.c */
 /// Handle cloudsyncd's messages.
 void cloudlink_init(struct agentd *ad);
@@ -130,6 +158,10 @@ void enginelink_init(struct agentd *ad);
 void api_init(struct agentd *ad);
 /// Tell apid whether auth is on and which keys are valid.
 void api_send_auth(struct agentd *ad);
+
+/* healthprobe.c */
+/// `agentd -H`: 0 if the local agentd answers GET /v1/healthy with 200, else 1.
+int healthprobe_run(void);
 
 /* api_device.c */
 /// A process was reaped: forget it if it was a journalctl of the API.

@@ -130,14 +130,16 @@ static void apps_state_containers(json_t *body, const char *err, void *arg)
 		if (!api_in_scope(c->scope, id))
 			continue;
 		json_object_foreach(json_object_get(app, "services"), name, svc) {
-			const char *state = "Downloading";
+			/* the supervisor's own release is agentd: Running */
+			const char *state =
+				target_is_supervisor_app(uuid) ? "Running" : "Downloading";
 
 			json_array_foreach(body, i, ct) {
 				json_t *l = json_object_get(ct, "Labels");
 				const char *sn = json_string_value(
 					json_object_get(l, "io.balena.service-name"));
 
-				if (sn && !strcmp(sn, name) &&
+				if (!target_is_supervisor_app(uuid) && sn && !strcmp(sn, name) &&
 				    target_id(json_object_get(l, "io.balena.app-id")) == id)
 					state = api_container_status(ct);
 			}

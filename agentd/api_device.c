@@ -6,6 +6,7 @@
  * metrics.
  */
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,7 +76,7 @@ static void blink_step(evutil_socket_t fd, short what, void *arg)
 {
 	struct blink *b = arg;
 	struct timeval half = {0, 500000};
-	FILE *f = fopen(b->ad->set.led_file, "we");
+	FILE *f = fopen(b->ad->paths.led_file, "we");
 
 	(void)fd;
 	(void)what;
@@ -126,9 +127,13 @@ void api_device_name(struct api_call *c)
 
 void api_device_vpn(struct api_call *c)
 {
+	char path[PATH_MAX + 64];
+
+	/* the VPN's own breadcrumb, on the host */
+	snprintf(path, sizeof(path), "%s/run/openvpn/vpn_status/active", c->ad->paths.host_root);
 	api_reply(c, 200,
-		  json_pack("{s:s, s:{s:b, s:b}}", "status", "success", "vpn", "enabled", 0,
-			    "connected", 0));
+		  json_pack("{s:s, s:{s:b, s:b}}", "status", "success", "vpn", "enabled",
+			    host_vpn_enabled(c->ad), "connected", access(path, F_OK) == 0));
 }
 
 static void tags_got(struct chan *ch, const struct frame_hdr *hdr, json_t *body, void *arg)
@@ -190,9 +195,13 @@ void api_device_tags_patch(struct api_call *c)
 
 void api_host_config_get(struct api_call *c)
 {
-	char host[256] = "";
-	FILE *f = fopen("/etc/hostname", "re");
-	json_t *proxy = hostconfig_proxy_read(c->ad->set.boot_dir);
+	char host[256] = "", path[PATH_MAX + 16];
+	json_t *proxy = hostconfig_proxy_read(c->ad->paths.boot_dir);
+	FILE *f;
+
+	/* the host's own, under the host root in the supervisor container */
+	snprintf(path, sizeof(path), "%s/etc/hostname", c->ad->paths.host_root);
+	f = fopen(path, "re");
 
 	if (f != NULL) {
 		if (fgets(host, sizeof(host), f) != NULL)
@@ -244,15 +253,17 @@ void api_host_config_patch(struct api_call *c)
 		return;
 	}
 	if (proxy != NULL &&
-	    (rc = hostconfig_proxy_patch(c->ad->set.boot_dir, proxy, err, sizeof(err))) != 0) {
+	    (rc = hostconfig_proxy_patch(c->ad->paths.boot_dir, proxy, err, sizeof(err))) != 0) {
 		host_config_unlock(c->ad, locks);
 		log_warnx("host-config: %s", err);
 		api_reply_text(c, rc == -1 ? 400 : 503, err);
 		return;
 	}
-	if (proxy != NULL)
+	if (proxy != NULL) {
 		log_info("host-config: proxy settings %s",
 			 json_object_size(proxy) ? "updated" : "removed");
+		host_proxy_changed(c->ad);
+	}
 	if (h != NULL) {
 		char name[8];
 		const char *v = json_string_value(h);

@@ -89,6 +89,34 @@ static void initial_report(struct agentd *ad, json_t *c)
 			    json_pack("{s:o, s:s?}", "config", vars, "device_name", name));
 }
 
+/* NODE_EXTRA_CA_CERTS (a PEM file the balenaOS start script names): trusted
+ * as well as the rest. cloudsyncd takes one bundle, which replaces the
+ * system's: `base` (balenaRootCA, malloc'd, or NULL for the system bundle)
+ * with the extra certificates after it. Returns the bundle (malloc'd) or
+ * base unchanged. */
+static char *cloudlink_extra_ca(char *base)
+{
+	const char *extra_path = getenv("NODE_EXTRA_CA_CERTS");
+	const char *system = getenv("SSL_CERT_FILE");
+	char *extra, *out;
+
+	if (extra_path == NULL || extra_path[0] == '\0')
+		return base;
+	if ((extra = file_read_text(extra_path)) == NULL) {
+		log_warnx("NODE_EXTRA_CA_CERTS %s cannot be read: ignored", extra_path);
+		return base;
+	}
+	if (base == NULL &&
+	    (base = file_read_text(system ? system : "/etc/ssl/certs/ca-certificates.crt")) == NULL)
+		base = strdup("");
+	if (base == NULL || asprintf(&out, "%s\n%s", base, extra) == -1)
+		out = NULL;
+	free(base);
+	free(extra);
+	log_info("trusting the certificates of %s too", extra_path);
+	return out;
+}
+
 void cloudlink_config(struct agentd *ad, json_t *c)
 {
 	json_t *root = ad->cfg.root, *poll;
@@ -162,11 +190,13 @@ void cloudlink_config(struct agentd *ad, json_t *c)
 			json_object_set(c, "report_cache", cache);
 		json_decref(cache);
 	}
-	if (ca != NULL && (pem = base64_decode(ca, &len)) != NULL) {
-		json_object_set_new(c, "ca_pem", json_stringn(pem, len));
-		free(pem);
-	} else if (ca != NULL) {
+	pem = NULL;
+	if (ca != NULL && (pem = base64_decode(ca, &len)) == NULL)
 		log_warnx("config.json balenaRootCA is not base64: ignored");
+	pem = cloudlink_extra_ca(pem);
+	if (pem != NULL) {
+		json_object_set_new(c, "ca_pem", json_string(pem));
+		free(pem);
 	}
 }
 
@@ -413,14 +443,16 @@ static void report_containers(json_t *list, const char *err, void *arg)
 		services = json_object();
 
 		json_object_foreach(json_object_get(app, "services"), name, svc) {
-			const char *state = "Downloading";
+			/* the supervisor's own release is agentd: Running */
+			const char *state =
+				target_is_supervisor_app(uuid) ? "Running" : "Downloading";
 
 			json_array_foreach(list, i, ct) {
 				json_t *l = json_object_get(ct, "Labels");
 				const char *sn = json_string_value(
 					json_object_get(l, "io.balena.service-name"));
 
-				if (sn && !strcmp(sn, name) &&
+				if (!target_is_supervisor_app(uuid) && sn && !strcmp(sn, name) &&
 				    target_id(json_object_get(l, "io.balena.app-id")) == id)
 					state = svc_status(ct);
 			}

@@ -25,7 +25,8 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: agentd [-f] [-v]... [-c config.json] [-d datadir] [-s engine.sock]\n"
-		"              [-a api-address] [-r rundir] [-C agentd.json] [-S kill|log]\n");
+		"              [-a api-address] [-r rundir] [-C agentd.json] [-S kill|log]\n"
+		"       agentd -H    (health probe: exit 0 if the local API is healthy)\n");
 	exit(1);
 }
 
@@ -105,13 +106,12 @@ static void parse_args(struct agentd *ad, int argc, char **argv)
 	const char *sandbox = "kill";
 	int opt;
 
-	ad->config_path = env_or("CONFIG_MOUNT_POINT", "/mnt/boot/config.json");
-	ad->data_dir = env_or("AGENTD_DATA_DIR", "/data");
 	ad->engine_sock = env_or("DOCKER_SOCKET", "/var/run/balena-engine.sock");
 	ad->api_address = env_or("AGENTD_API_ADDRESS", "0.0.0.0");
-	ad->run_dir = env_or("AGENTD_RUN_DIR", "/tmp/balena-supervisor");
-	while ((opt = getopt(argc, argv, "fvc:d:s:a:r:C:S:")) != -1) {
+	while ((opt = getopt(argc, argv, "fvc:d:s:a:r:C:S:H")) != -1) {
 		switch (opt) {
+		case 'H':
+			exit(healthprobe_run());
 		case 'f':
 			ad->foreground = 1;
 			break;
@@ -119,10 +119,10 @@ static void parse_args(struct agentd *ad, int argc, char **argv)
 			ad->verbose++;
 			break;
 		case 'c':
-			ad->config_path = optarg;
+			ad->flags.config = optarg;
 			break;
 		case 'd':
-			ad->data_dir = optarg;
+			ad->flags.data_dir = optarg;
 			break;
 		case 's':
 			ad->engine_sock = optarg;
@@ -131,7 +131,7 @@ static void parse_args(struct agentd *ad, int argc, char **argv)
 			ad->api_address = optarg;
 			break;
 		case 'r':
-			ad->run_dir = optarg;
+			ad->flags.run_dir = optarg;
 			break;
 		case 'C':
 			ad->settings_path = optarg;
@@ -150,10 +150,26 @@ static void parse_args(struct agentd *ad, int argc, char **argv)
 }
 
 /* Everything that can make start-up fail, checked before any child runs. */
+/* The API port: config.json listenPort, else LISTEN_PORT (what the balenaOS
+ * start script passes; empty means the default), else 48484. */
+static void api_port(struct agentd *ad)
+{
+	const char *env = getenv("LISTEN_PORT");
+	char *end;
+	long port;
+
+	if (json_object_get(ad->cfg.root, "listenPort") != NULL || env == NULL || env[0] == '\0')
+		return;
+	port = strtol(env, &end, 10);
+	if (*end != '\0' || port < 1 || port > 65535)
+		fatalx("LISTEN_PORT '%s' is not a port (1-65535)", env);
+	ad->cfg.listen_port = (int)port;
+}
+
+/* Everything that can make start-up fail, checked before any child runs. */
 static void startup_checks(struct agentd *ad)
 {
-	char err[1024], dbpath[PATH_MAX + 32];
-	static char data_abs[PATH_MAX], run_abs[PATH_MAX];
+	char err[1024], abs[PATH_MAX], legacy[PATH_MAX + 32];
 	struct sockaddr_un sun;
 	int n;
 
@@ -161,36 +177,49 @@ static void startup_checks(struct agentd *ad)
 	if (ad->settings_path != NULL &&
 	    settings_load(ad->settings_path, &ad->set, err, sizeof(err)) == -1)
 		fatalx("%s", err);
+	paths_resolve(&ad->paths, &ad->flags, &ad->set);
+	ad->config_path = ad->paths.config;
 	if (config_load(ad->config_path, &ad->cfg, err, sizeof(err)) == -1)
 		fatalx("%s", err);
+	api_port(ad);
 	if (getpwnam(ad->set.user) == NULL)
 		fatalx("unknown user '%s' for the unprivileged children (agentd.json \"user\")",
 		       ad->set.user);
 	if (strlen(ad->engine_sock) >= sizeof(sun.sun_path))
 		fatalx("engine socket path is too long (%zu bytes, at most %zu): %s",
 		       strlen(ad->engine_sock), sizeof(sun.sun_path) - 1, ad->engine_sock);
-	if (mkdir_p(ad->data_dir, 0700) == -1)
-		fatal("cannot create data directory %s", ad->data_dir);
-	if (mkdir_p(ad->run_dir, 0755) == -1)
-		fatal("cannot create run directory %s", ad->run_dir);
+	if (mkdir_p(ad->paths.data_dir, 0700) == -1)
+		fatal("cannot create data directory %s", ad->paths.data_dir);
+	if (mkdir_p(ad->paths.run_dir, 0755) == -1)
+		fatal("cannot create run directory %s", ad->paths.run_dir);
 	/* Absolute from here on: the lock dirs under run_dir are bind sources,
 	 * which the engine takes only as absolute paths. */
-	if (realpath(ad->data_dir, data_abs) == NULL || realpath(ad->run_dir, run_abs) == NULL)
-		fatal("cannot resolve %s or %s", ad->data_dir, ad->run_dir);
-	ad->data_dir = data_abs;
-	ad->run_dir = run_abs;
-	snprintf(dbpath, sizeof(dbpath), "%s/database.sqlite", ad->data_dir);
-	if ((ad->db = db_open(dbpath, err, sizeof(err))) == NULL)
+	if (realpath(ad->paths.data_dir, abs) == NULL)
+		fatal("cannot resolve %s", ad->paths.data_dir);
+	paths_set_data_dir(&ad->paths, abs);
+	if (realpath(ad->paths.run_dir, abs) == NULL)
+		fatal("cannot resolve %s", ad->paths.run_dir);
+	paths_set_run_dir(&ad->paths, abs);
+	ad->data_dir = ad->paths.data_dir;
+	ad->run_dir = ad->paths.run_dir;
+	/* agentd's database used to be database.sqlite, the name the Node
+	 * supervisor's has: an agentd one is renamed, a Node one is left alone. */
+	snprintf(legacy, sizeof(legacy), "%s/database.sqlite", ad->data_dir);
+	if (db_adopt_own(legacy, ad->paths.db, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	if ((ad->db = db_open(ad->paths.db, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
 	if ((n = db_migrate(ad->db, db_migrations, db_migrations_count, err, sizeof(err))) < 0) {
 		db_close(ad->db);
 		fatalx("%s", err);
 	}
-	if (identity_load(&ad->id, &ad->cfg, ad->config_path, err, sizeof(err)) == -1 ||
+	if (identity_load(&ad->id, &ad->cfg, ad->config_path, ad->paths.os_release,
+			  ad->paths.boot_dir, err, sizeof(err)) == -1 ||
 	    identity_device_key(&ad->cfg, ad->config_path, err, sizeof(err)) == -1)
 		fatalx("%s", err);
-	log_info("agentd %s: %s device, config %s, data %s", AGENTD_VERSION,
-		 config_managed(&ad->cfg) ? "managed" : "unmanaged", ad->config_path, ad->data_dir);
+	log_info("agentd %s: %s device, config %s, data %s%s%s", AGENTD_VERSION,
+		 config_managed(&ad->cfg) ? "managed" : "unmanaged", ad->config_path, ad->data_dir,
+		 ad->paths.host_root[0] ? ", host root " : "", ad->paths.host_root);
 }
 
 /* libevent's own complaints, in our log format. */
@@ -279,6 +308,11 @@ static void on_applied(void *arg)
 	cloudlink_report_state(arg);
 }
 
+static void on_target_set(void *arg)
+{
+	host_update(arg);
+}
+
 /* The children, the device and the state engine, connected. */
 static void wire(struct agentd *ad, const char *self)
 {
@@ -302,6 +336,7 @@ static void wire(struct agentd *ad, const char *self)
 	ad->followed = json_object();
 	ad->journals = json_object();
 	reboot_init(ad);
+	host_init(ad);
 	enginelink_init(ad);
 	devlog_init(ad);
 	cloudlink_init(ad);
@@ -315,13 +350,18 @@ static void wire(struct agentd *ad, const char *self)
 	env.keys = &ad->keys;
 	env.engine = ad->engine;
 	env.run_dir = ad->run_dir;
+	env.host_run_dir = ad->paths.host_run_dir;
+	env.preload = ad->paths.preload;
 	env.data_dir = ad->data_dir;
 	env.engine_sock = ad->engine_sock;
-	env.boot_dir = ad->set.boot_dir;
-	env.hooks =
-		(struct apply_hooks){.arg = ad, .applied = on_applied, .reboot = reboot_for_apply};
+	env.boot_dir = ad->paths.boot_dir;
+	env.hooks = (struct apply_hooks){.arg = ad,
+					 .applied = on_applied,
+					 .reboot = reboot_for_apply,
+					 .target_set = on_target_set};
 	if ((ad->apply = apply_new(&env)) == NULL)
 		fatalx("cannot set up the state engine");
+	host_update(ad); /* the stored target's device config, from the start */
 }
 
 int main(int argc, char **argv)
@@ -379,6 +419,7 @@ int main(int argc, char **argv)
 
 	log_info("stopped");
 	supervise_free(&ad.sv);
+	host_free(&ad);
 	apply_free(ad.apply);
 	sysmsg_set_sink(NULL, NULL);
 	json_decref(ad.followed);

@@ -60,7 +60,7 @@ void reboot_init(struct agentd *ad)
 	ad->power.base = ad->base;
 	ad->power.reboot_command = ad->set.reboot_command;
 	ad->power.shutdown_command = ad->set.shutdown_command;
-	ad->power.state_dir = ad->set.state_dir;
+	ad->power.state_dir = ad->paths.state_dir;
 	ad->power.failed = reboot_failed;
 	ad->power.arg = ad;
 }

@@ -51,7 +51,7 @@ if ! $DOCKER image inspect agentd-demo/hello:latest >/dev/null 2>&1; then
 		--change 'ENV PATH=/bin' - agentd-demo/hello:latest >/dev/null
 	rm -rf "$root"
 fi
-if [ ! -e "$dev/data/database.sqlite" ] && [ ! -e "$dev/data/apps.json" ]; then
+if [ ! -e "$dev/data/agentd.sqlite" ] && [ ! -e "$dev/data/apps.json" ]; then
 	cat >"$dev/data/apps.json" <<'EOJ'
 {"config": {},
  "apps": {"de70a9915e4b4c6f8c1a2b3c4d5e6f70": {"id": 1, "name": "demo", "class": "fleet",

@@ -1,9 +1,12 @@
 /*
  * db.c - opening the database and running migrations (see db.h).
  */
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "db.h"
 #include "log.h"
@@ -175,4 +178,72 @@ int db_config_set(sqlite3 *db, const char *key, const char *value)
 	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
 	sqlite3_finalize(st);
 	return rc;
+}
+
+/* Whether the sqlite file at path has a table of this name. -1 unreadable. */
+static int db_has_table(sqlite3 *db, const char *name)
+{
+	sqlite3_stmt *st;
+	int found;
+
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+			       -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	found = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return found;
+}
+
+/* "file:<path>?immutable=1", the path %-escaped where a URI needs it. */
+static int db_uri(const char *path, char *out, size_t len)
+{
+	size_t o = 0;
+
+	o += (size_t)snprintf(out, len, "file:");
+	for (; *path && o + 4 < len; path++) {
+		if (*path == '%' || *path == '?' || *path == '#')
+			o += (size_t)snprintf(out + o, len - o, "%%%02X", (unsigned char)*path);
+		else
+			out[o++] = *path;
+	}
+	if (*path != '\0' || o + sizeof("?immutable=1") > len)
+		return -1;
+	snprintf(out + o, len - o, "?immutable=1");
+	return 0;
+}
+
+int db_adopt_own(const char *from, const char *to, char *err, size_t errlen)
+{
+	static const char *const tails[] = {"-wal", "-shm", ""};
+	char a[PATH_MAX + 8], b[PATH_MAX + 8], uri[3 * PATH_MAX + 32];
+	sqlite3 *db = NULL;
+	int ours, knex;
+	size_t i;
+
+	if (access(to, F_OK) == 0 || access(from, F_OK) != 0)
+		return 0;
+	/* immutable: sqlite neither locks nor makes a -wal or -shm beside it */
+	if (db_uri(from, uri, sizeof(uri)) == -1 ||
+	    sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL) != SQLITE_OK) {
+		sqlite3_close(db);
+		return 0; /* not readable as a database: not ours to move */
+	}
+	ours = db_has_table(db, "migrations");
+	knex = db_has_table(db, "knex_migrations");
+	sqlite3_close(db);
+	if (ours != 1 || knex != 0)
+		return 0; /* the Node supervisor's (or unknown): never touched */
+	/* The journal first: a cut between the renames leaves a name pair that
+	 * the next start completes. */
+	for (i = 0; i < 3; i++) {
+		snprintf(a, sizeof(a), "%s%s", from, tails[i]);
+		snprintf(b, sizeof(b), "%s%s", to, tails[i]);
+		if (rename(a, b) == -1 && errno != ENOENT) {
+			snprintf(err, errlen, "cannot rename %s to %s: %s", a, b, strerror(errno));
+			return -1;
+		}
+	}
+	log_info("database: %s is now %s", from, to);
+	return 1;
 }

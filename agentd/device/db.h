@@ -28,6 +28,11 @@ sqlite3 *db_open(const char *path, char *err, size_t errlen);
 /// applied, or -1 with a reason (unknown migration in the DB, SQL error).
 int db_migrate(sqlite3 *db, const struct migration *list, size_t n, char *err, size_t errlen);
 void db_close(sqlite3 *db);
+/// agentd's database at `from` (an older name) becomes `to` (with its WAL and
+/// shared-memory files), unless `to` exists. A file that is not agentd's (the
+/// Node supervisor's knex database) is never touched. 1 renamed, 0 nothing
+/// to do, -1 with a reason.
+int db_adopt_own(const char *from, const char *to, char *err, size_t errlen);
 
 /// Key/value settings in the `config` table. db_get returns a malloc'd copy
 /// or NULL when absent.

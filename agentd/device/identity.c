@@ -42,14 +42,13 @@ static void identity_arch(char *out, size_t len)
 }
 
 /* PRETTY_NAME of the OS's os-release, or "Linux". */
-static void identity_os(char *out, size_t len)
+static void identity_os(const char *path, char *out, size_t len)
 {
-	const char *path = getenv("HOST_OS_VERSION_PATH");
 	char line[256];
 	FILE *f;
 
 	snprintf(out, len, "Linux");
-	if ((f = fopen(path ? path : "/etc/os-release", "re")) == NULL)
+	if ((f = fopen(path, "re")) == NULL)
 		return;
 	while (fgets(line, sizeof(line), f) != NULL) {
 		char *v;
@@ -67,8 +66,25 @@ static void identity_os(char *out, size_t len)
 	fclose(f);
 }
 
+/* The boot partition's device-type.json {"slug", "arch"} (balenaOS writes it). */
+static void identity_device_type(const char *boot_dir, char *type, size_t tlen, char *arch,
+				 size_t alen)
+{
+	char path[4096];
+	json_t *j;
+
+	snprintf(path, sizeof(path), "%s/device-type.json", boot_dir);
+	if ((j = json_load_file(path, 0, NULL)) == NULL)
+		return;
+	if (type[0] == '\0' && json_is_string(json_object_get(j, "slug")))
+		snprintf(type, tlen, "%s", json_string_value(json_object_get(j, "slug")));
+	if (json_is_string(json_object_get(j, "arch")))
+		snprintf(arch, alen, "%s", json_string_value(json_object_get(j, "arch")));
+	json_decref(j);
+}
+
 int identity_load(struct device_id *id, struct device_config *cfg, const char *config_path,
-		  char *err, size_t errlen)
+		  const char *os_release, const char *boot_dir, char *err, size_t errlen)
 {
 	const char *uuid = cfg->uuid, *type = cfg->device_type;
 
@@ -84,9 +100,12 @@ int identity_load(struct device_id *id, struct device_config *cfg, const char *c
 	} else {
 		snprintf(id->uuid, sizeof(id->uuid), "%s", uuid);
 	}
-	snprintf(id->type, sizeof(id->type), "%s", type ? type : "unknown");
+	snprintf(id->type, sizeof(id->type), "%s", type ? type : "");
 	identity_arch(id->arch, sizeof(id->arch));
-	identity_os(id->os_version, sizeof(id->os_version));
+	identity_device_type(boot_dir, id->type, sizeof(id->type), id->arch, sizeof(id->arch));
+	if (id->type[0] == '\0')
+		snprintf(id->type, sizeof(id->type), "unknown");
+	identity_os(os_release, id->os_version, sizeof(id->os_version));
 	return 0;
 }
 

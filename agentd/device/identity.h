@@ -19,10 +19,11 @@ struct device_id {
 };
 
 /// Fill `id` from config.json (`cfg`, written back to `config_path` when a
-/// uuid had to be made), uname and the OS's os-release (HOST_OS_VERSION_PATH
-/// or /etc/os-release). -1 with a reason when config.json cannot be written.
+/// uuid had to be made), the boot partition's device-type.json (slug and arch,
+/// when config.json has no deviceType), uname and the OS's `os_release`.
+/// -1 with a reason when config.json cannot be written.
 int identity_load(struct device_id *id, struct device_config *cfg, const char *config_path,
-		  char *err, size_t errlen);
+		  const char *os_release, const char *boot_dir, char *err, size_t errlen);
 /// Managed devices: make the device API key if config.json has none (the
 /// device makes its own; the cloud never hands one out). -1 with a reason.
 int identity_device_key(struct device_config *cfg, const char *config_path, char *err,

@@ -6,6 +6,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "hostctl.h"
+#include "log.h"
 #include "power.h"
 
 struct power_run {
@@ -28,6 +30,19 @@ int power_hup_pending(const struct power *p)
 	return 0;
 }
 
+/* logind's answer: the host is going down, or it said why not. */
+static void power_bus_done(const char *err, const char *value, void *arg)
+{
+	struct power *p = arg;
+	char how[512];
+
+	(void)value;
+	if (err == NULL)
+		return;
+	snprintf(how, sizeof(how), "logind: %s", err);
+	p->failed(how, p->arg);
+}
+
 static void power_exec(evutil_socket_t fd, short what, void *arg)
 {
 	struct power_run *r = arg;
@@ -36,6 +51,17 @@ static void power_exec(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (p->bus != NULL) {
+		int reboot = r->argv == p->reboot_command;
+
+		log_info("%s through logind on the host's D-Bus",
+			 reboot ? "rebooting" : "powering off");
+		free(r);
+		if (hostctl_power(p->bus, reboot, power_bus_done, p) == -1)
+			p->failed("cannot ask logind (out of memory)", p->arg);
+		return;
+	}
+	log_info("running %s", r->argv[0]);
 	if ((pid = fork()) == 0) {
 		execvp(r->argv[0], r->argv);
 		_exit(127);

@@ -1,9 +1,10 @@
 /*
- * power.h - rebooting and shutting the device down: today by running the
- * reboot or shutdown command of agentd.json, a second after it is asked
- * for (so the API can answer first). Whether the command failed comes back
- * through a callback once the process that ran it is reaped. Taking the
- * apps' update locks first is the caller's business.
+ * power.h - rebooting and shutting the device down, a second after it is
+ * asked for (so the API can answer first): through logind on the host's
+ * D-Bus when agentd has one (the balenaOS supervisor container), else by
+ * running the reboot or shutdown command of agentd.json. A failure (the bus
+ * refused, the command exited non-zero) comes back through a callback.
+ * Taking the apps' update locks first is the caller's business.
  */
 #ifndef AGENTD_POWER_H
 #define AGENTD_POWER_H
@@ -13,12 +14,15 @@
 
 #include <event2/event.h>
 
+struct hostctl;
+
 struct power {
 	struct event_base *base;       /* borrowed */
 	char *const *reboot_command;   /* argv, borrowed (agentd.json) */
 	char *const *shutdown_command; /* argv, borrowed */
 	const char *state_dir;         /* balenaOS's /mnt/state (HUP breadcrumbs) */
 	pid_t pid;                     /* the command while it runs, else 0 */
+	struct hostctl *bus;           /* borrowed: the host's D-Bus, or NULL: commands */
 	/// The command could not run or exited non-zero: the device stays up.
 	/// `how` says why ("exit status 1", "cannot fork").
 	void (*failed)(const char *how, void *arg);

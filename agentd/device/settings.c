@@ -164,17 +164,10 @@ static int get_dir(json_t *root, const char *key, char *out, size_t outlen, cons
 
 int settings_load(const char *path, struct settings *s, char *err, size_t errlen)
 {
-	static const char *const keys[] = {"user",
-					   "handshake_timeout_ms",
-					   "ping_interval_ms",
-					   "daemons",
-					   "reboot_command",
-					   "shutdown_command",
-					   "led_file",
-					   "api_max_connections",
-					   "boot_dir",
-					   "state_dir",
-					   NULL};
+	static const char *const keys[] = {"user",      "handshake_timeout_ms", "ping_interval_ms",
+					   "daemons",   "reboot_command",       "shutdown_command",
+					   "led_file",  "api_max_connections",  "boot_dir",
+					   "state_dir", "host_firewall",        NULL};
 	char where[512];
 	json_error_t jerr;
 	json_t *root, *v, *dv;
@@ -216,7 +209,18 @@ int settings_load(const char *path, struct settings *s, char *err, size_t errlen
 			goto out;
 		}
 		snprintf(s->led_file, sizeof(s->led_file), "%s", json_string_value(v));
+		s->led_file_set = 1;
 	}
+	if ((v = json_object_get(root, "host_firewall")) != NULL) {
+		if (!json_is_boolean(v)) {
+			snprintf(err, errlen, "%s: \"host_firewall\" must be true or false", where);
+			goto out;
+		}
+		s->host_firewall = json_is_true(v);
+		s->host_firewall_set = 1;
+	}
+	s->boot_dir_set |= json_object_get(root, "boot_dir") != NULL;
+	s->state_dir_set |= json_object_get(root, "state_dir") != NULL;
 	if (get_dir(root, "boot_dir", s->boot_dir, sizeof(s->boot_dir), where, err, errlen) == -1 ||
 	    get_dir(root, "state_dir", s->state_dir, sizeof(s->state_dir), where, err, errlen) ==
 		    -1)

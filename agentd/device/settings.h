@@ -13,6 +13,7 @@
  *     "api_max_connections": 128,        more open API connections get 503
  *     "boot_dir": "/mnt/boot",           PATCH host-config writes system-proxy/ here
  *     "state_dir": "/mnt/state",         a host OS update in progress leaves breadcrumbs here
+ *     "host_firewall": false,            keep the host firewall (HOST_FIREWALL_MODE) here too
  *     "daemons": {
  *       "apid": { "restart": "always", "backoff_initial_ms": 100,
  *                 "backoff_max_ms": 30000, "stable_after_ms": 60000,
@@ -40,6 +41,12 @@ struct settings {
 	unsigned api_max_connections; /* apid answers 503 beyond */
 	char boot_dir[256];           /* host-config proxy files go under <boot_dir>/system-proxy */
 	char state_dir[256];          /* balenaOS's /mnt/state: host OS update breadcrumbs */
+	/* Which of led_file, boot_dir, state_dir agentd.json set (else paths.c
+	 * may find them from the environment or the host root). */
+	int led_file_set, boot_dir_set, state_dir_set;
+	/* "host_firewall": keep the host's BALENA-FIREWALL chain (default: only as
+	 * the balenaOS supervisor, where a host root is found) */
+	int host_firewall, host_firewall_set;
 };
 
 void settings_default(struct settings *s);

@@ -284,6 +284,20 @@ int apply_local_mode(struct apply *a)
 	return !config_managed(a->env.cfg) || config_truthy(a->target, "SUPERVISOR_LOCAL_MODE");
 }
 
+/* <rundir>/target-state-config: the target's config vars, for the host OS
+ * (its safe_reboot reboots at once when SUPERVISOR_OVERRIDE_LOCK is set). */
+static void target_config_dump(struct apply *a)
+{
+	char path[PATH_MAX], why[512], *text;
+
+	snprintf(path, sizeof(path), "%s/target-state-config", a->env.run_dir);
+	text = json_dumps(json_object_get(a->target, "config"), JSON_COMPACT | JSON_SORT_KEYS);
+	if (text == NULL ||
+	    file_write_atomic(path, text, strlen(text), 0600, why, sizeof(why)) == -1)
+		log_warnx("cannot write %s: %s", path, text ? why : "out of memory");
+	free(text);
+}
+
 int apply_set_target(struct apply *a, json_t *target, char *err, size_t errlen)
 {
 	json_t *warnings = json_array(), *w;
@@ -305,6 +319,9 @@ int apply_set_target(struct apply *a, json_t *target, char *err, size_t errlen)
 	a->target = target;
 	json_object_clear(a->rejected);
 	json_object_clear(a->contract_logged);
+	target_config_dump(a);
+	if (a->env.hooks.target_set != NULL)
+		a->env.hooks.target_set(a->env.hooks.arg);
 	if (a->busy)
 		a->cancelled = 1;
 	apply_trigger(a, "new target");
@@ -466,7 +483,7 @@ static void compose_ctx_for(struct apply *a, json_t *app, const char *uuid, cons
 	ctx->device_arch = env->id->arch;
 	ctx->device_name = json_string_value(json_object_get(a->target, "name"));
 	ctx->host_os_version = env->id->os_version;
-	ctx->run_dir = env->run_dir;
+	ctx->run_dir = env->host_run_dir ? env->host_run_dir : env->run_dir;
 	ctx->engine_socket = env->engine_sock;
 	ctx->api_port = env->cfg->listen_port;
 	ctx->api_host = SUPERVISOR_NETWORK_GATEWAY; /* for services not on the host's network */
@@ -624,6 +641,8 @@ static int build_target(struct apply *a)
 
 		if (json_is_true(json_object_get(app, "is_host")))
 			continue; /* the host OS app is not ours to run */
+		if (target_is_supervisor_app(uuid))
+			continue; /* the supervisor's release: that is agentd itself */
 		snprintf(ta->uuid, sizeof(ta->uuid), "%s", uuid);
 		ta->app_id = (int)json_integer_value(json_object_get(app, "id"));
 		snprintf(ta->commit, sizeof(ta->commit), "%s",
@@ -1521,7 +1540,7 @@ struct apply *apply_new(const struct apply_env *env)
 		return NULL;
 	}
 	a->target = store_target_load(env->db);
-	if (a->target == NULL && (pre = store_preload(env->db, env->data_dir)) != NULL) {
+	if (a->target == NULL && (pre = store_preload(env->db, env->preload)) != NULL) {
 		if (store_target_save(env->db, pre, err, sizeof(err)) == -1)
 			log_error("preload: %s", err);
 		a->target = pre;
@@ -1529,6 +1548,7 @@ struct apply *apply_new(const struct apply_env *env)
 	if (a->target == NULL)
 		a->target = json_pack("{s:s, s:{}, s:b, s:{}}", "name", "", "config", "local", 0,
 				      "apps");
+	target_config_dump(a);
 	return a;
 }
 

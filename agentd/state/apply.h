@@ -36,6 +36,8 @@ struct apply_hooks {
 	/// app's lock. -1 with the reason when it cannot happen now (a lock is
 	/// held): the loop retries later.
 	int (*reboot)(const char *why, char *err, size_t errlen, void *arg);
+	/// A new target was stored (its device config may have changed).
+	void (*target_set)(void *arg);
 };
 
 /* What the state engine is given (all borrowed; they outlive it). */
@@ -47,6 +49,8 @@ struct apply_env {
 	struct keys *keys; /* scoped API keys for services labelled for the API */
 	struct engine_port engine;
 	const char *run_dir, *data_dir, *engine_sock, *boot_dir;
+	const char *host_run_dir; /* run_dir as the host's engine sees it (bind sources) */
+	const char *preload;      /* apps.json, the first target of a new device */
 	struct apply_hooks hooks;
 };
 

@@ -120,13 +120,12 @@ json_t *store_images_pulled(sqlite3 *db)
 	return refs;
 }
 
-json_t *store_preload(sqlite3 *db, const char *data_dir)
+json_t *store_preload(sqlite3 *db, const char *path)
 {
-	char path[PATH_MAX], done[PATH_MAX + 16], err[512];
+	char done[PATH_MAX + 16], err[512];
 	json_error_t jerr;
 	json_t *raw, *t;
 
-	snprintf(path, sizeof(path), "%s/apps.json", data_dir);
 	if (access(path, F_OK) != 0)
 		return NULL;
 	if ((raw = json_load_file(path, 0, &jerr)) == NULL) {

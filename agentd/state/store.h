@@ -24,9 +24,9 @@ void store_image_pulled(sqlite3 *db, const char *ref);
 void store_image_forget(sqlite3 *db, const char *ref);
 /// The images agentd pulled: an array of references (new reference).
 json_t *store_images_pulled(sqlite3 *db);
-/// Read <data_dir>/apps.json as the first target (internal form, new
+/// Read the preload `path` (apps.json) as the first target (internal form, new
 /// reference; its pinDevice is recorded for the cloud), then rename it
 /// apps.json.preloaded. NULL when there is none or it is invalid (logged).
-json_t *store_preload(sqlite3 *db, const char *data_dir);
+json_t *store_preload(sqlite3 *db, const char *path);
 
 #endif

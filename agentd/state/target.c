@@ -615,3 +615,20 @@ int target_config_check(json_t *config, json_t *warnings)
 	}
 	return fixed;
 }
+
+int target_is_supervisor_app(const char *uuid)
+{
+	/* balena's supervisor fleets, one per architecture */
+	static const char *const uuids[] = {"52e35121417640b1b28a680504e4039b", /* amd64 */
+					    "900de4f3cbac4b9bbd232885a35e407b", /* aarch64 */
+					    "2e66a95795c149959c69472a8c2f92b8", /* armv7hf */
+					    "531b357e155c480cbec0fdd33041a1f5", /* i386 */
+					    "6822565f766e413e96d9bebe2227cdcc", /* rpi */
+					    NULL};
+	int i;
+
+	for (i = 0; uuid != NULL && uuids[i] != NULL; i++)
+		if (strcmp(uuid, uuids[i]) == 0)
+			return 1;
+	return 0;
+}

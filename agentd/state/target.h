@@ -37,6 +37,12 @@ json_t *target_config_keys(json_t *config);
 /// one balena-worded warning per value to `warnings`. Returns how many.
 int target_config_check(json_t *config, json_t *warnings);
 
+/// The app is balena's supervisor release (its fleet uuid, per architecture):
+/// on a device agentd is the supervisor, so none of its services (core,
+/// core-next, service-relay, main, balena-supervisor) is run, and each is
+/// reported Running.
+int target_is_supervisor_app(const char *uuid);
+
 /// Parse a numeric id given as a number or a decimal string. -1 if neither.
 long long target_id(json_t *v);
 

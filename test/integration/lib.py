@@ -60,7 +60,10 @@ KEEP_TMP = os.environ.get("AGENTD_KEEP_TMP") == "1"
 # runs the suite (systemd, a developer's shell).
 _SCRUB_ENV = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID",
               "LISTEN_FDNAMES", "CONFIG_MOUNT_POINT", "AGENTD_DATA_DIR", "DOCKER_SOCKET",
-              "AGENTD_API_ADDRESS", "AGENTD_RUN_DIR")
+              "AGENTD_API_ADDRESS", "AGENTD_RUN_DIR", "AGENTD_HOST_ROOT", "AGENTD_HOST_RUN_DIR",
+              "BOOT_MOUNTPOINT", "STATE_MOUNTPOINT", "HOST_OS_VERSION_PATH", "LED_FILE",
+              "LISTEN_PORT", "DBUS_SYSTEM_BUS_ADDRESS", "NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE",
+              "DATA_MOUNTPOINT")
 
 
 class Skip(Exception):
@@ -312,11 +315,16 @@ class Agentd:
       wait_ready   wait for "all children ready" on entry (default True)
       hide_kmsg    run agentd in a private mount namespace where /dev/kmsg is
                    /dev/null, so it never sees the kernel's seccomp records
+      host_root    run agentd as in the supervisor container: no -c or -r, the
+                   device's files under this fake host root (AGENTD_HOST_ROOT):
+                   config.json in <root>/mnt/boot, the run dir <root>/tmp/balena-supervisor
+      prefix       a command agentd runs under, which execs it (ip netns exec NS)
     Attributes: dir, port, pid, proc, log_path, datadir, config_path, sock_path.
     """
 
     def __init__(self, test_build=False, settings=None, config=None, args=(), env=None,
-                 workdir=None, wait_ready=True, address="127.0.0.1", hide_kmsg=False):
+                 workdir=None, wait_ready=True, address="127.0.0.1", hide_kmsg=False,
+                 host_root=None, prefix=()):
         self.test_build = test_build
         self.settings = settings
         self.config = config
@@ -326,6 +334,8 @@ class Agentd:
         self.wait_ready_on_enter = wait_ready
         self.address = address
         self.hide_kmsg = hide_kmsg
+        self.host_root = host_root
+        self.prefix = list(prefix)
         self.proc = None
         self.pid = None
         self._seen = {}  # pid -> (name, starttime) of every child ever observed
@@ -356,13 +366,21 @@ class Agentd:
         self.config_path = os.path.join(self.dir, "config.json")
         self.port = free_port()
         config = self.config if self.config is not None else {"listenPort": self.port}
+        if self.host_root is not None:
+            boot = os.path.join(self.host_root, "mnt", "boot")
+            os.makedirs(boot, exist_ok=True)
+            self.config_path = os.path.join(boot, "config.json")
+            self.rundir = os.path.join(self.host_root, "tmp", "balena-supervisor")
+            self.extra_env.setdefault("AGENTD_HOST_ROOT", self.host_root)
         write_json(self.config_path, config)
-        argv = [exe, "-f", "-c", self.config_path, "-d", self.datadir, "-s", self.sock_path,
-                "-a", self.address, "-r", self.rundir]
+        argv = [exe, "-f", "-d", self.datadir, "-s", self.sock_path, "-a", self.address]
+        if self.host_root is None:
+            argv += ["-c", self.config_path, "-r", self.rundir]
         if self.settings is not None:
             self.settings_path = write_json(os.path.join(self.dir, "agentd.json"), self.settings)
             argv += ["-C", self.settings_path]
         argv += self.args
+        argv = self.prefix + argv
         self.argv = argv
         # One log file per start, so that a second agentd in the same
         # workdir does not see the first one's lines.

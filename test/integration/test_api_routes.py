@@ -77,7 +77,7 @@ class Managed(lib.Agentd):
 
 def global_key(ad):
     """The global API key (app_id 0) from agentd's database, once it is there."""
-    path = os.path.join(ad.datadir, "database.sqlite")
+    path = os.path.join(ad.datadir, "agentd.sqlite")
 
     def read():
         try:

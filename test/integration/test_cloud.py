@@ -134,7 +134,7 @@ def test_target_without_this_device_is_rejected_and_nothing_changes():
 
 def global_key(ad):
     import sqlite3
-    db = sqlite3.connect(os.path.join(ad.datadir, "database.sqlite"))
+    db = sqlite3.connect(os.path.join(ad.datadir, "agentd.sqlite"))
     try:
         row = db.execute("SELECT key FROM api_secret WHERE app_id = 0").fetchone()
         return row[0] if row else ""
@@ -460,7 +460,7 @@ def test_scoped_service_key_reaches_its_own_app_only():
 
 def db_config(ad, key):
     """A value of agentd's database config table, or None."""
-    db = sqlite3.connect("file:%s?mode=ro" % os.path.join(ad.datadir, "database.sqlite"),
+    db = sqlite3.connect("file:%s?mode=ro" % os.path.join(ad.datadir, "agentd.sqlite"),
                          uri=True, timeout=1)
     try:
         row = db.execute("SELECT value FROM config WHERE key = ?", (key,)).fetchone()
@@ -570,3 +570,72 @@ def test_a_refused_registration_logs_the_apis_reason_without_secrets():
                         r"satisfy version range: >=2\.11\.0 \(key <redacted>\); retrying in", 20)
             assert key not in ad.log(), "a key reached the log"
             assert "second line" not in ad.log()
+
+
+SUPERVISOR_APP_AMD64 = "52e35121417640b1b28a680504e4039b"
+
+
+def test_the_supervisor_release_is_agentd_itself():
+    """balena's supervisor release (core, core-next, service-relay) is never run;
+    each service is reported Running, and a core-next the Node supervisor had
+    made is removed (issue 11)."""
+    eng = engine()
+    app_id = 882000 + os.getpid() % 1000
+    app_uuid = "cafe%028x" % app_id
+    sup_id = 883000 + os.getpid() % 1000
+    leftover = "core-next_91_92_0ld"
+    eng.docker("create", "--name", leftover, "--label", "io.balena.supervised=true",
+               "--label", "io.balena.app-id=%d" % sup_id, "--label",
+               "io.balena.app-uuid=" + SUPERVISOR_APP_AMD64, "--label",
+               "io.balena.service-id=5", "--label", "io.balena.service-name=core-next",
+               eng.local_image, "sh", "-c", WAIT)
+    with FakeCloud() as cloud, Managed(cloud, eng) as ad:
+        try:
+            lib.wait_until(lambda: "registered_at" in read_config(ad), 20, what="provisioning")
+            uuid = read_config(ad)["uuid"]
+            t = v3_target(uuid, app_uuid, app_id, "c0ffee", eng.local_image)
+            sup_services = {}
+            for i, name in enumerate(("core", "core-next", "service-relay")):
+                sup_services[name] = {"id": 90 + i, "image_id": 95 + i,
+                                      "image": "registry2.example/supervisor-%s@sha256:%s"
+                                      % (name, "ab" * 32),
+                                      "environment": {}, "labels": {}}
+            t[uuid]["apps"][SUPERVISOR_APP_AMD64] = {
+                "id": sup_id, "name": "amd64-supervisor", "class": "app", "releases": {
+                    "5up": {"id": 93, "services": sup_services}}}
+            cloud.target = t
+
+            def reported():
+                for r in cloud.find("PATCH", "/device/v3/state"):
+                    apps = r[3].get(uuid, {}).get("apps", {})
+                    sup = apps.get(SUPERVISOR_APP_AMD64)
+                    mine = apps.get(app_uuid)
+                    if sup and mine and \
+                            mine["releases"]["c0ffee"]["services"]["main"]["status"] == \
+                            "Running":
+                        return sup
+                return None
+            sup = lib.wait_until(reported, 60, what="a report with both apps")
+            assert {k: v["status"] for k, v in sup["releases"]["5up"]["services"].items()} == \
+                {"core": "Running", "core-next": "Running", "service-relay": "Running"}, sup
+            lib.wait_until(lambda: eng.docker("ps", "-aq", "--filter",
+                                              "name=^/%s$" % leftover) == "", 30,
+                           what="the leftover core-next removed")
+            assert eng.docker("ps", "-aq", "--filter", "label=io.balena.app-id=%d" % sup_id) \
+                == "", "a service of the supervisor release was made"
+            assert "supervisor-core" not in ad.log(), "something of it was pulled"
+            assert cloud.errors == [], cloud.errors
+        finally:
+            remove_app(eng, app_id, app_uuid)
+            eng.docker("rm", "-f", leftover, check=False)
+
+
+def test_node_extra_ca_certs_is_trusted_as_well():
+    """The balenaOS start script names a CA bundle in NODE_EXTRA_CA_CERTS."""
+    with FakeCloud() as cloud:
+        ad = Managed(cloud, extra={"balenaRootCA": None})
+        ad.extra_env["NODE_EXTRA_CA_CERTS"] = os.path.join(cloud.dir, "ca.pem")
+        with ad:
+            lib.wait_until(lambda: "registered_at" in read_config(ad), 20, what="provisioning")
+            ad.wait_log(r"trusting the certificates of .*ca\.pem too")
+            assert cloud.errors == [], cloud.errors

@@ -95,7 +95,7 @@ def test_database_with_unknown_migration_is_refused():
     with TempDir() as d:
         data = os.path.join(d, "data")
         os.mkdir(data, 0o700)
-        db = sqlite3.connect(os.path.join(data, "database.sqlite"))
+        db = sqlite3.connect(os.path.join(data, "agentd.sqlite"))
         db.executescript(
             "CREATE TABLE migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
             " applied_at TEXT NOT NULL);"
@@ -103,7 +103,7 @@ def test_database_with_unknown_migration_is_refused():
         db.commit()
         db.close()
         _expect_startup_error(_argv(d, config={"listenPort": free_port()}), "9999_future")
-        db = sqlite3.connect(os.path.join(data, "database.sqlite"))
+        db = sqlite3.connect(os.path.join(data, "agentd.sqlite"))
         names = [r[0] for r in db.execute("SELECT name FROM migrations")]
         db.close()
         assert names == ["9999_future"], "database modified: %r" % names
@@ -136,3 +136,17 @@ def test_agentd_json_unknown_user_is_refused():
     with TempDir() as d:
         argv = _argv(d, {"listenPort": free_port()}, {"user": "no-such-user-here"})
         _expect_startup_error(argv, "unknown user", "no-such-user-here")
+
+
+def test_a_host_root_without_its_boot_partition_is_one_clear_line():
+    """The supervisor container whose /mnt/root has no boot partition mounted."""
+    with TempDir() as d:
+        root = os.path.join(d, "root")
+        os.makedirs(os.path.join(root, "mnt"))
+        argv = [binary(), "-f", "-d", os.path.join(d, "data"), "-s",
+                os.path.join(d, "engine.sock")]
+        res = run_reaped(argv, env={"AGENTD_HOST_ROOT": root})
+        assert res["rc"] == 1, res
+        lines = res["stderr"].splitlines()
+        assert len(lines) == 1 and os.path.join(root, "mnt/boot/config.json") in lines[0], lines
+        assert res["descendants"] == []

@@ -498,7 +498,7 @@ def test_kill_9_of_agentd_mid_apply_converges_without_duplicates():
             s.wait_applied(t, 90)
             for name, cs in s.containers().items():
                 assert len(cs) == 1, (name, [c["Name"] for c in cs])
-            db = sqlite3.connect(os.path.join(ad2.datadir, "database.sqlite"))
+            db = sqlite3.connect(os.path.join(ad2.datadir, "agentd.sqlite"))
             assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
             db.close()
         finally:
