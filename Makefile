@@ -51,7 +51,7 @@ AGENTD_SUPERVISOR_SRCS := $(addprefix agentd/supervisor/,restart.c notify.c kmsg
 AGENTD_DEVICE_SRCS := $(addprefix agentd/device/,sysmsg.c config.c settings.c paths.c db.c identity.c \
 	keys.c netinfo.c bootcfg.c boot.c hostconfig.c power.c firewall.c hostctl.c)
 AGENTD_STATE_SRCS := $(addprefix agentd/state/,target.c compose.c named.c plan.c contract.c \
-	locks.c store.c instanced.c apply.c applocks.c)
+	locks.c store.c instanced.c adopt.c takeover.c apply.c applocks.c)
 AGENTD_GLUE_SRCS := $(addprefix agentd/,healthprobe.c containers.c devlog.c reboot.c host.c cloudlink.c enginelink.c \
 	apicall.c api_apps.c api_device.c api.c)
 AGENTD_LIB_SRCS := $(AGENTD_SUPERVISOR_SRCS) $(AGENTD_DEVICE_SRCS) $(AGENTD_STATE_SRCS) \
@@ -72,7 +72,8 @@ UNIT_TESTS := cloudsyncd/test_report enginectl/test_stream agentd/test_plan agen
 	agentd/test_compose agentd/test_contract common/test_frame common/test_chan common/test_sandbox agentd/test_restart \
 	agentd/test_config agentd/test_settings agentd/test_db agentd/test_kmsg \
 	agentd/test_hostconfig agentd/test_named agentd/test_bootcfg enginectl/test_ehttp \
-	agentd/test_instanced agentd/test_firewall agentd/test_paths
+	agentd/test_instanced agentd/test_firewall agentd/test_paths agentd/test_adopt \
+	agentd/test_takeover
 UNIT_BINS := $(patsubst %,$(BUILD)/test/unit/%,$(UNIT_TESTS))
 UNIT_LIBS := $(call pc,--libs,cmocka libevent jansson sqlite3 libseccomp libcurl zlib libsystemd)
 
@@ -180,6 +181,7 @@ bench: all $(BUILD)/bench-plan $(IMAGE)
 	@python3 test/bench/bench_api.py
 	@python3 test/bench/bench_cloud.py
 	@python3 test/bench/bench_image.py
+	@python3 test/bench/bench_takeover.py
 
 fuzz:
 	@sh test/fuzz/run.sh 60

@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "adopt.h"
 #include "apply.h"
 #include "boot.h"
 #include "clock.h"
@@ -34,6 +35,7 @@
 #include "plan.h"
 #include "store.h"
 #include "sysmsg.h"
+#include "takeover.h"
 #include "target.h"
 
 #define MAX_STEPS        512
@@ -64,6 +66,9 @@ struct apply {
 	unsigned reboot_failures;
 	uint64_t reboot_not_before; /* after a failed reboot: when to ask again (ms) */
 	int busy, again, cancelled;
+	char hold[512];           /* why nothing is applied until a new target comes, or "" */
+	int took_over;            /* the Node supervisor's state was imported at start */
+	unsigned adopted, remade; /* its containers kept as they are / made again */
 	unsigned failures;
 	struct event *ev_timer;
 
@@ -72,6 +77,10 @@ struct apply {
 	struct gather_slot gather[4];
 	json_t *image_config; /* engine image id -> its Config, kept across rounds */
 	json_t *last_images;  /* the engine's image list of the last round (owned) */
+	json_t *inspected;    /* container id -> its inspect, for the containers agentd has no
+				 record of (made by the Node supervisor): compared the balena
+				 supervisor's way (adopt.c) */
+	json_t *adopt_logged; /* container/network/volume -> the verdict last logged */
 	int pending;
 	int failed, lock_failed;
 	char reason[512];
@@ -320,6 +329,9 @@ int apply_set_target(struct apply *a, json_t *target, char *err, size_t errlen)
 	json_object_clear(a->rejected);
 	json_object_clear(a->contract_logged);
 	target_config_dump(a);
+	if (a->hold[0] != '\0')
+		log_info("apply: a new target: no longer holding");
+	a->hold[0] = '\0';
 	if (a->env.hooks.target_set != NULL)
 		a->env.hooks.target_set(a->env.hooks.arg);
 	if (a->busy)
@@ -395,6 +407,7 @@ static void read_current(struct apply *a)
 		struct cur_container *cc = &a->in.cur[a->in.ncur];
 		const char *name, *s;
 		long long app_id, sid;
+		char boot[40];
 
 		labels = json_object_get(c, "Labels");
 		names = json_object_get(c, "Names");
@@ -412,22 +425,40 @@ static void read_current(struct apply *a)
 		cc->service_id = (int)sid;
 		if ((s = json_string_value(json_object_get(labels, "io.balena.app-uuid"))) != NULL)
 			snprintf(cc->app_uuid, sizeof(cc->app_uuid), "%s", s);
-		if ((s = json_string_value(
-			     json_object_get(labels, "io.balena.agentd.config-hash"))))
+		/* what agentd made it from: its record, or the label older agentds put */
+		store_made_get(a->env.db, cc->id, cc->hash, boot, sizeof(boot));
+		if (cc->hash[0] == '\0' &&
+		    (s = json_string_value(
+			     json_object_get(labels, "io.balena.agentd.config-hash"))) != NULL)
 			snprintf(cc->hash, sizeof(cc->hash), "%s", s);
 		if ((s = json_string_value(json_object_get(c, "ImageID"))) != NULL)
 			snprintf(cc->image_id_ref, sizeof(cc->image_id_ref), "%s", s);
 		cc->handover_old = strncmp(name, "old_", 4) == 0;
 		if (compose_parse_name(cc->handover_old ? name + 4 : name, cc->service,
 				       sizeof(cc->service), &cc->image_id, &cc->release_id,
-				       cc->commit, sizeof(cc->commit)) == -1)
+				       cc->commit, sizeof(cc->commit)) == -1) {
+			char key[96], line[512];
+
+			snprintf(key, sizeof(key), "u:%s", cc->id);
+			if (json_object_get(a->adopt_logged, key) == NULL) {
+				snprintf(line, sizeof(line),
+					 "Container '%.200s' has the supervisor's labels but its "
+					 "name is not <service>_<imageId>_<releaseId>_<commit>: it "
+					 "is left alone",
+					 name);
+				json_object_set_new(a->adopt_logged, key, json_true());
+				sysmsg("%s", line);
+			}
 			continue;
+		}
 		v = json_object_get(labels, "io.balena.service-name");
 		if (json_is_string(v))
 			snprintf(cc->service, sizeof(cc->service), "%s", json_string_value(v));
 		cc->status = cur_status_of(json_string_value(json_object_get(c, "State")));
 		cc->created = json_integer_value(json_object_get(c, "Created"));
-		s = json_string_value(json_object_get(labels, "io.balena.agentd.boot-id"));
+		s = boot[0] ? boot
+			    : json_string_value(
+				      json_object_get(labels, "io.balena.agentd.boot-id"));
 		cc->this_boot = s != NULL && a->boot.id[0] != '\0' ? strcmp(s, a->boot.id) == 0
 								   : cc->created >= a->boot.time;
 		cur_uses_read(cc, c);
@@ -452,9 +483,9 @@ static void read_named(json_t *list, struct cur_named **out, int *n)
 		snprintf(cn->name, sizeof(cn->name), "%s", name);
 		if ((s = json_string_value(json_object_get(labels, "io.balena.app-uuid"))) != NULL)
 			snprintf(cn->app_uuid, sizeof(cn->app_uuid), "%s", s);
-		if ((s = json_string_value(
-			     json_object_get(labels, "io.balena.agentd.config-hash"))) != NULL)
-			snprintf(cn->hash, sizeof(cn->hash), "%s", s);
+		else if ((s = strchr(name, '_')) != NULL && s > name)
+			/* a network: <appUuid>_<name>, as balena names (not labels) them */
+			snprintf(cn->app_uuid, sizeof(cn->app_uuid), "%.*s", (int)(s - name), name);
 		cn->app_id = (int)target_id(json_object_get(labels, "io.balena.app-id"));
 		if (cn->app_id < 0)
 			cn->app_id = atoi(name);
@@ -867,6 +898,9 @@ static void start_cb(int status, json_t *body, const char *err, void *arg)
 		const char *id = json_string_value(json_object_get(body, "Id"));
 
 		snprintf(sc->id, sizeof(sc->id), "%s", id ? id : "");
+		/* what it was made from, and in which boot (a requires-reboot
+		 * service starts only in a later one) */
+		store_made_set(sc->a->env.db, sc->id, sc->st->tgt->hash, sc->a->boot.id);
 		sysmsg("Installed service '%s'", svc_label(sc, label, sizeof(label)));
 		sc->phase = PH_CONNECT;
 		break;
@@ -890,12 +924,6 @@ static json_t *start_spec(struct stepctx *sc)
 	json_t *spec = json_deep_copy(ss->comp.spec);
 	int c;
 
-	json_object_set_new(json_object_get(spec, "Labels"), "io.balena.agentd.config-hash",
-			    json_string(st->tgt->hash));
-	/* which boot made it: a requires-reboot service starts only in a later one */
-	if (a->boot.id[0] != '\0')
-		json_object_set_new(json_object_get(spec, "Labels"), "io.balena.agentd.boot-id",
-				    json_string(a->boot.id));
 	if (ss->comp.network_mode_service == NULL)
 		return spec;
 	/* network_mode: service:x becomes the id of x's container. */
@@ -1340,6 +1368,134 @@ static void images_cleanup(struct apply *a)
 	json_decref(used);
 }
 
+/* --- What agentd did not make ------------------------------------------------
+ * Containers the Node supervisor made (agentd has no record of them) are
+ * compared with their target the balena supervisor's way; one that is what
+ * the target wants is adopted as it is (the planner then sees it unchanged:
+ * nothing, or a rename for a commit-only release). Networks and volumes are
+ * always compared that way. Each verdict is logged once. */
+
+static void adopt_log(struct apply *a, const char *key, const char *verdict)
+{
+	const char *last = json_string_value(json_object_get(a->adopt_logged, key));
+
+	if (last != NULL && strcmp(last, verdict) == 0)
+		return;
+	json_object_set_new(a->adopt_logged, key, json_string(verdict));
+	sysmsg("%s", verdict);
+}
+
+/* The engine's entry of a network or volume, by name. */
+static json_t *named_current(json_t *list, const char *name)
+{
+	json_t *o;
+	size_t i;
+
+	json_array_foreach(list, i, o)
+		if (strcmp(json_string_value(json_object_get(o, "Name")) ?: "", name) == 0)
+			return o;
+	return NULL;
+}
+
+static void adopt_containers(struct apply *a)
+{
+	char why[700], verdict[1024], key[96];
+	int ai, si, c, x;
+
+	for (ai = 0; ai < a->in.napps; ai++) {
+		struct tgt_app *ta = &a->in.apps[ai];
+
+		for (si = 0; si < ta->nsvc; si++) {
+			struct tgt_service *t = &ta->svc[si];
+			struct svc_state *ss = &a->svcs[ai][si];
+			const char *netsvc = NULL, *f;
+
+			if (!ss->composed || t->hash[0] == '\0')
+				continue; /* no image yet: nothing to compare with */
+			/* network_mode service:x is x's container */
+			for (x = 0; ss->comp.network_mode_service != NULL && x < a->in.ncur; x++)
+				if (!strcmp(a->in.cur[x].service, ss->comp.network_mode_service) &&
+				    !strcmp(a->in.cur[x].app_uuid, ta->uuid) &&
+				    !a->in.cur[x].handover_old)
+					netsvc = a->in.cur[x].id;
+			for (c = 0; c < a->in.ncur; c++) {
+				struct cur_container *cc = &a->in.cur[c];
+				json_t *inspect = json_object_get(a->inspected, cc->id);
+
+				if (cc->hash[0] != '\0' || cc->handover_old || inspect == NULL ||
+				    strcmp(cc->app_uuid, ta->uuid) || strcmp(cc->service, t->name))
+					continue;
+				snprintf(key, sizeof(key), "c:%s", cc->id);
+				f = adopt_container(
+					inspect, ss->comp.spec,
+					ss->image_id[0]
+						? json_object_get(a->image_config, ss->image_id)
+						: NULL,
+					ss->comp.networks, netsvc, why, sizeof(why));
+				if (f != NULL) {
+					snprintf(verdict, sizeof(verdict),
+						 "Service '%s' differs from its target in %s (%s): "
+						 "it "
+						 "is made again",
+						 t->name, f, why);
+					if (json_object_get(a->adopt_logged, key) == NULL)
+						a->remade++;
+					adopt_log(a, key, verdict);
+					continue;
+				}
+				/* the same as what agentd would make: recorded as such */
+				snprintf(cc->hash, sizeof(cc->hash), "%s", t->hash);
+				store_made_set(a->env.db, cc->id, t->hash, "");
+				snprintf(verdict, sizeof(verdict),
+					 "Adopted service '%s' (no change%s)", t->name,
+					 strcmp(cc->commit, ta->commit) ? "; a new release: renamed"
+									: "");
+				a->adopted++;
+				adopt_log(a, key, verdict);
+			}
+		}
+	}
+}
+
+static void adopt_named(struct apply *a, struct cur_named *list, int n, int network)
+{
+	json_t *engine = network ? a->networks : json_object_get(a->volumes, "Volumes");
+	char why[700], verdict[1024], key[300];
+	const char *f;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		json_t *spec = json_object_get(a->named_specs, list[i].name);
+		json_t *cur = named_current(engine, list[i].name);
+
+		if (spec == NULL || cur == NULL)
+			continue;
+		f = network ? adopt_network(cur, spec, why, sizeof(why))
+			    : adopt_volume(cur, spec, why, sizeof(why));
+		/* the planner: "" is the same config, anything else another one */
+		snprintf(list[i].hash, sizeof(list[i].hash), "%s", f ? "changed" : "");
+		snprintf(key, sizeof(key), "%c:%s", network ? 'n' : 'v', list[i].name);
+		if (f != NULL)
+			snprintf(verdict, sizeof(verdict),
+				 "%s '%s' differs from its target in %s (%s): it is made again",
+				 network ? "Network" : "Volume", list[i].name, f, why);
+		else
+			snprintf(verdict, sizeof(verdict), "%s '%s' is as its target wants",
+				 network ? "Network" : "Volume", list[i].name);
+		if (f != NULL)
+			adopt_log(a, key, verdict);
+		else
+			json_object_set_new(a->adopt_logged, key, json_string(verdict));
+	}
+}
+
+static void adopt_round(struct apply *a)
+{
+	adopt_containers(a);
+	adopt_named(a, a->in.nets, a->in.nnets, 1);
+	adopt_named(a, a->in.vols, a->in.nvols, 0);
+}
+
 static void round_plan(struct apply *a)
 {
 	size_t ni;
@@ -1359,6 +1515,7 @@ static void round_plan(struct apply *a)
 		round_end(a, 0);
 		return;
 	}
+	adopt_round(a);
 	boot_config_apply(&a->boot, json_object_get(a->target, "config"));
 	a->in.reboot_due = boot_breadcrumb_due(&a->boot);
 	a->in.reboot_asked = a->reboot_asked || now_ms() < a->reboot_not_before;
@@ -1368,6 +1525,13 @@ static void round_plan(struct apply *a)
 	if (a->nsteps == 0) {
 		if (!a->applied) {
 			log_info("apply: target state applied");
+			if (a->took_over)
+				sysmsg("Took over the device from the Node supervisor: %u "
+				       "service%s "
+				       "adopted as %s, %u made again",
+				       a->adopted, a->adopted == 1 ? "" : "s",
+				       a->adopted == 1 ? "it was" : "they were", a->remade);
+			a->took_over = 0;
 			if (a->env.hooks.applied != NULL)
 				a->env.hooks.applied(a->env.hooks.arg);
 			a->applies++;
@@ -1425,15 +1589,63 @@ static void inspect_done(int status, json_t *body, const char *err, void *arg)
 	}
 }
 
-/* The image configs the composer needs, for target images that are here. */
+static void container_inspected(int status, json_t *body, const char *err, void *arg)
+{
+	struct apply_str *r = arg;
+	struct apply *a = r->a;
+
+	if (err == NULL && status == 200 && json_is_object(body))
+		json_object_set(a->inspected, r->s, body);
+	else if (status != 404) /* gone meanwhile: nothing to compare */
+		round_fail(a, "cannot inspect container %.12s: %s", r->s,
+			   err ? err : "engine error");
+	free(r);
+	if (--a->pending == 0) {
+		if (a->failed)
+			round_end(a, 0);
+		else
+			round_plan(a);
+	}
+}
+
+/* What the composer and the adoption of the Node supervisor's containers
+ * need: the configs of target images that are here, and the inspect of
+ * every container agentd has no record of (each once: a container's config
+ * does not change). */
 static void gather_images(struct apply *a)
 {
-	json_t *app, *svc;
+	json_t *app, *svc, *c, *ids = json_array();
 	const char *k, *n;
-	char ref[512];
+	char ref[512], hash[17], boot[40];
 	const char *id;
+	void *tmp;
+	size_t i;
 
 	a->pending = 1;
+	json_array_foreach(a->containers, i, c) {
+		id = json_string_value(json_object_get(c, "Id"));
+		if (id == NULL)
+			continue;
+		json_array_append_new(ids, json_string(id));
+		if (json_object_get(a->inspected, id) != NULL ||
+		    json_object_get(json_object_get(c, "Labels"), "io.balena.agentd.config-hash") ||
+		    store_made_get(a->env.db, id, hash, boot, sizeof(boot)) == 0)
+			continue;
+		a->pending++;
+		engine_call(&a->env.engine, "container.inspect", json_pack("{s:s}", "id", id),
+			    container_inspected, apply_str_new(a, id));
+	}
+	/* records and inspects of containers that are gone */
+	store_made_prune(a->env.db, ids);
+	json_object_foreach_safe(a->inspected, tmp, k, c) {
+		int here = 0;
+
+		json_array_foreach(ids, i, c)
+			here |= strcmp(json_string_value(c), k) == 0;
+		if (!here)
+			json_object_del(a->inspected, k);
+	}
+	json_decref(ids);
 	json_object_foreach(json_object_get(a->target, "apps"), k, app) {
 		json_object_foreach(json_object_get(app, "services"), n, svc) {
 			compose_image_normalise(json_string_value(json_object_get(svc, "image")),
@@ -1487,6 +1699,10 @@ static void apply_round(struct apply *a)
 {
 	if (a->busy)
 		return;
+	if (a->hold[0] != '\0') {
+		log_debug("apply: holding: %s", a->hold);
+		return; /* only a new target ends it */
+	}
 	if (!engine_ready(&a->env.engine)) {
 		log_debug("apply: waiting for the engine");
 		return; /* the engine's arrival triggers us */
@@ -1514,6 +1730,34 @@ void apply_progress(struct apply *a, const char *image, int percent)
 
 /* --- Set-up ------------------------------------------------------------- */
 
+/* A device the Node supervisor ran: its database imported, read-only; if it
+ * cannot be, nothing on the device is touched until a target comes. */
+static void apply_takeover(struct apply *a)
+{
+	char node[PATH_MAX], why[600], err[512];
+	json_t *t = NULL;
+
+	snprintf(node, sizeof(node), "%s/database.sqlite", a->env.data_dir);
+	switch (takeover_import(a->env.db, a->env.keys, node, a->env.id->uuid,
+				a->env.cfg->api_endpoint, &t, why, sizeof(why))) {
+	case TAKEOVER_NONE:
+		return;
+	case TAKEOVER_REFUSED:
+		snprintf(a->hold, sizeof(a->hold),
+			 "the Node supervisor's database could not be imported (%.380s): the "
+			 "apps are left as they are until a target comes",
+			 why);
+		sysmsg("Not taking over the device: %s", a->hold);
+		return;
+	case TAKEOVER_IMPORTED:
+		if (t != NULL && store_target_save(a->env.db, t, err, sizeof(err)) == -1)
+			log_error("takeover: %s", err);
+		a->target = t; /* NULL: Node had none, the preloaded apps may be */
+		a->took_over = 1;
+		return;
+	}
+}
+
 struct apply *apply_new(const struct apply_env *env)
 {
 	struct apply *a = calloc(1, sizeof(*a));
@@ -1529,18 +1773,24 @@ struct apply *apply_new(const struct apply_env *env)
 	a->gather[2] = (struct gather_slot){a, &a->networks};
 	a->gather[3] = (struct gather_slot){a, &a->volumes};
 	a->image_config = json_object();
+	a->inspected = json_object();
+	a->adopt_logged = json_object();
 	a->locked = json_object();
 	a->fetching = json_object();
 	a->rejected = json_object();
 	a->contract_logged = json_object();
 	a->ev_timer = evtimer_new(env->base, apply_on_timer, a);
-	if (a->image_config == NULL || a->locked == NULL || a->fetching == NULL ||
-	    a->rejected == NULL || a->contract_logged == NULL || a->ev_timer == NULL) {
+	if (a->image_config == NULL || a->inspected == NULL || a->adopt_logged == NULL ||
+	    a->locked == NULL || a->fetching == NULL || a->rejected == NULL ||
+	    a->contract_logged == NULL || a->ev_timer == NULL) {
 		apply_free(a);
 		return NULL;
 	}
 	a->target = store_target_load(env->db);
-	if (a->target == NULL && (pre = store_preload(env->db, env->preload)) != NULL) {
+	if (a->target == NULL)
+		apply_takeover(a);
+	if (a->target == NULL && a->hold[0] == '\0' &&
+	    (pre = store_preload(env->db, env->preload)) != NULL) {
 		if (store_target_save(env->db, pre, err, sizeof(err)) == -1)
 			log_error("preload: %s", err);
 		a->target = pre;
@@ -1562,6 +1812,8 @@ void apply_free(struct apply *a)
 	json_decref(a->target);
 	json_decref(a->image_config);
 	json_decref(a->last_images);
+	json_decref(a->inspected);
+	json_decref(a->adopt_logged);
 	json_decref(a->locked);
 	json_decref(a->fetching);
 	json_decref(a->rejected);

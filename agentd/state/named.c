@@ -1,17 +1,17 @@
 /*
  * named.c - an app's networks and volumes from the target state to the
  * bodies of POST /networks/create and POST /volumes/create, with balena's
- * defaults (facts §4.5), and a hash of each body kept as a label so that a
- * config change is seen on the next round (the planner recreates it).
- * No I/O.
+ * defaults and labels (facts §4.5; networks: io.balena.supervised and
+ * io.balena.app-id, volumes: io.balena.supervised and io.balena.app-uuid,
+ * exactly as the balena supervisor labels them, so that it can adopt them),
+ * and a hash of each body. Whether an existing one is what the target wants
+ * is adopt.c's business. No I/O.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "compose.h"
 #include "named.h"
-
-#define HASH_LABEL "io.balena.agentd.config-hash"
 
 static int check_string_map(json_t *m, const char *what, char *err, size_t errlen)
 {
@@ -33,7 +33,8 @@ static int check_string_map(json_t *m, const char *what, char *err, size_t errle
 	return 0;
 }
 
-/* Labels: the target's ("io.resin." renamed "io.balena.") plus ours. */
+/* Labels: the target's ("io.resin." renamed "io.balena.") plus balena's:
+ * a volume carries the app's uuid, a network (below) its id. */
 static json_t *named_labels(json_t *cfg_labels, const char *app_uuid)
 {
 	json_t *labels = json_object(), *v;
@@ -48,14 +49,9 @@ static json_t *named_labels(json_t *cfg_labels, const char *app_uuid)
 		json_object_set(labels, key, v);
 	}
 	json_object_set_new(labels, "io.balena.supervised", json_string("true"));
-	json_object_set_new(labels, "io.balena.app-uuid", json_string(app_uuid));
+	if (app_uuid != NULL)
+		json_object_set_new(labels, "io.balena.app-uuid", json_string(app_uuid));
 	return labels;
-}
-
-static void named_seal(json_t *spec, char hash[17])
-{
-	compose_hash(spec, hash);
-	json_object_set_new(json_object_get(spec, "Labels"), HASH_LABEL, json_string(hash));
 }
 
 json_t *named_volume(const char *full_name, json_t *cfg, const char *app_uuid, char hash[17],
@@ -88,7 +84,7 @@ json_t *named_volume(const char *full_name, json_t *cfg, const char *app_uuid, c
 		snprintf(err, errlen, "volume %s: out of memory", full_name);
 		return NULL;
 	}
-	named_seal(spec, hash);
+	compose_hash(spec, hash);
 	return spec;
 }
 
@@ -134,6 +130,8 @@ static json_t *ipam_entry(json_t *in, const char *where, char *err, size_t errle
 json_t *named_network(const char *full_name, json_t *cfg, const char *app_uuid, int app_id,
 		      char hash[17], char *err, size_t errlen)
 {
+	(void)app_uuid; /* in its name (<appUuid>_<name>); balena labels networks with the app's id
+			 */
 	json_t *ipam = json_object_get(cfg, "ipam"), *spec, *entries, *e, *v;
 	json_t *driver = json_object_get(cfg, "driver");
 	json_t *ipam_driver = json_object_get(ipam, "driver");
@@ -199,7 +197,7 @@ json_t *named_network(const char *full_name, json_t *cfg, const char *app_uuid, 
 			 json_object_get(cfg, "driver_opts")
 				 ? json_deep_copy(json_object_get(cfg, "driver_opts"))
 				 : json_object(),
-			 "Labels", named_labels(json_object_get(cfg, "labels"), app_uuid));
+			 "Labels", named_labels(json_object_get(cfg, "labels"), NULL));
 	if (spec == NULL) {
 		snprintf(err, errlen, "%s: out of memory", where);
 		return NULL;
@@ -210,6 +208,6 @@ json_t *named_network(const char *full_name, json_t *cfg, const char *app_uuid, 
 	if (json_array_size(entries) > 0)
 		json_object_set_new(json_object_get(spec, "Labels"),
 				    "io.balena.private.ipam.config", json_string("true"));
-	named_seal(spec, hash);
+	compose_hash(spec, hash);
 	return spec;
 }

@@ -120,6 +120,61 @@ json_t *store_images_pulled(sqlite3 *db)
 	return refs;
 }
 
+void store_made_set(sqlite3 *db, const char *id, const char *hash, const char *boot_id)
+{
+	sqlite3_stmt *st;
+
+	if (sqlite3_prepare_v2(db,
+			       "INSERT INTO made (id, hash, boot_id) VALUES (?, ?, ?) "
+			       "ON CONFLICT(id) DO UPDATE SET hash = excluded.hash, "
+			       "boot_id = excluded.boot_id",
+			       -1, &st, NULL) != SQLITE_OK)
+		return;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, boot_id, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		log_warnx("cannot record container %.12s: %s", id, sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+}
+
+int store_made_get(sqlite3 *db, const char *id, char hash[17], char *boot_id, size_t blen)
+{
+	sqlite3_stmt *st;
+	int rc = -1;
+
+	hash[0] = '\0';
+	boot_id[0] = '\0';
+	if (sqlite3_prepare_v2(db, "SELECT hash, boot_id FROM made WHERE id = ?", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		snprintf(hash, 17, "%s", (const char *)sqlite3_column_text(st, 0));
+		snprintf(boot_id, blen, "%s", (const char *)sqlite3_column_text(st, 1));
+		rc = 0;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+void store_made_prune(sqlite3 *db, json_t *ids)
+{
+	char *text = json_dumps(ids, JSON_COMPACT);
+	sqlite3_stmt *st;
+
+	if (text == NULL)
+		return;
+	if (sqlite3_prepare_v2(db,
+			       "DELETE FROM made WHERE id NOT IN (SELECT value FROM json_each(?))",
+			       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
+		sqlite3_step(st);
+		sqlite3_finalize(st);
+	}
+	free(text);
+}
+
 json_t *store_preload(sqlite3 *db, const char *path)
 {
 	char done[PATH_MAX + 16], err[512];

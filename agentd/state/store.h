@@ -24,6 +24,14 @@ void store_image_pulled(sqlite3 *db, const char *ref);
 void store_image_forget(sqlite3 *db, const char *ref);
 /// The images agentd pulled: an array of references (new reference).
 json_t *store_images_pulled(sqlite3 *db);
+/// Remember what agentd made container `id` from: its config hash and boot.
+void store_made_set(sqlite3 *db, const char *id, const char *hash, const char *boot_id);
+/// The hash and boot agentd recorded for container `id`; 0, or -1 when it
+/// has no record (hash and boot_id are then "").
+int store_made_get(sqlite3 *db, const char *id, char hash[17], char *boot_id, size_t blen);
+/// Forget the containers that are gone: every record not in `ids` (an array
+/// of the engine's ids of the containers there are).
+void store_made_prune(sqlite3 *db, json_t *ids);
 /// Read the preload `path` (apps.json) as the first target (internal form, new
 /// reference; its pinDevice is recorded for the cloud), then rename it
 /// apps.json.preloaded. NULL when there is none or it is invalid (logged).

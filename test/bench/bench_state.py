@@ -119,7 +119,7 @@ def via_agentd(eng):
         ids = eng.docker("ps", "-aq", "--filter", "label=io.balena.app-id=" + aid).split()
         eng.docker("rm", "-f", *ids, check=False)
         for n in eng.docker("network", "ls", "-q", "--filter",
-                            "label=io.balena.app-uuid=" + aid).split():
+                            "label=io.balena.app-id=" + aid).split():
             eng.docker("network", "rm", n, check=False)
     return secs
 

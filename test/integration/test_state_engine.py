@@ -69,7 +69,7 @@ class State:
                                  check=False).split():
             self.eng.docker("volume", "rm", "-f", v, check=False)
         for n in self.eng.docker("network", "ls", "-q", "--filter",
-                                 "label=io.balena.app-uuid=" + self.aid, check=False).split():
+                                 "label=io.balena.app-id=" + self.aid, check=False).split():
             self.eng.docker("network", "rm", n, check=False)
 
     def post(self, t):

@@ -4,40 +4,10 @@
  * agentd the way the apply loop composes it) must come out field by field
  * as the Node supervisor v19.0.5 showed it (test/fixtures/node-v19).
  */
-#include "testutil.h"
+#include "nodefix.h"
 
-#include "compose.h"
 #include "instanced.h"
 #include "named.h"
-#include "target.h"
-
-#define FIX "test/fixtures/node-v19/"
-
-static json_t *load(const char *file)
-{
-	json_error_t e;
-	json_t *j = json_load_file(file, 0, &e);
-
-	if (j == NULL)
-		fail_msg("cannot read %s: %s", file, e.text);
-	return j;
-}
-
-/* The image id and config the fixture's images.json has for a reference. */
-static json_t *image_of(json_t *images, const char *ref, const char **id)
-{
-	json_t *img, *tag;
-	size_t i, k;
-
-	json_array_foreach(images, i, img)
-		json_array_foreach(json_object_get(img, "RepoTags"), k, tag)
-			if (!strcmp(json_string_value(tag), ref)) {
-				*id = json_string_value(json_object_get(img, "Id"));
-				return json_object_get(img, "Config");
-			}
-	fail_msg("no image %s in the fixture", ref);
-	return NULL;
-}
 
 /* Every field of `want` equals the one in `got`, and got has no other. */
 static void assert_fields(const char *what, json_t *got, json_t *want)
@@ -70,70 +40,40 @@ static void assert_fields(const char *what, json_t *got, json_t *want)
 
 static void services_match_the_node_supervisors_field_by_field(void **state)
 {
-	json_t *posted = load(FIX "target.json"), *node = load(FIX "v2-local-target-state.json");
-	json_t *images = load(FIX "images.json"), *nodeapp, *t, *app, *svc, *want;
+	json_t *node = nodefix_load("v2-local-target-state.json"),
+	       *images = nodefix_load("images.json");
+	json_t *t = nodefix_target(), *nodeapp, *want, *image_config;
 	char err[512];
-	const char *name;
 	size_t i;
 
 	(void)state;
-	t = target_from_v2_local(json_object_get(posted, "release2"), err, sizeof(err));
-	assert_non_null(t);
-	app = json_object_get(json_object_get(t, "apps"), "1011");
 	nodeapp = json_object_get(
 		json_object_get(json_object_get(json_object_get(node, "state"), "local"), "apps"),
 		"1011");
-	assert_non_null(app);
 	assert_non_null(nodeapp);
 	json_array_foreach(json_object_get(nodeapp, "services"), i, want) {
-		struct compose_ctx ctx;
+		const char *name = json_string_value(json_object_get(want, "serviceName"));
 		struct composed comp;
-		const char *id = NULL;
-		char image[512];
 		json_t *got;
 
-		name = json_string_value(json_object_get(want, "serviceName"));
-		svc = json_object_get(json_object_get(app, "services"), name);
-		assert_non_null(svc);
-		compose_image_normalise(json_string_value(json_object_get(svc, "image")), image,
-					sizeof(image));
-		memset(&ctx, 0, sizeof(ctx));
-		ctx.app_id = 1011;
-		ctx.app_uuid = "1011";
-		ctx.app_name = "fixture-app";
-		ctx.service_name = name;
-		ctx.service_id = (int)json_integer_value(json_object_get(svc, "id"));
-		ctx.image_id = (int)json_integer_value(json_object_get(svc, "image_id"));
-		ctx.release_id = 2101;
-		ctx.commit = "9d8e7f6a5b4c4d3e2f1a0b9c8d7e6f5a";
-		ctx.device_uuid = "7c1d9e0a4b2f4c6d8e3a5b7c9d1e2f30";
-		ctx.device_type = "intel-nuc";
-		ctx.device_arch = "amd64";
-		ctx.device_name = "nodesup-fixture";
-		ctx.host_os_version = "balenaOS 6.5.39+rev1";
-		ctx.run_dir = "/tmp/balena-supervisor";
-		ctx.engine_socket = "/var/run/balena-engine.sock";
-		ctx.api_port = 48777;
-		ctx.api_host = SUPERVISOR_NETWORK_GATEWAY;
-		ctx.api_key = "052f4fbc85664d73840fcc60b6e4b0cb";
-		ctx.image_config = image_of(images, image, &id);
-		ctx.image_id_ref = id;
-		memset(&comp, 0, sizeof(comp));
-		assert_int_equal(compose_service(&ctx, svc, &comp, err, sizeof(err)), 0);
-		got = instanced_service_config(&comp, id);
+		assert_int_equal(
+			nodefix_compose(t, images, name, &comp, &image_config, err, sizeof(err)),
+			0);
+		got = instanced_service_config(
+			&comp, json_string_value(json_object_get(comp.spec, "Image")));
 		assert_fields(name, got, json_object_get(want, "config"));
 		json_decref(got);
 		compose_free(&comp);
 	}
 	json_decref(t);
-	json_decref(posted);
 	json_decref(node);
 	json_decref(images);
 }
 
 static void networks_and_volumes_match_the_node_supervisors(void **state)
 {
-	json_t *node = load(FIX "v2-local-target-state.json"), *posted = load(FIX "target.json");
+	json_t *node = nodefix_load("v2-local-target-state.json"),
+	       *posted = nodefix_load("target.json");
 	json_t *nodeapp = json_object_get(
 		json_object_get(json_object_get(json_object_get(node, "state"), "local"), "apps"),
 		"1011");
