@@ -1,9 +1,11 @@
 /*
  * enginectl/main.c - entry point of enginectl and its connection to the
  * engine: negotiate the API version (/_ping, /version), follow the event
- * stream, and when the engine goes away, reconnect with backoff and tell
- * agentd to resync (events are resumed from the last one seen, and agentd
- * re-reads the whole state anyway).
+ * stream, and when the engine goes away, try again every quarter second
+ * (a refused connect on a unix socket costs nothing, and the apps wait for
+ * the engine) and tell agentd to resync as soon as it answers (events are
+ * resumed from the last one seen, and agentd re-reads the whole state
+ * anyway).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +16,7 @@
 #include "log.h"
 
 #define BACKOFF_MIN_MS 100
-#define BACKOFF_MAX_MS 5000
+#define BACKOFF_MAX_MS 250
 #define API_MAX_MINOR  41 /* the newest API whose behaviour enginectl relies on */
 
 static void engine_connect(struct enginectl *e);
