@@ -182,6 +182,7 @@ bench: all $(BUILD)/bench-plan $(IMAGE)
 	@python3 test/bench/bench_cloud.py
 	@python3 test/bench/bench_image.py
 	@python3 test/bench/bench_takeover.py
+	@python3 test/bench/bench_bounce.py
 
 fuzz:
 	@sh test/fuzz/run.sh 60

@@ -101,8 +101,10 @@ void containers_free(struct agentd *ad);
 /* devlog.c */
 /// Route system messages to apid and the cloud; take MSG_LOG_WANT.
 void devlog_init(struct agentd *ad);
-/// Have enginectl follow a supervised container's output from `since` (unix s).
-void devlog_follow(struct agentd *ad, const char *id, json_t *labels, int64_t since);
+/// Have enginectl follow a supervised container's output from `since` (unix
+/// s), or, with `resume`, from where its last follow of it ended (lines
+/// already delivered are never delivered again).
+void devlog_follow(struct agentd *ad, const char *id, json_t *labels, int64_t since, int resume);
 /// Follow every running supervised container (after the engine (re)connects).
 void devlog_resync(struct agentd *ad);
 /// A container's log line from enginectl (MSG_ENGINE_LOG body).

@@ -134,7 +134,7 @@ static void follow_done(int status, json_t *body, const char *err, void *arg)
 	free(r);
 }
 
-void devlog_follow(struct agentd *ad, const char *id, json_t *labels, int64_t since)
+void devlog_follow(struct agentd *ad, const char *id, json_t *labels, int64_t since, int resume)
 {
 	long long sid = target_id(json_object_get(labels, "io.balena.service-id"));
 	struct follow_req *r;
@@ -151,7 +151,9 @@ void devlog_follow(struct agentd *ad, const char *id, json_t *labels, int64_t si
 			(json_int_t)sid, "level", devlog_level(ad, labels));
 	json_object_set_new(ad->followed, id, who);
 	engine_call(&ad->engine, "logs.follow",
-		    json_pack("{s:s, s:I}", "id", id, "since", (json_int_t)since), follow_done, r);
+		    json_pack("{s:s, s:I, s:b}", "id", id, "since", (json_int_t)since, "resume",
+			      resume),
+		    follow_done, r);
 }
 
 void devlog_unfollowed(struct agentd *ad, const char *id)
@@ -172,7 +174,7 @@ static void resync_list(int status, json_t *body, const char *err, void *arg)
 
 		if (state != NULL && !strcmp(state, "running"))
 			devlog_follow(ad, json_string_value(json_object_get(c, "Id")),
-				      json_object_get(c, "Labels"), wall_ms() / 1000);
+				      json_object_get(c, "Labels"), wall_ms() / 1000, 1);
 	}
 }
 

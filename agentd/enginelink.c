@@ -49,7 +49,7 @@ static void enginelink_event(struct agentd *ad, const char *type, const char *ac
 	if (!strcmp(action, "start") || !strcmp(action, "die"))
 		cloudlink_report_state(ad);
 	if (!strcmp(action, "start"))
-		devlog_follow(ad, id, attrs, 0);
+		devlog_follow(ad, id, attrs, 0, 0);
 	else if (!strcmp(action, "die"))
 		sysmsg("Service exited '%s %s'", svc ? svc : "?", image ? image : "?");
 }

@@ -34,6 +34,7 @@ struct ehttp {
 	int active;
 	int idle[IDLE_MAX];
 	int nidle;
+	unsigned gen; /* connections of an older generation are not kept */
 };
 
 struct exfer {
@@ -41,6 +42,7 @@ struct exfer {
 	struct ehttp *h;
 	int fd;
 	int reused;          /* the connection came from the idle pool */
+	unsigned gen;        /* the client's generation when it was made */
 	struct event *io;    /* write, then read, on fd */
 	struct event *timer; /* the request's timeout, and deferred failures */
 	char *req;           /* the request, as sent (owned) */
@@ -135,7 +137,8 @@ void ehttp_cancel(struct exfer *x)
 /* Report the end (err NULL: a response) and free. */
 static void xfer_finish(struct exfer *x, const char *err)
 {
-	if (err == NULL && x->resp.state == HR_DONE && x->resp.keep_alive && x->fd != -1) {
+	if (err == NULL && x->resp.state == HR_DONE && x->resp.keep_alive && x->fd != -1 &&
+	    x->gen == x->h->gen) {
 		event_del(x->io);
 		idle_put(x->h, x->fd);
 		x->fd = -1;
@@ -349,6 +352,7 @@ struct exfer *ehttp_start(struct ehttp *h, const struct exfer_req *req)
 	}
 	TAILQ_INSERT_TAIL(&h->xfers, x, entry);
 	h->active++;
+	x->gen = h->gen;
 	if ((x->fd = idle_take(h)) != -1)
 		x->reused = 1;
 	else
@@ -392,6 +396,28 @@ void ehttp_free(struct ehttp *h)
 	while (h->nidle > 0)
 		close(h->idle[--h->nidle]);
 	free(h);
+}
+
+void ehttp_forget_connections(struct ehttp *h)
+{
+	while (h->nidle > 0)
+		close(h->idle[--h->nidle]);
+	h->gen++;
+}
+
+int ehttp_probe(struct ehttp *h)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), rc = 0;
+
+	if (fd == -1)
+		return 0; /* says nothing about the engine */
+	memcpy(sun.sun_path, h->sockpath, sizeof(sun.sun_path) - 1);
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 &&
+	    (errno == ECONNREFUSED || errno == ENOENT))
+		rc = -1;
+	close(fd);
+	return rc;
 }
 
 void ehttp_set_version(struct ehttp *h, const char *version)

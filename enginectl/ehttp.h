@@ -42,6 +42,13 @@ struct ehttp *ehttp_new(struct event_base *base, const char *sockpath);
 void ehttp_free(struct ehttp *h);
 /// Set the API version prefix, e.g. "1.41".
 void ehttp_set_version(struct ehttp *h, const char *version);
+/// Close the kept-alive connections, and keep none of those in use now when
+/// their requests end (the engine is going away: a server that shuts down
+/// gracefully serves requests on open connections until they are gone).
+void ehttp_forget_connections(struct ehttp *h);
+/// Whether a new connection to the engine's socket is accepted now: -1 if it
+/// is refused or the socket is gone (the engine is stopping or stopped).
+int ehttp_probe(struct ehttp *h);
 const char *ehttp_version(const struct ehttp *h);
 /// Start a request; its done callback runs later, never from in here.
 /// NULL if it cannot even be queued.

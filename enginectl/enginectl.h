@@ -20,7 +20,18 @@ struct follower {
 	struct enginectl *e;
 	char id[80];     /* container id or name, as agentd gave it */
 	struct exfer *x; /* the logs request; NULL while inspecting */
+	int64_t seen_ns; /* lines at or before this were delivered already */
 	struct logdemux dm;
+};
+
+/* Where each container's log was delivered up to, kept when its follower
+ * ends (the engine went away): a follow that resumes starts there, so no
+ * line the engine has is lost or sent twice. */
+#define LOGMARKS 256
+struct logmark {
+	char id[80];
+	int64_t ns;       /* timestamp of the last line delivered */
+	uint64_t touched; /* for replacing the least recently used */
 };
 
 struct enginectl {
@@ -31,11 +42,14 @@ struct enginectl {
 	int ever_connected;
 	unsigned backoff_ms;
 	struct event *ev_reconnect; /* owned */
+	struct event *ev_probe;     /* owned: the engine's socket checked while up */
 	struct exfer *events;       /* the event stream, while up */
 	struct linebuf events_lb;
 	int64_t last_event_ns; /* resubscribe from here, so nothing is missed */
 	char engine_version[32];
 	TAILQ_HEAD(, follower) followers; /* owned */
+	struct logmark marks[LOGMARKS];
+	uint64_t mark_clock;
 };
 
 /* ops.c */

@@ -17,9 +17,11 @@
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 250
-#define API_MAX_MINOR  41 /* the newest API whose behaviour enginectl relies on */
+#define API_MAX_MINOR  41   /* the newest API whose behaviour enginectl relies on */
+#define PROBE_MS       1000 /* while up: does the engine still accept connections? */
 
 static void engine_connect(struct enginectl *e);
+static void engine_probe_later(struct enginectl *e);
 
 static void engine_send_state(struct enginectl *e, int connected, const char *error)
 {
@@ -57,6 +59,10 @@ static void engine_down(struct enginectl *e, const char *why)
 		ehttp_cancel(e->events);
 		e->events = NULL;
 	}
+	/* no more requests on the old connections: a stopping engine waits
+	 * for its clients to leave */
+	ehttp_forget_connections(e->http);
+	evtimer_del(e->ev_probe);
 	if (was_up) {
 		log_warnx("engine connection lost: %s", why);
 		engine_send_state(e, 0, why);
@@ -165,6 +171,7 @@ static void version_on_done(struct exfer *x, const char *err, long status, const
 	json_decref(j);
 	e->state = ENGINE_UP;
 	e->backoff_ms = BACKOFF_MIN_MS;
+	engine_probe_later(e);
 	engine_subscribe(e);
 	log_info("engine %s connected (API %s)%s", e->engine_version, chosen,
 		 e->ever_connected ? ": resync" : "");
@@ -199,6 +206,30 @@ static void engine_connect(struct enginectl *e)
 	}
 }
 
+static void engine_probe_later(struct enginectl *e)
+{
+	struct timeval tv = {PROBE_MS / 1000, (PROBE_MS % 1000) * 1000};
+
+	evtimer_add(e->ev_probe, &tv);
+}
+
+/* An engine that is stopping refuses new connections at once, while it
+ * still serves the open ones (and waits for them): leave it then. */
+static void engine_on_probe(evutil_socket_t fd, short what, void *arg)
+{
+	struct enginectl *e = arg;
+
+	(void)fd;
+	(void)what;
+	if (e->state != ENGINE_UP)
+		return;
+	if (ehttp_probe(e->http) == -1) {
+		engine_down(e, "the engine no longer accepts connections (stopping)");
+		return;
+	}
+	engine_probe_later(e);
+}
+
 static void engine_on_reconnect(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
@@ -224,7 +255,13 @@ static int enginectl_setup(struct child *c, json_t *config)
 	TAILQ_INIT(&e->followers);
 	e->http = ehttp_new(child_base(c), sock);
 	e->ev_reconnect = evtimer_new(child_base(c), engine_on_reconnect, e);
-	if (e->http == NULL || e->ev_reconnect == NULL) {
+	e->ev_probe = evtimer_new(child_base(c), engine_on_probe, e);
+	if (e->http == NULL || e->ev_reconnect == NULL || e->ev_probe == NULL) {
+		if (e->ev_reconnect != NULL)
+			event_free(e->ev_reconnect);
+		event_free(e->ev_probe);
+		if (e->ev_probe != NULL)
+			event_free(e->ev_probe);
 		ehttp_free(e->http);
 		free(e);
 		return -1;
@@ -253,6 +290,7 @@ static void enginectl_teardown(struct child *c)
 	ops_unfollow_all(e);
 	ehttp_free(e->http);
 	event_free(e->ev_reconnect);
+	event_free(e->ev_probe);
 	linebuf_free(&e->events_lb);
 	free(e);
 }

@@ -26,7 +26,8 @@ struct call {
 	struct pull_progress *pull; /* image.pull, owned */
 	struct linebuf lb;          /* image.pull stream */
 	int last_percent;
-	long long since; /* logs.follow */
+	long long since;  /* logs.follow: unix seconds */
+	int64_t since_ns; /* logs.follow: resuming, from this line's time (0: since) */
 };
 
 struct op {
@@ -689,19 +690,51 @@ static size_t utf8_clean(const char *in, size_t len, char *out)
 	return o;
 }
 
-static void follower_line(enum log_stream stream, int64_t ts, const char *line, size_t len,
+/* The mark of a container's log, made (replacing the least recently used)
+ * when `make` is set; NULL if there is none. */
+static struct logmark *logmark(struct enginectl *e, const char *id, int make)
+{
+	struct logmark *m, *lru = &e->marks[0];
+
+	for (m = e->marks; m < e->marks + LOGMARKS; m++) {
+		if (m->id[0] != '\0' && strcmp(m->id, id) == 0) {
+			m->touched = ++e->mark_clock;
+			return m;
+		}
+		if (m->touched < lru->touched)
+			lru = m;
+	}
+	if (!make)
+		return NULL;
+	snprintf(lru->id, sizeof(lru->id), "%s", id);
+	lru->ns = 0;
+	lru->touched = ++e->mark_clock;
+	return lru;
+}
+
+static void follower_line(enum log_stream stream, int64_t ts_ns, const char *line, size_t len,
 			  void *arg)
 {
 	struct follower *f = arg;
 	char clean[LOGLINE_MAX * 3];
-	size_t n = utf8_clean(line, len, clean);
-	json_t *m = json_pack("{s:s, s:s, s:I, s:s%}", "container", f->id, "stream",
-			      stream == LOGSTREAM_STDERR ? "stderr" : "stdout", "timestamp",
-			      (json_int_t)ts, "message", clean, n);
+	size_t n;
+	json_t *m;
+	struct logmark *mk;
 
+	if (ts_ns > 0 && ts_ns <= f->seen_ns)
+		return; /* delivered before the engine went away */
+	n = utf8_clean(line, len, clean);
+	m = json_pack("{s:s, s:s, s:I, s:s%}", "container", f->id, "stream",
+		      stream == LOGSTREAM_STDERR ? "stderr" : "stdout", "timestamp",
+		      (json_int_t)(ts_ns / 1000000), "message", clean, n);
 	if (m != NULL)
 		chan_send_json(f->e->ch, MSG_ENGINE_LOG, 0, 0, m);
 	json_decref(m);
+	if (ts_ns > 0) {
+		f->seen_ns = ts_ns;
+		if ((mk = logmark(f->e, f->id, 1)) != NULL)
+			mk->ns = ts_ns;
+	}
 }
 
 static void follower_end(struct follower *f, const char *reason)
@@ -773,9 +806,16 @@ static void follow_on_inspect(struct exfer *x, const char *err, long status, con
 	j = json_loadb(body, len, 0, NULL);
 	f->dm.tty = json_is_true(json_object_get(json_object_get(j, "Config"), "Tty"));
 	json_decref(j);
-	snprintf(path, sizeof(path),
-		 "/containers/%s/logs?follow=1&stdout=1&stderr=1&timestamps=1&since=%lld", f->id,
-		 (long long)c->since);
+	if (c->since_ns > 0)
+		snprintf(path, sizeof(path),
+			 "/containers/%s/logs?follow=1&stdout=1&stderr=1&timestamps=1&since="
+			 "%lld.%09lld",
+			 f->id, (long long)(c->since_ns / 1000000000),
+			 (long long)(c->since_ns % 1000000000));
+	else
+		snprintf(path, sizeof(path),
+			 "/containers/%s/logs?follow=1&stdout=1&stderr=1&timestamps=1&since=%lld",
+			 f->id, (long long)c->since);
 	if ((f->x = ehttp_start(c->e->http, &r)) == NULL) {
 		reply_error(c, 0, "cannot start following logs");
 		TAILQ_REMOVE(&c->e->followers, f, entry);
@@ -788,7 +828,8 @@ static void follow_on_inspect(struct exfer *x, const char *err, long status, con
 
 static int op_logs_follow(struct call *c, json_t *args, char *err, size_t errlen)
 {
-	json_t *since = json_object_get(args, "since");
+	json_t *since = json_object_get(args, "since"), *resume = json_object_get(args, "resume");
+	struct logmark *mk;
 	struct follower *f;
 	const char *id;
 	char path[320];
@@ -798,6 +839,10 @@ static int op_logs_follow(struct call *c, json_t *args, char *err, size_t errlen
 		return -1;
 	if (since != NULL && (!json_is_integer(since) || json_integer_value(since) < 0)) {
 		snprintf(err, errlen, "since must be unix seconds");
+		return -1;
+	}
+	if (resume != NULL && !json_is_boolean(resume)) {
+		snprintf(err, errlen, "resume must be a boolean");
 		return -1;
 	}
 	if (follower_find(c->e, id) != NULL) {
@@ -810,6 +855,12 @@ static int op_logs_follow(struct call *c, json_t *args, char *err, size_t errlen
 	snprintf(f->id, sizeof(f->id), "%s", id);
 	snprintf(c->image, sizeof(c->image), "%s", id); /* the follower's key, for the callback */
 	c->since = since ? (long long)json_integer_value(since) : 0;
+	/* what was delivered is not sent again; resuming starts where it ended */
+	if ((mk = logmark(c->e, id, 0)) != NULL) {
+		f->seen_ns = mk->ns;
+		if (json_is_true(resume))
+			c->since_ns = mk->ns;
+	}
 	TAILQ_INSERT_TAIL(&c->e->followers, f, entry);
 	snprintf(path, sizeof(path), "/containers/%s/json", id);
 	if (ehttp_start(c->e->http, &r) == NULL) {

@@ -199,11 +199,11 @@ static int digits(const char *s, size_t n, unsigned *out)
 	return 0;
 }
 
-int64_t rfc3339_to_ms(const char *s, size_t len, size_t *used)
+int64_t rfc3339_to_ns(const char *s, size_t len, size_t *used)
 {
-	unsigned y, mo, d, h, mi, sec, ms = 0;
+	unsigned y, mo, d, h, mi, sec;
+	int64_t t, frac = 0;
 	size_t i = 19, nd = 0;
-	int64_t t;
 
 	if (len < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
 	    s[16] != ':' || digits(s, 4, &y) || digits(s + 5, 2, &mo) || digits(s + 8, 2, &d) ||
@@ -213,16 +213,16 @@ int64_t rfc3339_to_ms(const char *s, size_t len, size_t *used)
 		return -1;
 	if (s[i] == '.') {
 		for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++, nd++)
-			if (nd < 3)
-				ms = ms * 10 + (unsigned)(s[i] - '0');
-		while (nd > 0 && nd < 3) {
-			ms *= 10;
+			if (nd < 9)
+				frac = frac * 10 + (s[i] - '0');
+		while (nd > 0 && nd < 9) {
+			frac *= 10;
 			nd++;
 		}
 	}
-	if (i >= len)
-		return -1;
-	t = (days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec) * 1000 + ms;
+	if (i >= len || y < 1970 || y > 2261)
+		return -1; /* ns since 1970 in 64 bits end in 2262 */
+	t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
 	if (s[i] == 'Z') {
 		i++;
 	} else if ((s[i] == '+' || s[i] == '-') && i + 6 <= len && s[i + 3] == ':') {
@@ -230,13 +230,22 @@ int64_t rfc3339_to_ms(const char *s, size_t len, size_t *used)
 
 		if (digits(s + i + 1, 2, &oh) || digits(s + i + 4, 2, &om))
 			return -1;
-		t += (s[i] == '+' ? -1 : 1) * (int64_t)(oh * 3600 + om * 60) * 1000;
+		t += (s[i] == '+' ? -1 : 1) * (int64_t)(oh * 3600 + om * 60);
 		i += 6;
 	} else {
 		return -1;
 	}
+	if (t < 0)
+		return -1;
 	*used = i;
-	return t;
+	return t * 1000000000 + frac;
+}
+
+int64_t rfc3339_to_ms(const char *s, size_t len, size_t *used)
+{
+	int64_t ns = rfc3339_to_ns(s, len, used);
+
+	return ns < 0 ? -1 : ns / 1000000;
 }
 
 static void logdemux_line(struct logdemux *d, int stream, logline_cb cb, void *arg)
@@ -247,7 +256,7 @@ static void logdemux_line(struct logdemux *d, int stream, logline_cb cb, void *a
 
 	if (n > 0 && p[n - 1] == '\r')
 		n--;
-	ts = rfc3339_to_ms(p, n, &used);
+	ts = rfc3339_to_ns(p, n, &used);
 	if (ts < 0) {
 		ts = 0;
 		used = 0;

@@ -57,7 +57,7 @@ enum log_stream { LOGSTREAM_STDOUT = 1, LOGSTREAM_STDERR = 2 };
 
 #define LOGLINE_MAX 16384 /* longer lines are cut */
 
-typedef void (*logline_cb)(enum log_stream stream, int64_t ts_ms, const char *line, size_t len,
+typedef void (*logline_cb)(enum log_stream stream, int64_t ts_ns, const char *line, size_t len,
 			   void *arg);
 
 struct logdemux {
@@ -73,14 +73,16 @@ struct logdemux {
 };
 
 /// Feed log bytes (requested with timestamps=1); calls `cb` per whole line
-/// with the timestamp the engine put in front of it (0 if unparseable).
+/// with the timestamp the engine put in front of it (ns; 0 if unparseable).
 void logdemux_feed(struct logdemux *d, const unsigned char *data, size_t len, logline_cb cb,
 		   void *arg);
 /// Emit partial lines left at the end of the stream.
 void logdemux_flush(struct logdemux *d, logline_cb cb, void *arg);
 
-/// Parse an RFC 3339 timestamp ("2024-05-01T10:00:00.123456789Z") to ms since
-/// the epoch; -1 if it is not one. *used gets the bytes consumed.
+/// Parse an RFC 3339 timestamp ("2024-05-01T10:00:00.123456789Z") to ns since
+/// the epoch (1970 to 2261); -1 if it is not one. *used gets the bytes consumed.
+int64_t rfc3339_to_ns(const char *s, size_t len, size_t *used);
+/// The same in ms.
 int64_t rfc3339_to_ms(const char *s, size_t len, size_t *used);
 
 #endif

@@ -70,6 +70,8 @@ struct apply {
 	int took_over;            /* the Node supervisor's state was imported at start */
 	unsigned adopted, remade; /* its containers kept as they are / made again */
 	unsigned failures;
+	unsigned fetch_failures;   /* downloads failed in a row */
+	uint64_t fetch_not_before; /* no new download before this (ms), after one failed */
 	struct event *ev_timer;
 
 	/* One round's view of the engine (owned). */
@@ -164,6 +166,7 @@ void apply_trigger(struct apply *a, const char *why)
 	if (a == NULL)
 		return;
 	log_debug("apply: triggered (%s)", why);
+	a->fetch_not_before = 0; /* something changed: downloads may be tried at once */
 	if (a->busy) {
 		a->again = 1;
 		return;
@@ -828,18 +831,28 @@ static void fetch_done(int status, json_t *body, const char *err, void *arg)
 	struct apply_str *r = arg;
 	struct apply *a = r->a;
 	const char *image = r->s;
+	char when[32];
+	uint64_t d;
 
 	(void)body;
 	json_object_del(a->fetching, image);
 	if (err == NULL && status == 200) {
 		sysmsg("Downloaded image '%s'", image);
 		store_image_pulled(a->env.db, image);
-	} else {
-		sysmsg("Failed to download image '%s' due to '%s'", image,
-		       err ? err : "engine error");
+		a->fetch_failures = 0;
+		free(r);
+		apply_trigger(a, "download ended");
+		return;
 	}
+	/* not at once again: a registry or engine that fails fails again */
+	d = backoff_ms(a->fetch_failures++);
+	a->fetch_not_before = now_ms() + d;
+	pretty_ms(d, when, sizeof(when));
+	sysmsg("Failed to download image '%s' due to '%s'", image, err ? err : "engine error");
+	log_info("apply: next download in %s", when);
 	free(r);
-	apply_trigger(a, "download ended");
+	if (!a->busy)
+		apply_schedule(a, d);
 }
 
 static void step_fetch(struct stepctx *sc)
@@ -847,7 +860,7 @@ static void step_fetch(struct stepctx *sc)
 	struct apply *a = sc->a;
 	const char *image = sc->st->tgt->image;
 
-	if (json_object_get(a->fetching, image) == NULL) {
+	if (json_object_get(a->fetching, image) == NULL && now_ms() >= a->fetch_not_before) {
 		json_t *args = json_pack("{s:s}", "image", image);
 		const char *key =
 			json_string_value(json_object_get(a->env.cfg->root, "deviceApiKey"));
@@ -1561,7 +1574,8 @@ static void round_plan(struct apply *a)
 			  a->steps[i].why);
 		if (a->steps[i].kind != STEP_NOOP &&
 		    !(a->steps[i].kind == STEP_FETCH &&
-		      json_object_get(a->fetching, a->steps[i].tgt->image) != NULL))
+		      (json_object_get(a->fetching, a->steps[i].tgt->image) != NULL ||
+		       now_ms() < a->fetch_not_before)))
 			a->only_noops = 0;
 	}
 	a->pending = a->nsteps + 1; /* +1: ours, so no step can end the round early */

@@ -69,7 +69,14 @@ class Engine:
         with open("/proc/%d/cmdline" % pid, "rb") as f:
             argv = [a.decode() for a in f.read().split(b"\0") if a]
         os.kill(pid, signal.SIGTERM)
-        lib.wait_until(lambda: lib.gone(pid), 30, what="dockerd to stop")
+
+        def stopped():
+            try:  # a dockerd an earlier restart started is our child: reap it
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+            return lib.gone(pid)
+        lib.wait_until(stopped, 30, what="dockerd to stop")
         if down_callback:
             down_callback()
         log = open(os.path.join(self.statedir, "dockerd.log"), "ab")

@@ -11,6 +11,7 @@ import os
 import signal
 import sqlite3
 import subprocess
+import sys
 import time
 
 import lib
@@ -49,8 +50,12 @@ class State:
 
     def __enter__(self):
         self.ad = lib.Agentd(args=["-s", self.eng.sock], **self.kw).__enter__()
-        lib.wait_until(lambda: "engine" in self.ad.log() and
-                       "connected" in self.ad.log(), 20, what="engine connected")
+        try:
+            lib.wait_until(lambda: "engine" in self.ad.log() and
+                           "connected" in self.ad.log(), 20, what="engine connected")
+        except BaseException:
+            self.__exit__(*sys.exc_info())  # `with` does not call it when entering fails
+            raise
         return self
 
     def __exit__(self, *exc):

@@ -156,10 +156,10 @@ static void multiplexed_frames_split_across_reads(void **state)
 	assert_int_equal(l.n, 3);
 	assert_int_equal(l.stream[0], LOGSTREAM_STDOUT);
 	assert_string_equal(l.text[0], "out one");
-	assert_int_equal(l.ts[0], 1714557600250LL);
+	assert_int_equal(l.ts[0], 1714557600250000000LL);
 	assert_int_equal(l.stream[1], LOGSTREAM_STDERR);
 	assert_string_equal(l.text[1], "err one");
-	assert_int_equal(l.ts[1], 1714557602500LL);
+	assert_int_equal(l.ts[1], 1714557602500000000LL);
 	assert_string_equal(l.text[2], "out two"); /* joined across frames */
 	free(d);
 }
@@ -211,6 +211,13 @@ static void timestamps_parse_with_offsets(void **state)
 	assert_int_equal(rfc3339_to_ms("2000-13-01T00:00:00Z", 20, &used), -1);
 	assert_int_equal(rfc3339_to_ms("hello world, not a time", 23, &used), -1);
 	assert_int_equal(rfc3339_to_ms("1970-01-01T00:00:00", 19, &used), -1);
+	/* the engine's own precision, kept: resuming a log after it is exact */
+	assert_int_equal(rfc3339_to_ns("2024-05-01T10:00:00.123456789Z", 30, &used),
+			 1714557600123456789LL);
+	assert_int_equal(rfc3339_to_ns("2024-05-01T10:00:00.1234567891Z", 31, &used),
+			 1714557600123456789LL);
+	assert_int_equal(rfc3339_to_ns("1969-12-31T23:59:59Z", 20, &used), -1);
+	assert_int_equal(rfc3339_to_ns("2262-01-01T00:00:00Z", 20, &used), -1);
 }
 
 int main(void)
