@@ -32,7 +32,7 @@ DEBIAN_PKGS := build-essential pkg-config libevent-dev libjansson-dev libsqlite3
 	libcurl4-openssl-dev zlib1g-dev libseccomp-dev libcmocka-dev python3 curl openssl clang \
 	libclang-rt-14-dev docker.io docker-registry busybox-static iptables iproute2 binutils \
 	ca-certificates \
-	libsystemd-dev dbus python3-dbusmock
+	libsystemd-dev dbus python3-dbusmock stress-ng
 pc = $(shell $(PKG) $(1) $(2) 2>/dev/null)
 
 LIBS_AGENTD     := $(call pc,--libs,libevent jansson sqlite3 libseccomp libsystemd)
