@@ -3,7 +3,7 @@
 #   make check      build and run every test (unit, unit under ASan+UBSan, integration)
 #   make run        the demo: unmanaged device, API on 127.0.0.1:48484
 #   make bench      benchmarks (print figures; assert nothing)
-#   make fuzz       run the fuzz targets for longer
+#   make fuzz       run the fuzz targets for longer (FUZZ_SECONDS=60 each)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make deps       install missing Debian packages (as root), or say which
 
@@ -77,7 +77,7 @@ UNIT_TESTS := cloudsyncd/test_report enginectl/test_stream agentd/test_plan agen
 UNIT_BINS := $(patsubst %,$(BUILD)/test/unit/%,$(UNIT_TESTS))
 UNIT_LIBS := $(call pc,--libs,cmocka libevent jansson sqlite3 libseccomp libcurl zlib libsystemd)
 
-.PHONY: all check unit asan test-build integration cli run bench fuzz install deps depcheck image \
+.PHONY: all check unit asan test-build integration cli run bench fuzz fuzz-corpus install deps depcheck image \
 	format format-check clean
 all: depcheck $(BINS) $(BUILD)/engine-drive
 
@@ -184,8 +184,14 @@ bench: all $(BUILD)/bench-plan $(IMAGE)
 	@python3 test/bench/bench_takeover.py
 	@python3 test/bench/bench_bounce.py
 
+# FUZZ_SECONDS per target (docs/operations.md: how long 10 million runs take);
+# fuzz-corpus also replaces test/fuzz/corpus/* by a minimised merge of what it found.
+FUZZ_SECONDS ?= 60
 fuzz:
-	@sh test/fuzz/run.sh 60
+	@sh test/fuzz/run.sh $(FUZZ_SECONDS)
+
+fuzz-corpus:
+	@MERGE=1 sh test/fuzz/run.sh $(FUZZ_SECONDS)
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(UNITDIR)

@@ -1,10 +1,17 @@
 #!/bin/sh
-# run.sh SECONDS - build the libFuzzer targets with clang (ASan+UBSan) and run
-# each for SECONDS. Prints "fuzz: N passed, N failed" (one per target).
-# A crash leaves its input in build/fuzz/<target>.crashes/ for reproduction.
+# run.sh SECONDS [TARGET...] - build the libFuzzer targets with clang
+# (ASan+UBSan) and run each (or the ones named) for SECONDS, from the corpus
+# kept in the tree (test/fuzz/corpus/<target>) plus what earlier runs found
+# (build/fuzz/<target>.corpus). Prints each target's executions and
+# "fuzz: N passed, N failed". A crash leaves its input in
+# build/fuzz/<target>.crashes/ (once fixed, copy it into the tree's corpus:
+# it is then a regression input every run replays). With MERGE=1 the tree's
+# corpus is replaced by a minimised merge of both (`make fuzz-corpus`).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 secs=${1:-10}
+[ $# -gt 0 ] && shift
+only=" $* "
 out=build/fuzz
 mkdir -p "$out"
 if ! command -v clang >/dev/null 2>&1; then
@@ -17,13 +24,26 @@ build() { # name sources...
 	clang $CF "$@" -o "$out/bin-$name" $(pkg-config --libs jansson libevent libseccomp) 2>"$out/$name.build.log" ||
 		{ echo "fuzz: cannot build $name"; cat "$out/$name.build.log"; return 1; }
 }
+wanted() { [ "$only" = "  " ] || case $only in *" $1 "*) true ;; *) false ;; esac; }
+merge() { # name: the tree's corpus becomes the minimised union of both
+	name=$1 tree=test/fuzz/corpus/$1
+	rm -rf "$tree.new" && mkdir -p "$tree.new" &&
+		"$out/bin-$name" -merge=1 -max_len=65536 "$tree.new" "$tree" "$out/$name.corpus" \
+			>"$out/$name.merge.log" 2>&1 &&
+		rm -rf "$tree" && mv "$tree.new" "$tree" &&
+		echo "fuzz: $name corpus minimised: $(ls "$tree" | wc -l) inputs"
+}
 run() { # name
 	name=$1
-	mkdir -p "$out/$name.corpus" "$out/$name.crashes"
+	wanted "$name" || return 0
+	mkdir -p "$out/$name.corpus" "$out/$name.crashes" "test/fuzz/corpus/$name"
 	if "$out/bin-$name" -max_total_time="$secs" -max_len=65536 -artifact_prefix="$out/$name.crashes/" \
 		"$out/$name.corpus" "test/fuzz/corpus/$name" >"$out/$name.log" 2>&1; then
-		echo "fuzz: $name ok ($(grep -o 'Done [0-9]* runs' "$out/$name.log" | tail -1))"
+		echo "fuzz: $name ok ($(grep -o 'Done [0-9]* runs' "$out/$name.log" | tail -1) in ${secs} s)"
 		passed=$((passed + 1))
+		if [ "${MERGE:-0}" = 1 ]; then
+			merge "$name" || echo "fuzz: $name: merge failed"
+		fi
 	else
 		echo "fuzz: $name FAILED"; tail -30 "$out/$name.log"; failed=$((failed + 1))
 	fi
@@ -38,5 +58,11 @@ build route test/fuzz/fuzz_route.c apid/routes.c apid/reply.c apid/auth.c apid/a
 	apid/forward.c apid/sandbox.c common/chan.c common/frame.c common/proto.c common/log.c \
 	common/child.c common/sandbox.c && run route ||
 	failed=$((failed + 1))
+build config test/fuzz/fuzz_config.c agentd/device/config.c && run config || failed=$((failed + 1))
+build settings test/fuzz/fuzz_settings.c agentd/device/settings.c agentd/supervisor/restart.c common/proto.c &&
+	run settings || failed=$((failed + 1))
+build target test/fuzz/fuzz_target.c agentd/state/target.c agentd/state/named.c agentd/state/compose.c &&
+	run target || failed=$((failed + 1))
+build compose test/fuzz/fuzz_compose.c agentd/state/compose.c && run compose || failed=$((failed + 1))
 echo "fuzz: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
