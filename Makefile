@@ -3,6 +3,7 @@
 #   make check      build and run every test (unit, unit under ASan+UBSan, integration)
 #   make run        the demo: unmanaged device, API on 127.0.0.1:48484
 #   make bench      benchmarks (print figures; assert nothing)
+#   make soak       sustained work for ~12 minutes, with memory and CPU figures
 #   make fuzz       run the fuzz targets for longer (FUZZ_SECONDS=60 each)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make deps       install missing Debian packages (as root), or say which
@@ -77,7 +78,7 @@ UNIT_TESTS := cloudsyncd/test_report enginectl/test_stream agentd/test_plan agen
 UNIT_BINS := $(patsubst %,$(BUILD)/test/unit/%,$(UNIT_TESTS))
 UNIT_LIBS := $(call pc,--libs,cmocka libevent jansson sqlite3 libseccomp libcurl zlib libsystemd)
 
-.PHONY: all check unit asan test-build integration cli run bench fuzz fuzz-corpus install deps depcheck image \
+.PHONY: all check unit asan test-build integration cli run bench soak fuzz fuzz-corpus install deps depcheck image \
 	format format-check clean
 all: depcheck $(BINS) $(BUILD)/engine-drive
 
@@ -186,6 +187,11 @@ bench: all $(BUILD)/bench-plan $(IMAGE)
 
 # FUZZ_SECONDS per target (docs/operations.md: how long 10 million runs take);
 # fuzz-corpus also replaces test/fuzz/corpus/* by a minimised merge of what it found.
+# Sustained work with figures (RSS per process over the phases, CPU per 1,000
+# requests); about 12 minutes; not part of check.
+soak: all
+	@python3 test/soak/soak.py
+
 FUZZ_SECONDS ?= 60
 fuzz:
 	@sh test/fuzz/run.sh $(FUZZ_SECONDS)
