@@ -60,7 +60,7 @@ AGENTD_LIB_SRCS := $(AGENTD_SUPERVISOR_SRCS) $(AGENTD_DEVICE_SRCS) $(AGENTD_STAT
 ENGINECTL_LIB_SRCS := enginectl/sandbox.c enginectl/stream.c enginectl/ops.c enginectl/ehttp.c enginectl/hresp.c
 APID_LIB_SRCS := apid/sandbox.c apid/routes.c apid/reply.c apid/api_health.c apid/forward.c apid/auth.c apid/api_logs.c \
 		  apid/conns.c
-CLOUDSYNCD_LIB_SRCS := cloudsyncd/sandbox.c cloudsyncd/sync.c cloudsyncd/request.c cloudsyncd/logs.c cloudsyncd/tags.c cloudsyncd/report.c cloudsyncd/initial.c \
+CLOUDSYNCD_LIB_SRCS := cloudsyncd/sandbox.c cloudsyncd/sync.c cloudsyncd/request.c cloudsyncd/logs.c cloudsyncd/tags.c cloudsyncd/report.c cloudsyncd/initial.c cloudsyncd/delta.c \
 	common/http.c
 MIGRATIONS := $(sort $(wildcard migrations/*.sql))
 
@@ -69,7 +69,7 @@ COMMON_OBJS := $(call obj,$(COMMON_SRCS))
 AGENTD_OBJS := $(call obj,$(AGENTD_LIB_SRCS)) $(BUILD)/obj/gen/migrations.o
 BINS := $(BUILD)/agentd $(BUILD)/enginectl $(BUILD)/apid $(BUILD)/cloudsyncd
 
-UNIT_TESTS := cloudsyncd/test_report enginectl/test_stream agentd/test_plan agentd/test_target agentd/test_locks \
+UNIT_TESTS := cloudsyncd/test_report cloudsyncd/test_delta enginectl/test_stream agentd/test_plan agentd/test_target agentd/test_locks \
 	agentd/test_compose agentd/test_contract common/test_frame common/test_chan common/test_sandbox agentd/test_restart \
 	agentd/test_config agentd/test_settings agentd/test_db agentd/test_kmsg \
 	agentd/test_hostconfig agentd/test_named agentd/test_bootcfg enginectl/test_ehttp \
@@ -184,6 +184,7 @@ bench: all $(BUILD)/bench-plan $(IMAGE)
 	@python3 test/bench/bench_image.py
 	@python3 test/bench/bench_takeover.py
 	@python3 test/bench/bench_bounce.py
+	@python3 test/bench/bench_delta.py
 
 # FUZZ_SECONDS per target (docs/operations.md: how long 10 million runs take);
 # fuzz-corpus also replaces test/fuzz/corpus/* by a minimised merge of what it found.

@@ -80,6 +80,7 @@ struct agentd {
 	struct apply *apply;       /* owned: the state engine */
 	struct engine_port engine; /* to the engine, through enginectl */
 	int engine_up;             /* enginectl reports the engine reachable */
+	int engine_balena;         /* it is balenaEngine (it applies deltas) */
 	struct containers clist;
 	struct event *ev_term, *ev_int, *ev_chld, *ev_ping, *ev_stop;
 	unsigned long ticks; /* ping timer rounds */
@@ -150,6 +151,9 @@ int cloudlink_set_tags(struct agentd *ad, json_t *tags);
 void cloudlink_send_tags(struct agentd *ad);
 /// Ask the cloud for the device's tags; cb gets MSG_CLOUD_RESULT or MSG_ERROR.
 int cloudlink_get_tags(struct agentd *ad, chan_reply_cb cb, void *arg);
+/// The state engine's delta_request hook (arg: the agentd): cloudsyncd asks.
+int cloudlink_delta(void *arg, const char *src, const char *dest, long timeout_ms, delta_cb cb,
+		    void *cbarg);
 
 /* enginelink.c */
 /// Fill in ad->engine (calls go to enginectl) and handle enginectl's messages.

@@ -127,6 +127,8 @@ void cloudlink_config(struct agentd *ad, json_t *c)
 	if (!config_managed(&ad->cfg))
 		return;
 	json_object_set_new(c, "api_endpoint", json_string(ad->cfg.api_endpoint));
+	if (json_is_string(json_object_get(root, "deltaEndpoint")))
+		json_object_set(c, "delta_endpoint", json_object_get(root, "deltaEndpoint"));
 	json_object_set_new(c, "uuid", json_string(ad->id.uuid));
 	json_object_set(c, "device_api_key", json_object_get(root, "deviceApiKey"));
 	if (json_is_string(json_object_get(root, "apiKey")))
@@ -525,6 +527,56 @@ int cloudlink_set_tags(struct agentd *ad, json_t *tags)
 	free(text);
 	if (rc == 0)
 		cloudlink_send_tags(ad);
+	return rc;
+}
+
+/* --- Deltas ------------------------------------------------------------------ */
+
+struct delta_ask {
+	delta_cb cb;
+	void *arg;
+};
+
+static void delta_answered(struct chan *ch, const struct frame_hdr *hdr, json_t *body, void *arg)
+{
+	struct delta_ask *q = arg;
+	const char *outcome = json_string_value(json_object_get(body, "outcome"));
+
+	(void)ch;
+	if (hdr == NULL)
+		q->cb("retry", NULL, NULL, "cloudsyncd went away", q->arg);
+	else if (hdr->type == MSG_ERROR)
+		q->cb("retry", NULL, NULL,
+		      json_string_value(json_object_get(body, "error")) ?: "cloudsyncd failed",
+		      q->arg);
+	else if (hdr->type != MSG_CLOUD_RESULT || outcome == NULL)
+		q->cb("retry", NULL, NULL, "cloudsyncd answered something else", q->arg);
+	else
+		q->cb(outcome, json_string_value(json_object_get(body, "name")),
+		      json_string_value(json_object_get(body, "token")),
+		      json_string_value(json_object_get(body, "reason")), q->arg);
+	free(q);
+}
+
+int cloudlink_delta(void *arg, const char *src, const char *dest, long timeout_ms, delta_cb cb,
+		    void *cbarg)
+{
+	struct agentd *ad = arg;
+	struct chan *ch = supervisor_chan(&ad->sv, D_CLOUDSYNCD);
+	struct delta_ask *q;
+	json_t *m;
+	int rc;
+
+	if (!config_managed(&ad->cfg) || ch == NULL || (q = malloc(sizeof(*q))) == NULL)
+		return -1;
+	q->cb = cb;
+	q->arg = cbarg;
+	m = json_pack("{s:s, s:s, s:I}", "src", src, "dest", dest, "timeout_ms",
+		      (json_int_t)timeout_ms);
+	rc = chan_request(ch, MSG_CLOUD_DELTA, m, delta_answered, q);
+	json_decref(m);
+	if (rc == -1)
+		free(q);
 	return rc;
 }
 

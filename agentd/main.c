@@ -358,7 +358,8 @@ static void wire(struct agentd *ad, const char *self)
 	env.hooks = (struct apply_hooks){.arg = ad,
 					 .applied = on_applied,
 					 .reboot = reboot_for_apply,
-					 .target_set = on_target_set};
+					 .target_set = on_target_set,
+					 .delta_request = cloudlink_delta};
 	if ((ad->apply = apply_new(&env)) == NULL)
 		fatalx("cannot set up the state engine");
 	host_update(ad); /* the stored target's device config, from the start */

@@ -48,7 +48,21 @@ struct cloud {
 	int initial_busy;
 	unsigned initial_failures;
 	struct event *ev_initial; /* owned */
+	/* delta.c */
+	const char *delta_endpoint; /* deltaEndpoint (points into config) */
+	char delta_token[2048];     /* the last registry token, for delta_token_url */
+	char delta_token_url[2048];
+	int64_t delta_token_at; /* when it was got (ms, monotonic) */
 };
+
+/* delta.c */
+/// MSG_CLOUD_DELTA {src, dest, timeout_ms}: answered with MSG_CLOUD_RESULT
+/// {outcome: ready|processing|retry|fallback, name?, token?, reason?}.
+void cloud_delta(struct cloud *c, const struct frame_hdr *hdr, json_t *body);
+/// Split an image reference into its registry host ("" when it names none)
+/// and its repository without tag or digest ("registry2.x/v2/abc@sha256:..."
+/// -> "registry2.x", "v2/abc"). -1 if it does not fit or names nothing.
+int delta_repo(const char *ref, char *host, size_t hlen, char *name, size_t nlen);
 
 /* request.c */
 /// One request to the API endpoint + path, with "Authorization: Bearer <key>"

@@ -376,6 +376,9 @@ int cloud_setup(struct cloud *c, struct event_base *base, json_t *config)
 	snprintf(ua, sizeof(ua), "Supervisor/%s (Linux; %s; %s)", c->supervisor_version,
 		 c->os_version, c->os_variant);
 	http_set_user_agent(c->http, ua);
+	c->delta_endpoint = json_string_value(json_object_get(config, "delta_endpoint"));
+	if (c->delta_endpoint == NULL)
+		c->delta_endpoint = "https://delta.balena-cloud.com";
 	c->logs_endpoint = json_string_value(json_object_get(config, "logs_endpoint"));
 	if (c->logs_endpoint == NULL)
 		c->logs_endpoint = c->endpoint;

@@ -11,7 +11,7 @@
 
 #include <stdint.h>
 
-#define PROTO_VERSION 11
+#define PROTO_VERSION 12
 
 /* agentd's own version, for User-Agent and /v2/version */
 #define AGENTD_VERSION_STR "0.1.0"
@@ -74,6 +74,8 @@ enum msg_type {
 	MSG_CLOUD_SETTINGS,    /* agentd -> cloudsyncd  {poll_interval_ms?, request_timeout_ms?} */
 	MSG_CLOUD_INITIAL_REPORTED, /* cloudsyncd -> agentd  {endpoint} initial config sent */
 	MSG_CLOUD_PINNED,           /* cloudsyncd -> agentd  {} the preloaded release is pinned */
+	MSG_CLOUD_DELTA, /* agentd -> cloudsyncd  {src, dest, timeout_ms} request: a delta's name
+			    (reply MSG_CLOUD_RESULT {outcome, name?, token?, reason?}) */
 	MSG_TYPE_COUNT
 };
 

@@ -23,6 +23,7 @@ struct call {
 	uint32_t id; /* request id, for the reply */
 	const char *op;
 	char image[512];            /* image.pull */
+	char progress_as[512];      /* image.pull: the name its progress is shown under */
 	struct pull_progress *pull; /* image.pull, owned */
 	struct linebuf lb;          /* image.pull stream */
 	int last_percent;
@@ -454,8 +455,8 @@ static int op_image_tag(struct call *c, json_t *args, char *err, size_t errlen)
 
 static void pull_send_progress(struct call *c, int percent)
 {
-	json_t *p = json_pack("{s:i, s:s, s:i}", "request", (int)c->id, "image", c->image,
-			      "percent", percent);
+	json_t *p = json_pack("{s:i, s:s, s:i}", "request", (int)c->id, "image",
+			      c->progress_as[0] ? c->progress_as : c->image, "percent", percent);
 
 	if (p != NULL && percent != c->last_percent) {
 		chan_send_json(c->e->ch, MSG_ENGINE_PROGRESS, 0, 0, p);
@@ -560,11 +561,21 @@ static int op_image_pull(struct call *c, json_t *args, char *err, size_t errlen)
 	if (get_image(args, "image", &image, err, errlen) == -1)
 		return -1;
 	image_normalise(image, c->image, sizeof(c->image));
+	/* a delta's progress is the progress of the image it makes */
+	if (json_object_get(args, "progress_image") != NULL) {
+		const char *as;
+
+		if (get_image(args, "progress_image", &as, err, errlen) == -1)
+			return -1;
+		snprintf(c->progress_as, sizeof(c->progress_as), "%s", as);
+	}
 	if (url_escape(c->image, esc, sizeof(esc)) == -1)
 		return -1;
 	if (auth != NULL) {
 		if (!json_is_object(auth) || registry_auth(auth, authhdr, sizeof(authhdr)) == -1) {
-			snprintf(err, errlen, "auth must be {username, password, serveraddress}");
+			snprintf(err, errlen,
+				 "auth must be {username, password, serveraddress} or "
+				 "{registrytoken}");
 			return -1;
 		}
 		r.registry_auth = authhdr;

@@ -107,6 +107,37 @@ void store_image_forget(sqlite3 *db, const char *ref)
 	store_image_exec(db, "DELETE FROM pulled_image WHERE ref = ?", ref);
 }
 
+void store_alias_set(sqlite3 *db, const char *ref, const char *image_id)
+{
+	sqlite3_stmt *st;
+
+	if (sqlite3_prepare_v2(db,
+			       "INSERT INTO image_alias (ref, image_id) VALUES (?, ?) ON "
+			       "CONFLICT(ref) DO UPDATE SET image_id = excluded.image_id",
+			       -1, &st, NULL) != SQLITE_OK)
+		return;
+	sqlite3_bind_text(st, 1, ref, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, image_id, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		log_warnx("database: cannot record image %s: %s", ref, sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+}
+
+json_t *store_aliases(sqlite3 *db)
+{
+	json_t *out = json_object();
+	sqlite3_stmt *st;
+
+	if (sqlite3_prepare_v2(db, "SELECT ref, image_id FROM image_alias", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return out;
+	while (sqlite3_step(st) == SQLITE_ROW)
+		json_object_set_new(out, (const char *)sqlite3_column_text(st, 0),
+				    json_string((const char *)sqlite3_column_text(st, 1)));
+	sqlite3_finalize(st);
+	return out;
+}
+
 json_t *store_images_pulled(sqlite3 *db)
 {
 	json_t *refs = json_array();
