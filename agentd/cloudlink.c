@@ -127,8 +127,11 @@ void cloudlink_config(struct agentd *ad, json_t *c)
 	if (!config_managed(&ad->cfg))
 		return;
 	json_object_set_new(c, "api_endpoint", json_string(ad->cfg.api_endpoint));
+	/* config.json's deltaEndpoint, else the one balenaOS's start script passes */
 	if (json_is_string(json_object_get(root, "deltaEndpoint")))
 		json_object_set(c, "delta_endpoint", json_object_get(root, "deltaEndpoint"));
+	else if (getenv("DELTA_ENDPOINT") != NULL && getenv("DELTA_ENDPOINT")[0] != '\0')
+		json_object_set_new(c, "delta_endpoint", json_string(getenv("DELTA_ENDPOINT")));
 	json_object_set_new(c, "uuid", json_string(ad->id.uuid));
 	json_object_set(c, "device_api_key", json_object_get(root, "deviceApiKey"));
 	if (json_is_string(json_object_get(root, "apiKey")))
