@@ -78,7 +78,7 @@ UNIT_TESTS := cloudsyncd/test_report cloudsyncd/test_delta enginectl/test_stream
 UNIT_BINS := $(patsubst %,$(BUILD)/test/unit/%,$(UNIT_TESTS))
 UNIT_LIBS := $(call pc,--libs,cmocka libevent jansson sqlite3 libseccomp libcurl zlib libsystemd)
 
-.PHONY: all check unit asan test-build integration cli run bench soak fuzz fuzz-corpus install deps depcheck image \
+.PHONY: all check unit asan test-build integration cli run bench soak sync image-path fuzz fuzz-corpus install deps depcheck image \
 	format format-check clean
 all: depcheck $(BINS) $(BUILD)/engine-drive
 
@@ -156,6 +156,15 @@ IMAGE_ARCH ?= amd64
 IMAGE_TAG  ?= agentd/$(IMAGE_ARCH)-supervisor:$(AGENTD_VERSION)
 IMAGE      := $(BUILD)/image/agentd-$(IMAGE_ARCH).tar
 image: $(IMAGE)
+image-path:
+	@echo $(IMAGE)
+
+# The developer loop (image/sync.py): DEVICE is the address of a development
+# device's engine (host[:port], port 2375 by default): build the image for its
+# architecture, load it there, make balena_supervisor again with it, follow its log.
+sync:
+	@test -n "$(DEVICE)" || { echo "usage: make sync DEVICE=<host[:port] of the device's engine>"; exit 2; }
+	@python3 image/sync.py $(DEVICE) $(SYNC_FLAGS)
 $(IMAGE): $(BINS) image/mkimage.py
 	@python3 image/mkimage.py --build $(BUILD) --arch $(IMAGE_ARCH) --tag $(IMAGE_TAG) \
 	  --version $(AGENTD_VERSION) --out $@
