@@ -44,7 +44,7 @@ LIBS_CLOUDSYNCD := $(call pc,--libs,libevent jansson libseccomp zlib) -ldl
 CFLAGS += $(call pc,--cflags,libevent jansson sqlite3 libcurl libseccomp)
 
 COMMON_SRCS := common/log.c common/proto.c common/frame.c common/chan.c common/sandbox.c \
-	common/child.c common/buf.c common/clock.c
+	common/child.c common/buf.c common/clock.c common/base64.c
 # agentd's rooms, bottom up (docs/architecture.md): a file may call only
 # files of its own room or of the rooms listed before it.
 AGENTD_SUPERVISOR_SRCS := $(addprefix agentd/supervisor/,restart.c notify.c kmsg.c dispatch.c \
@@ -73,7 +73,7 @@ UNIT_TESTS := cloudsyncd/test_report cloudsyncd/test_delta enginectl/test_stream
 	agentd/test_compose agentd/test_contract common/test_frame common/test_chan common/test_sandbox agentd/test_restart \
 	agentd/test_config agentd/test_settings agentd/test_db agentd/test_kmsg \
 	agentd/test_hostconfig agentd/test_named agentd/test_bootcfg enginectl/test_ehttp \
-	agentd/test_instanced agentd/test_firewall agentd/test_paths agentd/test_adopt \
+	agentd/test_instanced agentd/test_firewall agentd/test_paths agentd/test_adopt common/test_base64 \
 	agentd/test_takeover
 UNIT_BINS := $(patsubst %,$(BUILD)/test/unit/%,$(UNIT_TESTS))
 UNIT_LIBS := $(call pc,--libs,cmocka libevent jansson sqlite3 libseccomp libcurl zlib libsystemd)

@@ -17,42 +17,11 @@
 #include "agentd.h"
 #include "db.h"
 #include "log.h"
+#include "base64.h"
 #include "netinfo.h"
 #include "store.h"
 #include "sysmsg.h"
 #include "target.h"
-
-/* Decode base64 (balenaRootCA); NULL if it is not base64. malloc'd. */
-static char *base64_decode(const char *in, size_t *outlen)
-{
-	static const char tbl[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t n = strlen(in), o = 0;
-	unsigned v = 0, bits = 0;
-	char *out = malloc(n * 3 / 4 + 4);
-
-	if (out == NULL)
-		return NULL;
-	for (; *in; in++) {
-		const char *p;
-
-		if (*in == '=' || *in == '\n' || *in == '\r' || *in == ' ')
-			continue;
-		if ((p = strchr(tbl, *in)) == NULL) {
-			free(out);
-			return NULL;
-		}
-		v = (v << 6) | (unsigned)(p - tbl);
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[o++] = (char)((v >> bits) & 0xff);
-		}
-	}
-	out[o] = '\0';
-	*outlen = o;
-	return out;
-}
 
 static void cache_path(struct agentd *ad, char *buf, size_t len)
 {

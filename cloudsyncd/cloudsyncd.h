@@ -69,6 +69,10 @@ int delta_repo(const char *ref, char *host, size_t hlen, char *name, size_t nlen
 /// and an optional extra header; `body` (borrowed) is sent as JSON.
 void cloud_request(struct cloud *c, const char *method, const char *path, const char *key,
 		   json_t *body, xfer_done_cb done, void *arg, const char *extra_header);
+/// A GET of a full URL (another server than the API endpoint) with one
+/// header line, `auth` ("Authorization: ...").
+void cloud_get(struct cloud *c, const char *url, const char *auth, long timeout_ms,
+	       xfer_done_cb done, void *arg);
 /// Arm a one-shot timer to fire `ms` from now (re-arming it if pending).
 void cloud_after_ms(struct event *ev, long ms);
 /// Why a request failed, for the log: the transport error, or "HTTP <status>"

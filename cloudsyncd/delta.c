@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base64.h"
 #include "clock.h"
 #include "cloudsyncd.h"
 #include "log.h"
@@ -116,22 +117,12 @@ static void delta_ask(struct delta_req *r)
 {
 	struct cloud *c = r->c;
 	char url[4096], auth[2200];
-	const char *headers[2] = {auth, NULL};
-	struct xfer_req q;
 
 	/* the values go as they are, as balena's supervisor sends them */
 	snprintf(url, sizeof(url), "%s/api/v3/delta?src=%s&dest=%s", c->delta_endpoint, r->src,
 		 r->dest);
 	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c->delta_token);
-	memset(&q, 0, sizeof(q));
-	q.method = "GET";
-	q.path = url;
-	q.timeout_ms = r->timeout_ms;
-	q.on_done = delta_asked;
-	q.arg = r;
-	q.headers = headers;
-	if (http_start(c->http, &q) == NULL)
-		delta_asked(NULL, "cannot start the request", 0, "", 0, r);
+	cloud_get(c, url, auth, r->timeout_ms, delta_asked, r);
 }
 
 static void token_got(struct xfer *x, const char *err, long status, const char *body, size_t len,
@@ -165,27 +156,14 @@ static void token_got(struct xfer *x, const char *err, long status, const char *
 /* base64 of "d_<uuid>:<key>" */
 static void basic_auth(const char *uuid, const char *key, char *out, size_t outlen)
 {
-	static const char b64[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	char in[600];
-	size_t n, i, o = 0;
+	int n = snprintf(in, sizeof(in), "d_%s:%s", uuid ? uuid : "", key ? key : "");
 
-	n = (size_t)snprintf(in, sizeof(in), "d_%s:%s", uuid ? uuid : "", key ? key : "");
-	if (n >= sizeof(in))
-		n = sizeof(in) - 1;
-	for (i = 0; i < n && o + 5 < outlen; i += 3) {
-		unsigned v = (unsigned char)in[i] << 16;
-
-		if (i + 1 < n)
-			v |= (unsigned char)in[i + 1] << 8;
-		if (i + 2 < n)
-			v |= (unsigned char)in[i + 2];
-		out[o++] = b64[(v >> 18) & 63];
-		out[o++] = b64[(v >> 12) & 63];
-		out[o++] = i + 1 < n ? b64[(v >> 6) & 63] : '=';
-		out[o++] = i + 2 < n ? b64[v & 63] : '=';
-	}
-	out[o] = '\0';
+	base64_encode(in,
+		      n < 0                    ? 0
+		      : (size_t)n < sizeof(in) ? (size_t)n
+					       : sizeof(in) - 1,
+		      out, outlen, 0);
 }
 
 void cloud_delta(struct cloud *c, const struct frame_hdr *hdr, json_t *body)
@@ -194,9 +172,7 @@ void cloud_delta(struct cloud *c, const struct frame_hdr *hdr, json_t *body)
 	const char *dest = json_string_value(json_object_get(body, "dest"));
 	json_int_t timeout = json_integer_value(json_object_get(body, "timeout_ms"));
 	char shost[256], sname[512], dhost[256], dname[512], auth[1200], hdrline[1300];
-	const char *headers[2] = {hdrline, NULL};
 	struct delta_req *r;
-	struct xfer_req q;
 
 	if (!c->provisioned) {
 		chan_reply_error(c->ch, hdr, 503, "the device is not provisioned yet");
@@ -230,13 +206,5 @@ void cloud_delta(struct cloud *c, const struct frame_hdr *hdr, json_t *body)
 	}
 	basic_auth(c->uuid, c->device_api_key, auth, sizeof(auth));
 	snprintf(hdrline, sizeof(hdrline), "Authorization: Basic %s", auth);
-	memset(&q, 0, sizeof(q));
-	q.method = "GET";
-	q.path = r->token_url;
-	q.timeout_ms = c->request_timeout_ms;
-	q.on_done = token_got;
-	q.arg = r;
-	q.headers = headers;
-	if (http_start(c->http, &q) == NULL)
-		token_got(NULL, "cannot start the request", 0, "", 0, r);
+	cloud_get(c, r->token_url, hdrline, c->request_timeout_ms, token_got, r);
 }

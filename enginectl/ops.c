@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base64.h"
 #include "enginectl.h"
 #include "log.h"
 
@@ -506,36 +507,15 @@ static void pull_on_done(struct exfer *x, const char *err, long status, const ch
 	call_free(c);
 }
 
-/* X-Registry-Auth: base64url of {"username","password","serveraddress"}. */
+/* X-Registry-Auth: base64url of {"username","password","serveraddress"} or
+ * {"registrytoken"}. */
 static int registry_auth(json_t *auth, char *out, size_t outlen)
 {
-	static const char b64[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 	char *text = json_dumps(auth, JSON_COMPACT);
-	size_t n, i, o = 0;
+	long n = text ? base64_encode(text, strlen(text), out, outlen, 1) : -1;
 
-	if (text == NULL)
-		return -1;
-	n = strlen(text);
-	if ((n + 2) / 3 * 4 + 1 > outlen) {
-		free(text);
-		return -1;
-	}
-	for (i = 0; i < n; i += 3) {
-		unsigned v = (unsigned char)text[i] << 16;
-
-		if (i + 1 < n)
-			v |= (unsigned char)text[i + 1] << 8;
-		if (i + 2 < n)
-			v |= (unsigned char)text[i + 2];
-		out[o++] = b64[(v >> 18) & 63];
-		out[o++] = b64[(v >> 12) & 63];
-		out[o++] = i + 1 < n ? b64[(v >> 6) & 63] : '=';
-		out[o++] = i + 2 < n ? b64[v & 63] : '=';
-	}
-	out[o] = '\0';
 	free(text);
-	return 0;
+	return n < 0 ? -1 : 0;
 }
 
 /* Add ":latest" when a reference has neither tag nor digest (otherwise the

@@ -1081,46 +1081,42 @@ static void delta_source(struct apply *a, const struct step *st, char *src, size
 	json_decref(pulled);
 }
 
+/* No delta for `image`, and why (said once). */
+static int delta_whole(struct apply *a, const char *image, const char *why)
+{
+	char line[1024];
+
+	snprintf(line, sizeof(line), "%s: downloading image '%s' whole", why, image);
+	delta_note(a, image, line);
+	return 0;
+}
+
 /* Whether the image of `st` is got through a delta from `src`. */
 static int delta_wanted(struct apply *a, const struct step *st, char *src, size_t len)
 {
 	json_t *cfg = json_object_get(a->target, "config");
 	const char *image = st->tgt->image;
 	const char *version = json_string_value(json_object_get(cfg, "SUPERVISOR_DELTA_VERSION"));
-	char line[1024];
+	char why[64];
 
 	if (!config_truthy(a->target, "SUPERVISOR_DELTA") || a->env.hooks.delta_request == NULL ||
 	    !config_managed(a->env.cfg) || st->app < 0 || a->env.engine.deltas == NULL)
 		return 0;
 	if (json_object_get(delta_entry(a, image), "fallback") != NULL)
 		return 0;
-	if (!a->env.engine.deltas(a->env.engine.ctx)) {
-		snprintf(line, sizeof(line),
-			 "The engine does not apply deltas (it is not balenaEngine): downloading "
-			 "image '%s' whole",
-			 image);
-		delta_note(a, image, line);
-		return 0;
-	}
+	if (!a->env.engine.deltas(a->env.engine.ctx))
+		return delta_whole(a, image,
+				   "The engine does not apply deltas (it is not balenaEngine)");
 	if (version == NULL)
 		version = "2"; /* balena's default */
 	if (strcmp(version, "3") != 0) {
-		snprintf(line, sizeof(line),
-			 "Delta version %.20s is not supported (only 3 is): downloading image '%s' "
-			 "whole",
-			 version, image);
-		delta_note(a, image, line);
-		return 0;
+		snprintf(why, sizeof(why), "Delta version %.20s is not supported (only 3 is)",
+			 version);
+		return delta_whole(a, image, why);
 	}
 	delta_source(a, st, src, len);
-	if (src[0] == '\0') {
-		snprintf(line, sizeof(line),
-			 "No image on the device to make a delta from: downloading image '%s' "
-			 "whole",
-			 image);
-		delta_note(a, image, line);
-		return 0;
-	}
+	if (src[0] == '\0')
+		return delta_whole(a, image, "No image on the device to make a delta from");
 	return 1;
 }
 
@@ -1857,6 +1853,17 @@ static void round_plan(struct apply *a)
 	round_step_done(a);
 }
 
+/* One of the gather's inspects ended: plan once the last one has. */
+static void gather_one_done(struct apply *a)
+{
+	if (--a->pending == 0) {
+		if (a->failed)
+			round_end(a, 0);
+		else
+			round_plan(a);
+	}
+}
+
 static void inspect_done(int status, json_t *body, const char *err, void *arg)
 {
 	struct apply_str *r = arg;
@@ -1868,12 +1875,7 @@ static void inspect_done(int status, json_t *body, const char *err, void *arg)
 	else
 		round_fail(a, "cannot inspect image %s: %s", id, err ? err : "engine error");
 	free(r);
-	if (--a->pending == 0) {
-		if (a->failed)
-			round_end(a, 0);
-		else
-			round_plan(a);
-	}
+	gather_one_done(a);
 }
 
 static void container_inspected(int status, json_t *body, const char *err, void *arg)
@@ -1887,12 +1889,7 @@ static void container_inspected(int status, json_t *body, const char *err, void 
 		round_fail(a, "cannot inspect container %.12s: %s", r->s,
 			   err ? err : "engine error");
 	free(r);
-	if (--a->pending == 0) {
-		if (a->failed)
-			round_end(a, 0);
-		else
-			round_plan(a);
-	}
+	gather_one_done(a);
 }
 
 /* What the composer and the adoption of the Node supervisor's containers

@@ -9,9 +9,7 @@ streaming until ^C.
 import json
 import os
 import signal
-import socket
 import subprocess
-import threading
 
 import lib
 from engine import engine
@@ -20,55 +18,9 @@ from test_image import Supervisor
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-class Relay:
-    """127.0.0.1:<port> -> the engine's unix socket, one thread pair per connection."""
-
-    def __init__(self, sock_path):
-        self.sock_path = sock_path
-        self.srv = socket.socket()
-        self.srv.bind(("127.0.0.1", 0))
-        self.srv.listen(16)
-        self.port = self.srv.getsockname()[1]
-        self.conns = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _pipe(self, a, b):
-        try:
-            while True:
-                data = a.recv(65536)
-                if not data:
-                    break
-                b.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (a, b):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-    def _accept(self):
-        while True:
-            try:
-                c, _ = self.srv.accept()
-            except OSError:
-                return
-            u = socket.socket(socket.AF_UNIX)
-            u.connect(self.sock_path)
-            self.conns += [c, u]
-            threading.Thread(target=self._pipe, args=(c, u), daemon=True).start()
-            threading.Thread(target=self._pipe, args=(u, c), daemon=True).start()
-
-    def close(self):
-        self.srv.close()
-        for s in self.conns:
-            s.close()
-
-
 def test_make_sync_replaces_balena_supervisor_with_the_built_image_and_follows_its_log():
     eng = engine()
-    relay = Relay(eng.sock)
+    relay = lib.Relay(0, eng.sock)
     proc = None
     try:
         if eng.docker("ps", "-aq", "--filter", "name=^balena_supervisor$"):
