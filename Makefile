@@ -14,6 +14,28 @@ LIBEXECDIR ?= $(PREFIX)/libexec/agentd
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 DESTDIR    ?=
 
+# Cross builds (docs/operations.md, "A new board or architecture"): `make ARCH=arm64`
+# or `make ARCH=armhf` builds the binaries, the unit tests and the test build into
+# build/<arch>/ with Debian's cross gcc against a sysroot unpacked from Debian's
+# packages (build/sysroot-<arch>, see below). Without ARCH, or with the build
+# machine's own, nothing of this applies.
+HOST_ARCH := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
+ARCH      ?= $(HOST_ARCH)
+ifneq ($(ARCH),$(HOST_ARCH))
+TRIPLET_arm64 := aarch64-linux-gnu
+TRIPLET_armhf := arm-linux-gnueabihf
+TRIPLET := $(TRIPLET_$(ARCH))
+ifeq ($(TRIPLET),)
+$(error ARCH=$(ARCH): cross builds know arm64 and armhf)
+endif
+CROSS   := 1
+SYSROOT := $(CURDIR)/build/sysroot-$(ARCH)
+BUILD   ?= build/$(ARCH)
+CC      := $(TRIPLET)-gcc --sysroot=$(SYSROOT)
+PKG     := PKG_CONFIG_SYSROOT_DIR=$(SYSROOT) PKG_CONFIG_PATH= \
+	PKG_CONFIG_LIBDIR=$(SYSROOT)/usr/lib/$(TRIPLET)/pkgconfig:$(SYSROOT)/usr/share/pkgconfig pkg-config
+endif
+
 BUILD   ?= build
 CC      ?= cc
 PKG     ?= pkg-config
@@ -28,13 +50,36 @@ CFLAGS := -std=gnu11 $(OPT) -g $(WARN) -D_GNU_SOURCE \
 	$(VARIANT_CFLAGS)
 LDFLAGS := -Wl,--as-needed $(VARIANT_LDFLAGS)
 
+# The ARM builds and their VMs (test/arm/): cross compilers, the sysroots' and VM
+# images' unpacker (mmdebstrap; depmod, cpio, mke2fs for the images), qemu-system for
+# the VMs (x86 for the bench's comparison), qemu-user for trace.sh, scmp_sys_resolver.
+ARM_DEBIAN_PKGS := gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf mmdebstrap kmod cpio e2fsprogs \
+	qemu-system-arm qemu-system-x86 qemu-user-static binfmt-support seccomp
 # Build-time check that the libraries are there, with the fix in the message.
 DEBIAN_PKGS := build-essential pkg-config libevent-dev libjansson-dev libsqlite3-dev \
 	libcurl4-openssl-dev zlib1g-dev libseccomp-dev libcmocka-dev python3 curl openssl clang \
 	libclang-rt-14-dev docker.io docker-registry busybox-static iptables iproute2 binutils \
 	ca-certificates \
-	libsystemd-dev dbus python3-dbusmock stress-ng
+	libsystemd-dev dbus python3-dbusmock stress-ng \
+	$(ARM_DEBIAN_PKGS)
 pc = $(shell $(PKG) $(1) $(2) 2>/dev/null)
+
+# The sysroot of a cross build: every library `make deps` installs for the build
+# machine, for the target, plus iptables for the image. sysroot.mk, written last by
+# test/arm/sysroot.sh, says which recipe made it; make makes it again (and then
+# reads this Makefile again) when it is missing or the recipe changed.
+ifdef CROSS
+SYSROOT_PKGS := libc6-dev $(filter-out libclang-%,$(filter lib%-dev zlib1g-dev,$(DEBIAN_PKGS))) \
+	iptables
+SYSROOT_RECIPE := $(shell echo '$(ARCH) $(SYSROOT_PKGS)' | cat - test/arm/sysroot.sh \
+	test/arm/mirror.sh | cksum | cut -d' ' -f1)
+ifneq ($(filter-out deps clean format format-check,$(or $(MAKECMDGOALS),all)),)
+include $(SYSROOT)/sysroot.mk
+endif
+$(SYSROOT)/sysroot.mk: $(if $(filter $(SYSROOT_RECIPE),$(SYSROOT_BUILT)),,FORCE)
+	@sh test/arm/sysroot.sh $(ARCH) $(SYSROOT) $(SYSROOT_RECIPE) $(SYSROOT_PKGS)
+FORCE:
+endif
 
 LIBS_AGENTD     := $(call pc,--libs,libevent jansson sqlite3 libseccomp libsystemd)
 LIBS_CHILD      := $(call pc,--libs,libevent jansson libseccomp)
@@ -71,7 +116,7 @@ BINS := $(BUILD)/agentd $(BUILD)/enginectl $(BUILD)/apid $(BUILD)/cloudsyncd
 
 UNIT_TESTS := cloudsyncd/test_report cloudsyncd/test_delta enginectl/test_stream agentd/test_plan agentd/test_target agentd/test_locks \
 	agentd/test_compose agentd/test_contract common/test_frame common/test_chan common/test_sandbox agentd/test_restart \
-	agentd/test_config agentd/test_settings agentd/test_db agentd/test_kmsg \
+	common/test_sandbox_arches agentd/test_config agentd/test_settings agentd/test_db agentd/test_kmsg \
 	agentd/test_hostconfig agentd/test_named agentd/test_bootcfg enginectl/test_ehttp \
 	agentd/test_instanced agentd/test_firewall agentd/test_paths agentd/test_adopt common/test_base64 \
 	agentd/test_takeover
@@ -79,8 +124,11 @@ UNIT_BINS := $(patsubst %,$(BUILD)/test/unit/%,$(UNIT_TESTS))
 UNIT_LIBS := $(call pc,--libs,cmocka libevent jansson sqlite3 libseccomp libcurl zlib libsystemd)
 
 .PHONY: all check unit asan test-build integration cli run bench soak sync image-path fuzz fuzz-corpus install deps depcheck image \
-	format format-check clean
+	format format-check clean arm-check
 all: depcheck $(BINS) $(BUILD)/engine-drive
+ifdef CROSS
+all: $(UNIT_BINS) # run on the target (test/arm/vm-check.sh)
+endif
 
 depcheck:
 	@$(PKG) --exists libevent jansson sqlite3 libcurl libseccomp 2>/dev/null || { \
@@ -141,20 +189,27 @@ asan:
 	  VARIANT_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	  VARIANT_LDFLAGS="-fsanitize=address,undefined" unit
 
+# The balenaOS supervisor image (image/mkimage.py): a FROM-scratch root with these
+# binaries and the libraries they need, as a `docker load` archive.
+AGENTD_VERSION := $(shell sed -n 's/^\#define AGENTD_VERSION_STR "\(.*\)"/\1/p' common/proto.h)
+# ARCH names balena's architecture: amd64, aarch64 (arm64), armv7hf (armhf).
+IMAGE_ARCH_arm64 := aarch64
+IMAGE_ARCH_armhf := armv7hf
+IMAGE_ARCH ?= $(or $(IMAGE_ARCH_$(ARCH)),amd64)
+IMAGE_TAG  ?= agentd/$(IMAGE_ARCH)-supervisor:$(AGENTD_VERSION)
+IMAGE      := $(BUILD)/image/agentd-$(IMAGE_ARCH).tar
+IMAGE_FLAGS := $(if $(CROSS),--sysroot $(SYSROOT) --triplet $(TRIPLET) --strip $(TRIPLET)-strip)
+
 # Daemons with test-only hooks (a child calls a forbidden syscall on SIGUSR2).
+# (build/test, or build/<arch>/test for ARCH)
+TEST_BUILD := $(if $(CROSS),$(BUILD)/test,build/test)
 test-build:
-	@$(MAKE) --no-print-directory BUILD=build/test VARIANT_CFLAGS=-DAGENTD_TEST_HOOKS \
-	  build/test/agentd build/test/enginectl build/test/apid build/test/cloudsyncd
+	@$(MAKE) --no-print-directory BUILD=$(TEST_BUILD) VARIANT_CFLAGS=-DAGENTD_TEST_HOOKS \
+	  $(TEST_BUILD)/agentd $(TEST_BUILD)/enginectl $(TEST_BUILD)/apid $(TEST_BUILD)/cloudsyncd
 
 integration: all test-build $(BUILD)/firewall-apply $(IMAGE) $(BUILD)/hostctl-drive
 	@python3 test/integration/run.py
 
-# The balenaOS supervisor image (image/mkimage.py): a FROM-scratch root with these
-# binaries and the libraries they need, as a `docker load` archive.
-AGENTD_VERSION := $(shell sed -n 's/^\#define AGENTD_VERSION_STR "\(.*\)"/\1/p' common/proto.h)
-IMAGE_ARCH ?= amd64
-IMAGE_TAG  ?= agentd/$(IMAGE_ARCH)-supervisor:$(AGENTD_VERSION)
-IMAGE      := $(BUILD)/image/agentd-$(IMAGE_ARCH).tar
 image: $(IMAGE)
 image-path:
 	@echo $(IMAGE)
@@ -167,7 +222,14 @@ sync:
 	@python3 image/sync.py $(DEVICE) $(SYNC_FLAGS)
 $(IMAGE): $(BINS) image/mkimage.py
 	@python3 image/mkimage.py --build $(BUILD) --arch $(IMAGE_ARCH) --tag $(IMAGE_TAG) \
-	  --version $(AGENTD_VERSION) --out $@
+	  --version $(AGENTD_VERSION) --out $@ $(IMAGE_FLAGS)
+
+# The proof on ARM kernels (test/arm/arm-check.sh): `make ARCH=arm64|armhf all test-build`,
+# then both in a Debian VM of their architecture (qemu-system, images cached in
+# build/vm-<arch>/): unit tests and a smoke of the real binaries under their seccomp
+# filters. Ends with "arm64: N passed, N failed" and "armhf: N passed, N failed".
+arm-check:
+	@sh test/arm/arm-check.sh
 
 # The real balena CLI for the local-mode tests (npm; skipped without it).
 cli:
@@ -194,6 +256,7 @@ bench: all $(BUILD)/bench-plan $(IMAGE)
 	@python3 test/bench/bench_takeover.py
 	@python3 test/bench/bench_bounce.py
 	@python3 test/bench/bench_delta.py
+	@python3 test/bench/bench_arm.py
 
 # FUZZ_SECONDS per target (docs/operations.md: how long 10 million runs take);
 # fuzz-corpus also replaces test/fuzz/corpus/* by a minimised merge of what it found.

@@ -15,27 +15,36 @@
 #include "log.h"
 #include "sandbox.h"
 
-/* Alphabetical. Each entry is needed by every child. */
+/* Alphabetical. Each entry is needed by every child. The C library makes
+ * different calls for the same function on each architecture (traced with
+ * test/arm/trace.sh and in the ARM VMs, see docs/operations.md): the
+ * comments say which function a name is on which architecture. */
 const struct sandbox_rule sandbox_base[] = {
-	SB_ALLOW(brk),           /* malloc */
-	SB_ALLOW(clock_gettime), /* libevent timers, when the vDSO is unavailable */
+	SB_ALLOW(_llseek),         /* lseek() on armhf */
+	SB_ALLOW(brk),             /* malloc */
+	SB_ALLOW(clock_gettime),   /* libevent timers, when the vDSO is unavailable */
+	SB_ALLOW(clock_gettime64), /* clock_gettime() on armhf (kernels >= 5.1) */
 	SB_ALLOW(clock_nanosleep),
+	SB_ALLOW(clock_nanosleep_time64), /* armhf */
 	SB_ALLOW(close),
 	SB_ALLOW(epoll_ctl),
-	SB_ALLOW(epoll_pwait),
+	SB_ALLOW_ON(SB_X86_64 | SB_ARM64, epoll_pwait), /* epoll_wait() on arm64 */
 	SB_ALLOW(epoll_wait),
 	SB_ALLOW(exit),
 	SB_ALLOW(exit_group),
-	SB_ALLOW(fcntl), /* O_NONBLOCK / FD_CLOEXEC on accepted or received fds */
-	SB_ALLOW(fstat), /* stdio */
+	SB_ALLOW_ON(SB_X86_64 | SB_ARM64, fcntl), /* O_NONBLOCK, FD_CLOEXEC on received fds */
+	SB_ALLOW(fcntl64),                        /* fcntl() on armhf */
+	SB_ALLOW_ON(SB_X86_64 | SB_ARM64, fstat), /* stdio */
 	SB_ALLOW(futex),
+	SB_ALLOW(futex_time64), /* armhf: futex waits with a timeout */
 	SB_ALLOW(getpid),
 	SB_ALLOW(getrandom), /* libevent's arc4random seeding */
 	SB_ALLOW(gettid),
-	SB_ALLOW(gettimeofday),
-	SB_ALLOW(lseek),
+	SB_ALLOW_ON(SB_X86_64 | SB_ARM64, gettimeofday), /* armhf: clock_gettime64 */
+	SB_ALLOW_ON(SB_X86_64 | SB_ARM64, lseek),
 	SB_ALLOW(madvise), /* free() returning memory */
 	SB_ALLOW(mmap),    /* malloc of large blocks */
+	SB_ALLOW(mmap2),   /* mmap() on armhf */
 	SB_ALLOW(mremap),
 	SB_ALLOW(munmap),
 	SB_ALLOW(newfstatat), /* fstat() on glibc >= 2.33 */
@@ -45,10 +54,13 @@ const struct sandbox_rule sandbox_base[] = {
 	SB_ALLOW(restart_syscall),
 	SB_ALLOW(rt_sigaction), /* libevent restores signal handlers on shutdown */
 	SB_ALLOW(rt_sigprocmask),
-	SB_ALLOW(rt_sigreturn), /* libevent signal handlers for SIGTERM */
-	SB_ALLOW(sendmsg),      /* channel output */
-	SB_ALLOW(sendto),       /* send() is sendto() */
-	SB_ALLOW(write),        /* log lines on stderr */
+	SB_ALLOW(rt_sigreturn),       /* libevent signal handlers for SIGTERM */
+	SB_ALLOW(send),               /* send() on armhf: the channel's output */
+	SB_ALLOW(sendmsg),            /* channel output */
+	SB_ALLOW(sendto),             /* send() is sendto() on x86_64 and arm64 */
+	SB_ALLOW(sigreturn),          /* armhf: after a handler without SA_SIGINFO (libevent's) */
+	SB_ALLOW_ON(SB_ARMHF, statx), /* fstat() on armhf */
+	SB_ALLOW(write),              /* log lines on stderr */
 	SB_ALLOW(writev),
 };
 const size_t sandbox_base_count = sizeof(sandbox_base) / sizeof(sandbox_base[0]);
@@ -96,13 +108,16 @@ static int sandbox_add(scmp_filter_ctx ctx, const struct sandbox_rule *r)
 	uint32_t action = r->action == SB_ACT_ALLOW ? SCMP_ACT_ALLOW : SCMP_ACT_ERRNO(r->err);
 	int rc;
 
+	/* A rule for other architectures, or a syscall this one does not have
+	 * (libseccomp's pseudo numbers are negative), is not an error. */
+	if ((r->arches != 0 && (r->arches & SB_NATIVE) == 0) || r->nr < 0)
+		return 0;
 	if (r->narg)
 		rc = seccomp_rule_add(ctx, action, r->nr, 1, r->arg);
 	else
 		rc = seccomp_rule_add(ctx, action, r->nr, 0);
-	/* A syscall this architecture does not have is not an error. */
-	if (rc < 0 && r->nr < 0)
-		return 0;
+	if (rc < 0)
+		log_error("sandbox: cannot add %s (%d): %s", r->name, r->nr, strerror(-rc));
 	return rc;
 }
 

@@ -34,7 +34,8 @@ PROVISIONING_KEY = "provkey0123456789abcdef"
 DEVICE_ID = 42
 
 
-def make_certs(d):
+def make_certs(d, names=()):
+    """A test CA and a certificate for 127.0.0.1 (and the DNS `names`)."""
     def run(*args):
         subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
     run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
@@ -42,13 +43,14 @@ def make_certs(d):
     run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "srv.key", "-out", "srv.csr",
         "-subj", "/CN=127.0.0.1")
     with open(os.path.join(d, "ext.cnf"), "w") as f:
-        f.write("subjectAltName=IP:127.0.0.1\n")
+        f.write("subjectAltName=IP:127.0.0.1%s\n" % "".join(",DNS:" + n for n in names))
     run("x509", "-req", "-in", "srv.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
         "-CAcreateserial", "-out", "srv.pem", "-days", "2", "-extfile", "ext.cnf")
 
 
 class FakeCloud:
-    def __init__(self, conflict=False):
+    def __init__(self, conflict=False, cert_names=()):
+        self.cert_names = tuple(cert_names)  # host names its certificate also names
         self.conflict = conflict       # /device/register answers 409 (uuid exists)
         self.register_refusal = None   # (status, text body): /device/register refuses
         self.target = None             # served as the device's v3 state
@@ -71,7 +73,7 @@ class FakeCloud:
 
     def __enter__(self):
         self.dir = tempfile.mkdtemp(prefix="agentd-cloud.")
-        make_certs(self.dir)
+        make_certs(self.dir, self.cert_names)
         with open(os.path.join(self.dir, "ca.pem"), "rb") as f:
             self.ca_b64 = base64.b64encode(f.read()).decode()
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
