@@ -13,7 +13,9 @@ config.json and update lock files, 200 times, and started again after each
 cut: the database passes integrity_check and holds the old or the new value
 of each write, config.json is valid JSON with every key, and no lock file is
 left held by nobody (after a restart, agentd holds none of the locks a dead
-agentd took, and none is ever owned by anyone but agentd's uid 65534).
+agentd took, and none is ever owned by anyone but agentd's uid 65534). Ten
+more cuts land in applies that hold the apps' update locks (with the engine):
+each release converges and leaves no lock.
 
 Every test unmounts what it mounts and removes what it made, even when it
 fails. `power_cuts()` and `full_disk_figures()` are also run by
@@ -582,14 +584,14 @@ def power_cuts(cuts=200, seed=None, max_delay_s=0.06, progress=None):
     stats = {"cuts": 0, "survived": 0, "inflight": {}, "locks_left": 0, "tmp_left": 0,
              "seed": seed}
     with lib.TempDir() as wd:
-        port = lib.free_port()
         config_path = os.path.join(wd, "config.json")
         datadir, rundir = os.path.join(wd, "data"), os.path.join(wd, "run")
-        cfg = {"listenPort": port, "deviceType": "generic-amd64", "hostname": "h-0",
+        cfg = {"deviceType": "generic-amd64", "hostname": "h-0",
                "persistentLogging": False, "appUpdatePollInterval": 900000,
                "os": {"network": {"connectivity": {}}, "sshKeys": []}, "foreignKey": [1, 2]}
         for i in range(cuts + 1):
             managed = i % 2 == 1
+            cfg["listenPort"] = port = lib.free_port()
             # the test switches the device's mode while agentd is down
             if managed:
                 cfg["apiEndpoint"] = MANAGED_ENDPOINT
@@ -697,3 +699,54 @@ def test_power_cuts_during_writes_leave_database_config_and_locks_sound():
 
 
 test_power_cuts_during_writes_leave_database_config_and_locks_sound.timeout_s = 400
+
+
+def test_power_cuts_mid_apply_under_update_locks_leave_no_lock_behind():
+    """The apply loop's own locks: a release whose services are made again
+    (download-then-kill: takeLock, kill, start, releaseLock), cut at a random
+    point after it took the locks, then agentd started again: every lock file
+    at the cut is agentd's, the release converges without duplicates, and no
+    lock is left once it is applied, even when the cut came after the new
+    containers were started (the new agentd then needs no lock to finish)."""
+    eng = engine()
+    aid = app_id()
+    seed = int(os.environ.get("AGENTD_FAULT_SEED") or random.randrange(1 << 30))
+    rng = random.Random(seed)
+    with State(aid) as s:
+        first, agents = s.ad, []
+        try:
+            for i in range(10):
+                where = "apply cut %d (AGENTD_FAULT_SEED=%d)" % (i, seed)
+                t = target(aid, "c%d" % i, i + 1,
+                           [service(1, "one", eng.local_image, 11, env={"V": str(i)}),
+                            service(2, "two", eng.local_image, 12, env={"V": str(i)})])
+                mark = s.ad.mark()
+                st, body = s.post(t)
+                assert st == 200, (st, body)
+                if i > 0:
+                    s.ad.wait_log(r"Taking update locks", 30, since=mark)
+                    time.sleep(rng.uniform(0, 0.5))  # the cut, at a random point
+                    kids = s.ad.children()
+                    os.kill(s.ad.pid, signal.SIGKILL)
+                    for pid in kids.values():
+                        try:
+                            os.kill(pid, signal.SIGKILL)
+                        except ProcessLookupError:
+                            pass
+                    s.ad.proc.wait(10)
+                    foreign = [(p, u) for p, u in lock_files(s.ad.rundir) if u != NOBODY]
+                    assert not foreign, "%s: lock files not agentd's: %s" % (where, foreign)
+                    ok, _ = db_copy_rows(s.ad.datadir)
+                    assert ok == "ok", "%s: integrity_check: %s" % (where, ok)
+                    s.ad = lib.Agentd(args=["-s", eng.sock], workdir=first.dir).__enter__()
+                    agents.append(s.ad)
+                s.wait_applied(t, 90)
+                left = lock_files(s.ad.rundir)
+                assert not left, "%s: locks left once applied: %s" % (where, left)
+        finally:
+            for a in agents:
+                a.__exit__(None, None, None)
+            s.ad = first  # its exit removes the directory
+
+
+test_power_cuts_mid_apply_under_update_locks_leave_no_lock_behind.timeout_s = 300
