@@ -1521,6 +1521,8 @@ static void round_plan(struct apply *a)
 		return;
 	}
 	adopt_round(a);
+	if (storage_failing(STORAGE_TARGET_CONFIG))
+		target_config_dump(a); /* the run dir was full when the target came */
 	boot_config_apply(&a->boot, json_object_get(a->target, "config"));
 	a->in.reboot_due = boot_breadcrumb_due(&a->boot);
 	a->in.reboot_asked = a->reboot_asked || now_ms() < a->reboot_not_before;

@@ -122,18 +122,22 @@ def on_small_fs(fs, workdir):
 # --------------------------------------------------------------------------- reading agentd
 
 
-def db_copy_rows(datadir):
-    """(integrity_check result, {table: sorted rows}) of agentd's database,
-    read from a copy of its files (the database and its WAL, not the shared
-    memory index, which a power cut loses): what the next start would find,
-    read without touching the files agentd uses."""
+def db_rows(datadir, copy=False):
+    """(integrity_check result, {table: sorted rows}) of agentd's database.
+    Read through a read-only connection while agentd runs; after a cut
+    (`copy`), from a copy of the database and its WAL without the shared
+    memory index, which a power cut loses: what the next start will find,
+    read without touching the files agentd will use."""
     src = os.path.join(datadir, "agentd.sqlite")
-    tmp = tempfile.mkdtemp(prefix="ad.db.", dir="/tmp")
+    tmp = tempfile.mkdtemp(prefix="ad.db.", dir="/tmp") if copy else None
     try:
-        for tail in ("", "-wal"):
-            if os.path.exists(src + tail):
-                shutil.copyfile(src + tail, os.path.join(tmp, "agentd.sqlite" + tail))
-        db = sqlite3.connect(os.path.join(tmp, "agentd.sqlite"))
+        if copy:
+            for tail in ("", "-wal"):
+                if os.path.exists(src + tail):
+                    shutil.copyfile(src + tail, os.path.join(tmp, "agentd.sqlite" + tail))
+            db = sqlite3.connect(os.path.join(tmp, "agentd.sqlite"))
+        else:
+            db = sqlite3.connect("file:%s?mode=ro" % src, uri=True)
         try:
             ok = db.execute("PRAGMA integrity_check").fetchone()[0]
             rows = {}
@@ -145,7 +149,8 @@ def db_copy_rows(datadir):
         finally:
             db.close()
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def metric(ad, name, kind, key=None):
@@ -202,7 +207,7 @@ def test_full_disk_refuses_a_posted_target_keeps_the_app_and_recovers_without_re
             s.apply(t1)
             name = "main_11_1_c1"
             before = container(eng, name)
-            ok, rows = db_copy_rows(s.ad.datadir)
+            ok, rows = db_rows(s.ad.datadir)
             assert ok == "ok", ok
             pid = s.ad.pid
 
@@ -224,7 +229,7 @@ def test_full_disk_refuses_a_posted_target_keeps_the_app_and_recovers_without_re
             lines = storage_lines(s.ad, mark)
             assert len(lines) == 1, lines
             # nothing stored was lost or changed; the app runs as it did
-            ok, now = db_copy_rows(s.ad.datadir)
+            ok, now = db_rows(s.ad.datadir)
             assert ok == "ok" and now == rows, (ok, now == rows)
             st, body = s.ad.http("GET", "/v2/local/target-state")
             assert json.loads(body)["state"]["local"]["apps"][aid]["commit"] == "c1"
@@ -239,7 +244,7 @@ def test_full_disk_refuses_a_posted_target_keeps_the_app_and_recovers_without_re
             assert int(m.group(1)) == refused, m.group(0)
             s.wait_applied(t2)
             assert s.ad.pid == pid and s.ad.running()
-            ok, _ = db_copy_rows(s.ad.datadir)
+            ok, _ = db_rows(s.ad.datadir)
             assert ok == "ok", ok
 
 
@@ -249,13 +254,13 @@ test_full_disk_refuses_a_posted_target_keeps_the_app_and_recovers_without_restar
 def cloud_target(uuid, app_uuid, aid, name):
     """A v3 target of one app with two services: main (the app that must keep
     running) and aux (which the test stops and starts to change the report)."""
-    def svc(sid, sname):
+    def svc(sid):
         return {"id": sid, "image_id": 10 + sid, "image": engine().local_image,
                 "environment": {}, "labels": {},
                 "composition": {"command": ["sh", "-c", WAIT], "network_mode": "none"}}
     return {uuid: {"name": name, "config": {"RESIN_SUPERVISOR_POLL_INTERVAL": "500"},
                    "apps": {app_uuid: {"id": aid, "name": "faulty", "releases": {"f00d": {
-                       "id": 3, "services": {"main": svc(1, "main"), "aux": svc(2, "aux")},
+                       "id": 3, "services": {"main": svc(1), "aux": svc(2)},
                        "volumes": {}, "networks": {}}}}}}}
 
 
@@ -301,7 +306,7 @@ def test_full_disk_refuses_keys_cloud_targets_and_report_cache_then_recovers():
                 main, aux = "main_11_3_f00d", "aux_12_3_f00d"
                 before = container(eng, main)
                 key = global_key(ad)
-                ok, rows = db_copy_rows(ad.datadir)
+                ok, rows = db_rows(ad.datadir)
                 assert ok == "ok", ok
                 with open(cache) as f:
                     cache_text = f.read()
@@ -338,7 +343,7 @@ def test_full_disk_refuses_keys_cloud_targets_and_report_cache_then_recovers():
                                .group(1) for x in lines)
                 assert kinds == ["the API keys", "the state report cache", "the target"], lines
                 # Nothing stored was lost or changed; the app runs as it did.
-                ok, now = db_copy_rows(ad.datadir)
+                ok, now = db_rows(ad.datadir)
                 assert ok == "ok" and now == rows, (ok, now == rows)
                 with open(cache) as f:
                     assert f.read() == cache_text
@@ -372,7 +377,7 @@ def test_full_disk_refuses_keys_cloud_targets_and_report_cache_then_recovers():
                     assert int(m.group(1)) >= 2, m.group(0)
                 assert ad.pid == pid and ad.running()
                 assert container(eng, main) == before
-                ok, _ = db_copy_rows(ad.datadir)
+                ok, _ = db_rows(ad.datadir)
                 assert ok == "ok", ok
                 assert cloud.errors == [], cloud.errors
             finally:
@@ -532,9 +537,10 @@ def compact(obj):
     return json.dumps(obj, separators=(",", ":"), sort_keys=True)
 
 
-def read_db_values(datadir):
-    """(integrity_check, target name, global keys, stored tags) after a cut."""
-    ok, rows = db_copy_rows(datadir)
+def read_db_values(datadir, copy):
+    """(integrity_check, target name, global keys, stored tags); `copy`:
+    after a cut (see db_rows)."""
+    ok, rows = db_rows(datadir, copy)
     name = None
     for (_id, text, _at) in rows.get("target_state", []):
         name = json.loads(text).get("name")
@@ -607,7 +613,7 @@ def power_cuts(cuts=200, seed=None, max_delay_s=0.06, progress=None):
                     break
                 with open(config_path) as f:
                     cfg0 = json.load(f)
-                ok, name0, keys0, tags0 = read_db_values(datadir)
+                ok, name0, keys0, tags0 = read_db_values(datadir, False)
                 assert ok == "ok", "%s: integrity_check before the cut: %s" % (where, ok)
                 writers = writers_for(i, port, managed, cfg0, name0, keys0, tags0)
                 kids = a.children()
@@ -664,7 +670,7 @@ def check_after_cut(where, config_path, cfg0, datadir, rundir, writers, stats):
     if os.path.exists(config_path + ".tmp"):
         stats["tmp_left"] += 1
     # the database: sound, and each value the old or the new one
-    ok, name, keys, tags = read_db_values(datadir)
+    ok, name, keys, tags = read_db_values(datadir, True)
     assert ok == "ok", "%s: integrity_check: %s" % (where, ok)
     if "target" in by:
         w = by["target"]
@@ -736,7 +742,7 @@ def test_power_cuts_mid_apply_under_update_locks_leave_no_lock_behind():
                     s.ad.proc.wait(10)
                     foreign = [(p, u) for p, u in lock_files(s.ad.rundir) if u != NOBODY]
                     assert not foreign, "%s: lock files not agentd's: %s" % (where, foreign)
-                    ok, _ = db_copy_rows(s.ad.datadir)
+                    ok, _ = db_rows(s.ad.datadir, copy=True)
                     assert ok == "ok", "%s: integrity_check: %s" % (where, ok)
                     s.ad = lib.Agentd(args=["-s", eng.sock], workdir=first.dir).__enter__()
                     agents.append(s.ad)
