@@ -91,12 +91,13 @@ void lock_release(const char *rundir, int app_id, const char *const *services, i
 }
 
 /* Make the lock file `name` in `dir`, owned by uid 65534 from the moment it
- * has its name: it is made under a name of agentd's own, given to 65534,
- * then linked to its name (which fails if the name exists, like O_EXCL).
- * A cut at any point leaves no lock or one of agentd's, never a root-owned
- * file that would read as the application's lock; a temporary name left
- * behind is removed by lock_sweep(). 0, or -1 with errno (EEXIST: the lock
- * exists). */
+ * has its name: it is made under a name of agentd's own, given mode 0644 and
+ * to 65534, then renamed to its name unless that exists (RENAME_NOREPLACE,
+ * atomic like O_EXCL; no hard link, which protected_hardlinks would refuse
+ * to a root without CAP_FOWNER). A cut at any point leaves no lock or one of
+ * agentd's, never a root-owned file that would read as the application's
+ * lock; a temporary name left behind is removed by lock_sweep(). 0, or -1
+ * with errno (EEXIST: the lock exists). */
 static int lock_create(const char *dir, const char *name)
 {
 	char tmp[4300], path[4200];
@@ -111,7 +112,8 @@ static int lock_create(const char *dir, const char *name)
 			errno = EBUSY;
 		return -1;
 	}
-	if (fchown(fd, LOCK_OWNER_UID, LOCK_OWNER_UID) == -1) {
+	/* balena's lock files: 0644, the user nobody's, whatever the umask */
+	if (fchmod(fd, 0644) == -1 || fchown(fd, LOCK_OWNER_UID, LOCK_OWNER_UID) == -1) {
 		saved = errno;
 		close(fd);
 		unlink(tmp);
@@ -119,9 +121,24 @@ static int lock_create(const char *dir, const char *name)
 		return -1;
 	}
 	close(fd);
-	rc = link(tmp, path);
+	rc = renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE);
+	if (rc == -1 && (errno == EINVAL || errno == ENOSYS)) {
+		/* a filesystem without RENAME_NOREPLACE: made at its name, then
+		 * given away (a cut in between leaves a root-owned lock) */
+		unlink(tmp);
+		if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644)) ==
+		    -1)
+			return -1;
+		rc = fchmod(fd, 0644) == -1 || fchown(fd, LOCK_OWNER_UID, LOCK_OWNER_UID) == -1 ? -1
+												: 0;
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return rc;
+	}
 	saved = errno;
-	unlink(tmp);
+	if (rc == -1)
+		unlink(tmp);
 	errno = saved;
 	return rc;
 }
