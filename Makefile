@@ -94,7 +94,7 @@ COMMON_SRCS := common/log.c common/proto.c common/frame.c common/chan.c common/s
 # files of its own room or of the rooms listed before it.
 AGENTD_SUPERVISOR_SRCS := $(addprefix agentd/supervisor/,restart.c notify.c kmsg.c dispatch.c \
 	supervise.c)
-AGENTD_DEVICE_SRCS := $(addprefix agentd/device/,sysmsg.c config.c settings.c paths.c db.c identity.c \
+AGENTD_DEVICE_SRCS := $(addprefix agentd/device/,sysmsg.c storage.c config.c settings.c paths.c db.c identity.c \
 	keys.c netinfo.c bootcfg.c boot.c hostconfig.c power.c firewall.c hostctl.c)
 AGENTD_STATE_SRCS := $(addprefix agentd/state/,target.c compose.c named.c plan.c contract.c \
 	locks.c store.c instanced.c adopt.c takeover.c apply.c applocks.c)
@@ -119,7 +119,7 @@ UNIT_TESTS := cloudsyncd/test_report cloudsyncd/test_delta enginectl/test_stream
 	common/test_sandbox_arches agentd/test_config agentd/test_settings agentd/test_db agentd/test_kmsg \
 	agentd/test_hostconfig agentd/test_named agentd/test_bootcfg enginectl/test_ehttp \
 	agentd/test_instanced agentd/test_firewall agentd/test_paths agentd/test_adopt common/test_base64 \
-	agentd/test_takeover
+	agentd/test_takeover agentd/test_storage
 UNIT_BINS := $(patsubst %,$(BUILD)/test/unit/%,$(UNIT_TESTS))
 UNIT_LIBS := $(call pc,--libs,cmocka libevent jansson sqlite3 libseccomp libcurl zlib libsystemd)
 
@@ -257,6 +257,7 @@ bench: all $(BUILD)/bench-plan $(IMAGE)
 	@python3 test/bench/bench_bounce.py
 	@python3 test/bench/bench_delta.py
 	@python3 test/bench/bench_arm.py
+	@python3 test/bench/bench_faults.py
 
 # FUZZ_SECONDS per target (docs/operations.md: how long 10 million runs take);
 # fuzz-corpus also replaces test/fuzz/corpus/* by a minimised merge of what it found.

@@ -83,11 +83,13 @@ struct agentd {
 	int engine_balena;         /* it is balenaEngine (it applies deltas) */
 	struct containers clist;
 	struct event *ev_term, *ev_int, *ev_chld, *ev_ping, *ev_stop;
-	unsigned long ticks; /* ping timer rounds */
-	json_t *followed;    /* owned: container id -> {serviceName, serviceId, level} */
-	int log_wanted;      /* apid has /v2/local/logs listeners */
-	json_t *journals;    /* owned: pids of journalctl run for the API */
-	json_t *power_locks; /* owned: the locks a reboot or shutdown took, or NULL */
+	unsigned long ticks;   /* ping timer rounds */
+	json_t *followed;      /* owned: container id -> {serviceName, serviceId, level} */
+	int log_wanted;        /* apid has /v2/local/logs listeners */
+	json_t *journals;      /* owned: pids of journalctl run for the API */
+	json_t *power_locks;   /* owned: the locks a reboot or shutdown took, or NULL */
+	json_t *cloud_pending; /* owned: a cloud target not stored yet (full disk), or NULL */
+	struct event *ev_cloud_retry; /* owned: tries cloud_pending again */
 };
 
 /* containers.c */
@@ -139,6 +141,7 @@ int host_vpn_enabled(struct agentd *ad);
 /* cloudlink.c */
 /// Handle cloudsyncd's messages.
 void cloudlink_init(struct agentd *ad);
+void cloudlink_free(struct agentd *ad);
 /// Add cloudsyncd's settings to its MSG_CONFIG body.
 void cloudlink_config(struct agentd *ad, json_t *config);
 /// Ask cloudsyncd to fetch the target now (POST /v1/update).

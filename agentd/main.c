@@ -421,6 +421,7 @@ int main(int argc, char **argv)
 	log_info("stopped");
 	supervise_free(&ad.sv);
 	host_free(&ad);
+	cloudlink_free(&ad);
 	apply_free(ad.apply);
 	sysmsg_set_sink(NULL, NULL);
 	json_decref(ad.followed);

@@ -13,6 +13,7 @@
 #include "bootcfg.h"
 #include "config.h"
 #include "log.h"
+#include "storage.h"
 #include "sysmsg.h"
 
 static int64_t boot_read_time(void)
@@ -91,6 +92,23 @@ void boot_breadcrumb_touch(const struct boot *b, const char *why)
 	sysmsg("Reboot has been scheduled to apply changes: %s", why);
 }
 
+/* Record in `state` (the data dir) the config.txt keys agentd wrote, so that
+ * it removes them when their vars go. */
+static void boot_config_record(const char *state, json_t *keys)
+{
+	json_t *ns = json_pack("{s:O}", "config.txt", keys);
+	char *nst = ns != NULL ? json_dumps(ns, JSON_COMPACT) : NULL, err[512];
+
+	if (nst == NULL)
+		storage_failed(STORAGE_BOOT_CONFIG, "out of memory");
+	else if (file_write_atomic(state, nst, strlen(nst), 0600, err, sizeof(err)) == -1)
+		storage_failed(STORAGE_BOOT_CONFIG, err);
+	else
+		storage_ok(STORAGE_BOOT_CONFIG);
+	free(nst);
+	json_decref(ns);
+}
+
 /* config.txt (facts §5.2) */
 void boot_config_apply(struct boot *b, json_t *config)
 {
@@ -132,19 +150,17 @@ void boot_config_apply(struct boot *b, json_t *config)
 		if (file_write_atomic(path, text, strlen(text), 0644, err, sizeof(err)) == -1) {
 			sysmsg("Boot config not applied: %s", err);
 		} else {
-			json_t *ns = json_pack("{s:O}", "config.txt", keys);
-			char *nst = json_dumps(ns, JSON_COMPACT);
-
-			if (nst == NULL || file_write_atomic(state, nst, strlen(nst), 0600, err,
-							     sizeof(err)) == -1)
-				log_warnx("boot config: cannot record its keys: %s", err);
-			free(nst);
-			json_decref(ns);
+			boot_config_record(state, keys);
 			sysmsg("Applied boot config: %s", what ? what : "");
 			boot_breadcrumb_touch(b, what ? what : "boot config");
 		}
 		json_decref(keys);
 		free(what);
+	} else if (text != NULL && storage_failing(STORAGE_BOOT_CONFIG)) {
+		/* config.txt is written, its record was not (a full data dir) */
+		keys = bootcfg_keys(target);
+		boot_config_record(state, keys);
+		json_decref(keys);
 	}
 	free(text);
 	free(current);

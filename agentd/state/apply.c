@@ -33,6 +33,7 @@
 #include "log.h"
 #include "named.h"
 #include "plan.h"
+#include "storage.h"
 #include "store.h"
 #include "sysmsg.h"
 #include "takeover.h"
@@ -308,24 +309,28 @@ static void target_config_dump(struct apply *a)
 	text = json_dumps(json_object_get(a->target, "config"), JSON_COMPACT | JSON_SORT_KEYS);
 	if (text == NULL ||
 	    file_write_atomic(path, text, strlen(text), 0600, why, sizeof(why)) == -1)
-		log_warnx("cannot write %s: %s", path, text ? why : "out of memory");
+		storage_failed(STORAGE_TARGET_CONFIG, text ? why : "out of memory");
+	else
+		storage_ok(STORAGE_TARGET_CONFIG);
 	free(text);
 }
 
 int apply_set_target(struct apply *a, json_t *target, char *err, size_t errlen)
 {
-	json_t *warnings = json_array(), *w;
+	json_t *warnings, *w;
 	size_t i;
-
-	target_config_check(json_object_get(target, "config"), warnings);
-	json_array_foreach(warnings, i, w)
-		sysmsg("%s", json_string_value(w));
-	json_decref(warnings);
 
 	if (store_target_save(a->env.db, target, err, errlen) == -1) {
 		json_decref(target);
 		return -1;
 	}
+	/* once stored: a target tried again and again on a full disk is warned
+	 * about once */
+	warnings = json_array();
+	target_config_check(json_object_get(target, "config"), warnings);
+	json_array_foreach(warnings, i, w)
+		sysmsg("%s", json_string_value(w));
+	json_decref(warnings);
 	/* Until a round has looked at it, a new target is not applied. */
 	if (!json_equal(a->target, target))
 		a->applied = 0;
@@ -1798,6 +1803,8 @@ static void round_plan(struct apply *a)
 		return;
 	}
 	adopt_round(a);
+	if (storage_failing(STORAGE_TARGET_CONFIG))
+		target_config_dump(a); /* the run dir was full when the target came */
 	boot_config_apply(&a->boot, json_object_get(a->target, "config"));
 	a->in.reboot_due = boot_breadcrumb_due(&a->boot);
 	a->in.reboot_asked = a->reboot_asked || now_ms() < a->reboot_not_before;
@@ -2047,11 +2054,16 @@ struct apply *apply_new(const struct apply_env *env)
 	struct apply *a = calloc(1, sizeof(*a));
 	char err[512];
 	json_t *pre;
+	int n;
 
 	if (a == NULL)
 		return NULL;
 	a->env = *env;
 	boot_init(&a->boot, env->run_dir, env->data_dir, env->boot_dir, env->id->type);
+	/* A new agentd holds no lock: what a stopped one held is given back. */
+	if ((n = lock_sweep(env->run_dir)) > 0)
+		log_info("update locks: removed %d lock file%s a stopped agentd held", n,
+			 n == 1 ? "" : "s");
 	a->gather[0] = (struct gather_slot){a, &a->containers};
 	a->gather[1] = (struct gather_slot){a, &a->images};
 	a->gather[2] = (struct gather_slot){a, &a->networks};
