@@ -49,10 +49,10 @@ COMMON_SRCS := common/log.c common/proto.c common/frame.c common/chan.c common/s
 AGENTD_SUPERVISOR_SRCS := $(addprefix agentd/supervisor/,restart.c notify.c kmsg.c dispatch.c \
 	supervise.c)
 AGENTD_DEVICE_SRCS := $(addprefix agentd/device/,sysmsg.c config.c settings.c paths.c db.c identity.c \
-	keys.c netinfo.c bootcfg.c boot.c hostconfig.c power.c firewall.c hostctl.c)
+	keys.c netinfo.c bootcfg.c boot.c hostconfig.c power.c firewall.c hostctl.c filemodes.c)
 AGENTD_STATE_SRCS := $(addprefix agentd/state/,target.c compose.c named.c plan.c contract.c \
 	locks.c store.c instanced.c adopt.c takeover.c apply.c applocks.c)
-AGENTD_GLUE_SRCS := $(addprefix agentd/,healthprobe.c containers.c devlog.c reboot.c host.c cloudlink.c enginelink.c \
+AGENTD_GLUE_SRCS := $(addprefix agentd/,sandbox.c healthprobe.c containers.c devlog.c reboot.c host.c cloudlink.c enginelink.c \
 	apicall.c api_apps.c api_device.c api.c)
 AGENTD_LIB_SRCS := $(AGENTD_SUPERVISOR_SRCS) $(AGENTD_DEVICE_SRCS) $(AGENTD_STATE_SRCS) \
 	$(AGENTD_GLUE_SRCS)

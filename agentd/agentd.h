@@ -10,6 +10,8 @@
  *   containers.c    the supervised containers, cached between engine events
  *   devlog.c        the device log: system messages and container output
  *   reboot.c        reboot and shutdown under every app's update locks
+ *   sandbox.c       agentd's own confinement: capabilities, no_new_privs,
+ *                   its seccomp allow-list
  *
  * Below them: agentd/state (the state engine), agentd/device (config.json,
  * agentd.json, database, boot partition, power, keys) and agentd/supervisor
@@ -82,6 +84,9 @@ struct agentd {
 	int engine_up;             /* enginectl reports the engine reachable */
 	struct containers clist;
 	struct event *ev_term, *ev_int, *ev_chld, *ev_ping, *ev_stop;
+#ifdef AGENTD_TEST_HOOKS
+	struct event *ev_usr2; /* the test build's forbidden-syscall hook */
+#endif
 	unsigned long ticks; /* ping timer rounds */
 	json_t *followed;    /* owned: container id -> {serviceName, serviceId, level} */
 	int log_wanted;      /* apid has /v2/local/logs listeners */
@@ -158,6 +163,22 @@ void enginelink_init(struct agentd *ad);
 void api_init(struct agentd *ad);
 /// Tell apid whether auth is on and which keys are valid.
 void api_send_auth(struct agentd *ad);
+
+/* sandbox.c */
+/// agentd's allow-list: the calls of every architecture, and this one's own.
+extern const struct sandbox_policy agentd_policy, agentd_arch_policy;
+/// The capabilities agentd keeps after start-up (a mask of CAP_* bits): what
+/// it always needs, plus the firewall's when it keeps the host firewall, plus
+/// binding a port under 1024 for apid.
+uint64_t agentd_caps(int firewall, int api_port);
+/// Drop every capability outside `keep` from every set (bounding included,
+/// where agentd may). -1 with the reason in err.
+int agentd_caps_drop(uint64_t keep, char *err, size_t errlen);
+/// Whether this architecture has its section of agentd's allow-list.
+int agentd_sandbox_written(void);
+/// After start-up: keep only agentd_caps(), set no_new_privs, load the
+/// allow-list (in ad->sandbox's mode). -1 (logged) if any of it failed.
+int agentd_confine(struct agentd *ad);
 
 /* healthprobe.c */
 /// `agentd -H`: 0 if the local agentd answers GET /v1/healthy with 200, else 1.

@@ -12,12 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "agentd.h"
 #include "clock.h"
 #include "db.h"
+#include "filemodes.h"
 #include "log.h"
 #include "sysmsg.h"
 
@@ -35,28 +37,6 @@ static const char *env_or(const char *name, const char *fallback)
 	const char *v = getenv(name);
 
 	return v != NULL && v[0] != '\0' ? v : fallback;
-}
-
-static int mkdir_p(const char *path, mode_t mode)
-{
-	char buf[PATH_MAX];
-	char *p;
-
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	for (p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, mode) == -1 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	if (mkdir(buf, mode) == -1 && errno != EEXIST)
-		return -1;
-	return 0;
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -100,6 +80,19 @@ static void on_ping(evutil_socket_t fd, short what, void *arg)
 	if (++ad->ticks % 6 == 0)
 		cloudlink_report_state(ad);
 }
+
+#ifdef AGENTD_TEST_HOOKS
+/* Test builds only: SIGUSR2 makes agentd call a syscall its allow-list
+ * forbids, so tests can watch its own filter kill it (or, -S log, log it). */
+static void on_test_hook(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	(void)arg;
+	log_info("test hook: calling ptrace()");
+	syscall(SYS_ptrace, -1L, 0L, 0L, 0L);
+}
+#endif
 
 static void parse_args(struct agentd *ad, int argc, char **argv)
 {
@@ -188,9 +181,11 @@ static void startup_checks(struct agentd *ad)
 	if (strlen(ad->engine_sock) >= sizeof(sun.sun_path))
 		fatalx("engine socket path is too long (%zu bytes, at most %zu): %s",
 		       strlen(ad->engine_sock), sizeof(sun.sun_path) - 1, ad->engine_sock);
-	if (mkdir_p(ad->paths.data_dir, 0700) == -1)
+	/* The data dir is agentd's alone; the run dir holds the lock dirs that
+	 * containers bind, and the OS reads it: it keeps balena's 0755. */
+	if (filemodes_mkdirs(ad->paths.data_dir, 0700) == -1)
 		fatal("cannot create data directory %s", ad->paths.data_dir);
-	if (mkdir_p(ad->paths.run_dir, 0755) == -1)
+	if (filemodes_mkdirs(ad->paths.run_dir, 0755) == -1)
 		fatal("cannot create run directory %s", ad->paths.run_dir);
 	/* Absolute from here on: the lock dirs under run_dir are bind sources,
 	 * which the engine takes only as absolute paths. */
@@ -207,6 +202,8 @@ static void startup_checks(struct agentd *ad)
 	snprintf(legacy, sizeof(legacy), "%s/database.sqlite", ad->data_dir);
 	if (db_adopt_own(legacy, ad->paths.db, err, sizeof(err)) == -1)
 		fatalx("%s", err);
+	/* Files an older agentd (or a person) made readable by others. */
+	filemodes_secure(&ad->paths);
 	if ((ad->db = db_open(ad->paths.db, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
 	if ((n = db_migrate(ad->db, db_migrations, db_migrations_count, err, sizeof(err))) < 0) {
@@ -325,6 +322,9 @@ static void wire(struct agentd *ad, const char *self)
 	snprintf(conf.user, sizeof(conf.user), "%s", ad->set.user);
 	conf.verbose = ad->verbose;
 	conf.sandbox = ad->sandbox;
+	conf.own_filter[0] = &agentd_policy;
+	conf.own_filter[1] = &agentd_arch_policy;
+	conf.own_filter_loaded = agentd_sandbox_written();
 	if (supervise_init(&ad->sv, ad->base, self, &conf) == -1)
 		exit(1);
 	ad->sv.hooks = (struct supervisor_hooks){.arg = ad,
@@ -371,6 +371,8 @@ int main(int argc, char **argv)
 	ssize_t n;
 	struct timeval ping;
 
+	/* Whatever agentd creates is its own unless it says otherwise. */
+	umask(FILEMODES_UMASK);
 	memset(&ad, 0, sizeof(ad));
 	event_set_log_callback(on_libevent_log);
 	parse_args(&ad, argc, argv);
@@ -413,7 +415,17 @@ int main(int argc, char **argv)
 		ping.tv_usec = (suseconds_t)((ms % 1000) * 1000);
 	}
 	event_add(ad.ev_ping, &ping);
+#ifdef AGENTD_TEST_HOOKS
+	ad.ev_usr2 = evsignal_new(ad.base, SIGUSR2, on_test_hook, &ad);
+	if (ad.ev_usr2 == NULL || event_add(ad.ev_usr2, NULL) == -1)
+		fatalx("cannot set up the test hook");
+#endif
 
+	/* Start-up is done: everything agentd keeps open is open. From here on
+	 * it runs with only the capabilities it needs, under its allow-list,
+	 * and so does every process it starts. */
+	if (agentd_confine(&ad) == -1)
+		fatalx("cannot confine agentd");
 	supervise_start(&ad.sv);
 	event_base_dispatch(ad.base);
 
@@ -431,6 +443,9 @@ int main(int argc, char **argv)
 	event_free(ad.ev_chld);
 	event_free(ad.ev_ping);
 	event_free(ad.ev_stop);
+#ifdef AGENTD_TEST_HOOKS
+	event_free(ad.ev_usr2);
+#endif
 	event_base_free(ad.base);
 	config_free(&ad.cfg);
 	settings_free(&ad.set);

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "filemodes.h"
 #include "locks.h"
 #include "log.h"
 
@@ -22,16 +23,18 @@ int lock_dir_make(const char *rundir, int app_id, const char *service)
 {
 	char path[4096];
 
+	/* The modes balena gives them, whatever agentd's umask: the lock dir is
+	 * bound into the service's container, whose processes (any user) take
+	 * and release the locks there. */
 	snprintf(path, sizeof(path), "%s/services", rundir);
-	if (mkdir(path, 0755) == -1 && errno != EEXIST)
+	if (filemodes_mkdir(path, 0755) == -1)
 		return -1;
 	snprintf(path, sizeof(path), "%s/services/%d", rundir, app_id);
-	if (mkdir(path, 0755) == -1 && errno != EEXIST)
+	if (filemodes_mkdir(path, 0755) == -1)
 		return -1;
 	lock_dir_path(rundir, app_id, service, path, sizeof(path));
 	if (mkdir(path, 01777) == -1 && errno != EEXIST)
 		return -1;
-	/* mkdir obeys the umask: set the mode the containers need. */
 	return chmod(path, 01777);
 }
 
@@ -121,7 +124,9 @@ int lock_take(const char *rundir, int app_id, const char *const *services, int n
 				lock_release(rundir, app_id, services, i + 1);
 				return errno == EEXIST ? -1 : -2;
 			}
-			if (fchown(fd, LOCK_OWNER_UID, LOCK_OWNER_UID) == -1)
+			/* balena's lock files: 0644, the user nobody's */
+			if (fchmod(fd, 0644) == -1 ||
+			    fchown(fd, LOCK_OWNER_UID, LOCK_OWNER_UID) == -1)
 				log_warn("cannot chown %s", path);
 			close(fd);
 		}

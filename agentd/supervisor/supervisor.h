@@ -86,6 +86,10 @@ struct supervisor_conf {
 	char user[64]; /* the unprivileged children drop to it */
 	int verbose;
 	enum sandbox_mode sandbox;
+	/* agentd's own allow-list (borrowed), which its children inherit: says
+	 * whose list a logged call broke */
+	const struct sandbox_policy *own_filter[2];
+	int own_filter_loaded;
 };
 
 struct supervisor {
@@ -142,6 +146,12 @@ enum dispatch_verdict {
 	DISPATCH_BAD,   /* malformed, forbidden, unhandled or out of turn: kill it */
 };
 
+/// The check every frame from a child passes before anything reads it (its
+/// channel's chan_check_cb; arg is the struct daemon): the catalogue's type,
+/// direction, size, depth and item limits. -1 with the reason in why: the
+/// channel fails and the child is killed as compromised.
+int dispatch_check(const struct frame_hdr *hdr, const char *payload, char *why, size_t whylen,
+		   void *arg);
 /// Check one frame from a child against the catalogue, parse it, answer a
 /// hello, or hand it to the handler registered for its type. On
 /// DISPATCH_BAD, *kill_reason says why (static text).
