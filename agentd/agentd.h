@@ -3,7 +3,8 @@
  * in and wires together, and the glue files that turn the children's
  * messages into calls on the rooms below (docs/architecture.md):
  *
- *   main.c          flags, start-up, the hooks that connect the rooms
+ *   main.c          flags, start-up, the event loop
+ *   wire.c          the rooms connected, and the hooks between them
  *   api*.c          the local API's handlers (MSG_API_CALL from apid)
  *   cloudlink.c     agentd's side of cloudsyncd (provisioning, targets, reports)
  *   enginelink.c    agentd's side of enginectl (the engine port, its events)
@@ -87,11 +88,13 @@ struct agentd {
 #ifdef AGENTD_TEST_HOOKS
 	struct event *ev_usr2; /* the test build's forbidden-syscall hook */
 #endif
-	unsigned long ticks; /* ping timer rounds */
-	json_t *followed;    /* owned: container id -> {serviceName, serviceId, level} */
-	int log_wanted;      /* apid has /v2/local/logs listeners */
-	json_t *journals;    /* owned: pids of journalctl run for the API */
-	json_t *power_locks; /* owned: the locks a reboot or shutdown took, or NULL */
+	unsigned long ticks;    /* ping timer rounds */
+	json_t *followed;       /* owned: container id -> {serviceName, serviceId, level} */
+	int log_wanted;         /* apid has /v2/local/logs listeners */
+	json_t *journals;       /* owned: pids of journalctl run for the API */
+	json_t *power_locks;    /* owned: the locks a reboot or shutdown took, or NULL */
+	struct event *ev_blink; /* owned: POST /v1/blink's LED timer while it blinks */
+	int blinks;             /* half seconds it has blinked */
 };
 
 /* containers.c */
@@ -164,6 +167,15 @@ void api_init(struct agentd *ad);
 /// Tell apid whether auth is on and which keys are valid.
 void api_send_auth(struct agentd *ad);
 
+/* wire.c */
+/// Connect the rooms of a configured agentd (settings, config, database,
+/// identity, paths and event base set): the supervisor (children found next
+/// to `self` or in the libexec dir), the glue, the state engine. -1 (logged)
+/// on failure.
+int agentd_wire(struct agentd *ad, const char *self);
+/// Undo agentd_wire: free the children's side, the glue and the state engine.
+void agentd_unwire(struct agentd *ad);
+
 /* sandbox.c */
 /// agentd's allow-list: the calls of every architecture, and this one's own.
 extern const struct sandbox_policy agentd_policy, agentd_arch_policy;
@@ -189,5 +201,7 @@ int healthprobe_run(void);
 void api_journal_reaped(struct agentd *ad, pid_t pid);
 /// agentd stops: end every journalctl of the API.
 void api_journals_kill(struct agentd *ad);
+/// Stop blinking the LED (POST /v1/blink), if it blinks.
+void api_blink_free(struct agentd *ad);
 
 #endif

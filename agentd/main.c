@@ -21,7 +21,6 @@
 #include "db.h"
 #include "filemodes.h"
 #include "log.h"
-#include "sysmsg.h"
 
 static void usage(void)
 {
@@ -202,8 +201,6 @@ static void startup_checks(struct agentd *ad)
 	snprintf(legacy, sizeof(legacy), "%s/database.sqlite", ad->data_dir);
 	if (db_adopt_own(legacy, ad->paths.db, err, sizeof(err)) == -1)
 		fatalx("%s", err);
-	/* Files an older agentd (or a person) made readable by others. */
-	filemodes_secure(&ad->paths);
 	if ((ad->db = db_open(ad->paths.db, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
 	if ((n = db_migrate(ad->db, db_migrations, db_migrations_count, err, sizeof(err))) < 0) {
@@ -242,128 +239,6 @@ static void daemonise(void)
 		fatal("/dev/null");
 }
 
-/* --- The hooks that connect the rooms ------------------------------------- */
-
-/* What each child is told beyond the supervisor's own fields. */
-static void on_child_config(enum daemon_id id, json_t *c, void *arg)
-{
-	struct agentd *ad = arg;
-
-	switch (id) {
-	case D_ENGINECTL:
-		json_object_set_new(c, "engine_socket", json_string(ad->engine_sock));
-		break;
-	case D_APID:
-		json_object_set_new(c, "api_address", json_string(ad->api_address));
-		json_object_set_new(c, "api_port", json_integer(ad->cfg.listen_port));
-		json_object_set_new(c, "api_max_connections",
-				    json_integer(ad->set.api_max_connections));
-		/* config.json apiTimeout (ms): idle and slow clients are dropped after it */
-		if (json_is_integer(json_object_get(ad->cfg.root, "apiTimeout")))
-			json_object_set(c, "api_timeout_ms",
-					json_object_get(ad->cfg.root, "apiTimeout"));
-		break;
-	case D_CLOUDSYNCD:
-		cloudlink_config(ad, c);
-		break;
-	default:
-		break;
-	}
-}
-
-static void on_child_ready(enum daemon_id id, void *arg)
-{
-	struct agentd *ad = arg;
-
-	if (id == D_APID)
-		api_send_auth(ad);
-	if (id == D_CLOUDSYNCD)
-		cloudlink_send_tags(ad);
-}
-
-/* A process that is not a child: a journalctl of the API, or the power command. */
-static void on_reaped(pid_t pid, int status, void *arg)
-{
-	struct agentd *ad = arg;
-
-	api_journal_reaped(ad, pid);
-	power_reaped(&ad->power, pid, status, ad->sv.stopping);
-}
-
-static void on_stopping(void *arg)
-{
-	api_journals_kill(arg);
-}
-
-static void on_keys_changed(void *arg)
-{
-	api_send_auth(arg);
-}
-
-static void on_applied(void *arg)
-{
-	cloudlink_report_state(arg);
-}
-
-static void on_target_set(void *arg)
-{
-	host_update(arg);
-}
-
-/* The children, the device and the state engine, connected. */
-static void wire(struct agentd *ad, const char *self)
-{
-	struct supervisor_conf conf;
-	struct apply_env env;
-
-	memset(&conf, 0, sizeof(conf));
-	memcpy(conf.policy, ad->set.policy, sizeof(conf.policy));
-	conf.handshake_timeout_ms = ad->set.handshake_timeout_ms;
-	snprintf(conf.user, sizeof(conf.user), "%s", ad->set.user);
-	conf.verbose = ad->verbose;
-	conf.sandbox = ad->sandbox;
-	conf.own_filter[0] = &agentd_policy;
-	conf.own_filter[1] = &agentd_arch_policy;
-	conf.own_filter_loaded = agentd_sandbox_written();
-	if (supervise_init(&ad->sv, ad->base, self, &conf) == -1)
-		exit(1);
-	ad->sv.hooks = (struct supervisor_hooks){.arg = ad,
-						 .config_for = on_child_config,
-						 .ready = on_child_ready,
-						 .reaped = on_reaped,
-						 .stopping = on_stopping};
-	ad->keys = (struct keys){.db = ad->db, .changed = on_keys_changed, .arg = ad};
-	ad->followed = json_object();
-	ad->journals = json_object();
-	reboot_init(ad);
-	host_init(ad);
-	enginelink_init(ad);
-	devlog_init(ad);
-	cloudlink_init(ad);
-	api_init(ad);
-
-	memset(&env, 0, sizeof(env));
-	env.base = ad->base;
-	env.db = ad->db;
-	env.cfg = &ad->cfg;
-	env.id = &ad->id;
-	env.keys = &ad->keys;
-	env.engine = ad->engine;
-	env.run_dir = ad->run_dir;
-	env.host_run_dir = ad->paths.host_run_dir;
-	env.preload = ad->paths.preload;
-	env.data_dir = ad->data_dir;
-	env.engine_sock = ad->engine_sock;
-	env.boot_dir = ad->paths.boot_dir;
-	env.hooks = (struct apply_hooks){.arg = ad,
-					 .applied = on_applied,
-					 .reboot = reboot_for_apply,
-					 .target_set = on_target_set};
-	if ((ad->apply = apply_new(&env)) == NULL)
-		fatalx("cannot set up the state engine");
-	host_update(ad); /* the stored target's device config, from the start */
-}
-
 int main(int argc, char **argv)
 {
 	struct agentd ad;
@@ -391,7 +266,8 @@ int main(int argc, char **argv)
 
 	if ((ad.base = event_base_new()) == NULL)
 		fatalx("cannot create the event loop");
-	wire(&ad, self);
+	if (agentd_wire(&ad, self) == -1)
+		exit(1);
 	ad.ev_term = evsignal_new(ad.base, SIGTERM, on_signal, &ad);
 	ad.ev_int = evsignal_new(ad.base, SIGINT, on_signal, &ad);
 	ad.ev_chld = evsignal_new(ad.base, SIGCHLD, on_signal, &ad);
@@ -421,6 +297,9 @@ int main(int argc, char **argv)
 		fatalx("cannot set up the test hook");
 #endif
 
+	/* Files an older agentd (or a person) made readable by others: now that
+	 * start-up cannot fail any more (a start-up error is one line). */
+	filemodes_secure(&ad.paths);
 	/* Start-up is done: everything agentd keeps open is open. From here on
 	 * it runs with only the capabilities it needs, under its allow-list,
 	 * and so does every process it starts. */
@@ -430,14 +309,7 @@ int main(int argc, char **argv)
 	event_base_dispatch(ad.base);
 
 	log_info("stopped");
-	supervise_free(&ad.sv);
-	host_free(&ad);
-	apply_free(ad.apply);
-	sysmsg_set_sink(NULL, NULL);
-	json_decref(ad.followed);
-	json_decref(ad.journals);
-	json_decref(ad.power_locks);
-	containers_free(&ad);
+	agentd_unwire(&ad);
 	event_free(ad.ev_term);
 	event_free(ad.ev_int);
 	event_free(ad.ev_chld);

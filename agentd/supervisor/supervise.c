@@ -250,6 +250,39 @@ static void supervise_on_frame(struct chan *ch, const struct frame_hdr *hdr, con
 	}
 }
 
+int supervise_attach(struct daemon *d, pid_t pid, int chan_fd, int log_fd)
+{
+	struct supervisor *sv = d->sv;
+	struct timeval tv;
+
+	d->pid = pid;
+	d->starts++;
+	d->hello_seen = 0;
+	d->missed_pings = 0;
+	d->kill_reason = NULL;
+	d->started_ms = now_ms();
+	restart_note_start(&d->rs, &sv->conf.policy[d->id], d->started_ms);
+	d->state = DS_HANDSHAKE;
+	d->ch = chan_new(sv->base, chan_fd, PROTO_MAX_PAYLOAD, supervise_on_frame, d);
+	d->logbe = bufferevent_socket_new(sv->base, log_fd, BEV_OPT_CLOSE_ON_FREE);
+	if (d->ch == NULL || d->logbe == NULL) {
+		log_error("%s: cannot watch the new child", d->name);
+		if (d->ch == NULL)
+			close(chan_fd);
+		if (d->logbe == NULL)
+			close(log_fd);
+		supervise_kill(d, "could not be watched");
+		return -1;
+	}
+	chan_set_check(d->ch, dispatch_check, d);
+	bufferevent_setcb(d->logbe, supervise_on_log, NULL, supervise_on_log_event, d);
+	bufferevent_enable(d->logbe, EV_READ);
+	ms_to_tv(sv->conf.handshake_timeout_ms, &tv);
+	evtimer_add(d->ev_timer, &tv);
+	log_debug("%s: started, pid %d", d->name, (int)pid);
+	return 0;
+}
+
 static void supervise_spawn(struct daemon *d)
 {
 	struct supervisor *sv = d->sv;
@@ -319,31 +352,7 @@ static void supervise_spawn(struct daemon *d)
 	close(devnull);
 	close(sp[1]);
 	close(lp[1]);
-	d->pid = pid;
-	d->starts++;
-	d->hello_seen = 0;
-	d->missed_pings = 0;
-	d->kill_reason = NULL;
-	d->started_ms = now_ms();
-	restart_note_start(&d->rs, &sv->conf.policy[d->id], d->started_ms);
-	d->state = DS_HANDSHAKE;
-	d->ch = chan_new(sv->base, sp[0], PROTO_MAX_PAYLOAD, supervise_on_frame, d);
-	d->logbe = bufferevent_socket_new(sv->base, lp[0], BEV_OPT_CLOSE_ON_FREE);
-	if (d->ch == NULL || d->logbe == NULL) {
-		log_error("%s: cannot watch the new child", d->name);
-		if (d->ch == NULL)
-			close(sp[0]);
-		if (d->logbe == NULL)
-			close(lp[0]);
-		supervise_kill(d, "could not be watched");
-		return;
-	}
-	chan_set_check(d->ch, dispatch_check, d);
-	bufferevent_setcb(d->logbe, supervise_on_log, NULL, supervise_on_log_event, d);
-	bufferevent_enable(d->logbe, EV_READ);
-	ms_to_tv(sv->conf.handshake_timeout_ms, &tv);
-	evtimer_add(d->ev_timer, &tv);
-	log_debug("%s: started, pid %d", d->name, (int)pid);
+	supervise_attach(d, pid, sp[0], lp[0]);
 	return;
 retry:
 	/* Resources ran out: treat it like an immediate exit. */

@@ -116,6 +116,11 @@ extern const enum daemon_id daemon_order[3];
 /// the systemd notify socket. -1 if a child binary is missing.
 int supervise_init(struct supervisor *sv, struct event_base *base, const char *self_exe,
 		   const struct supervisor_conf *conf);
+/// Watch a child that was just started (pid): its end of the socketpair on
+/// chan_fd, the read end of its stderr on log_fd (both taken); its handshake
+/// begins. supervise_start's spawns go through it, and so do tests that play
+/// a child themselves. -1 if it cannot be watched (it is then killed).
+int supervise_attach(struct daemon *d, pid_t pid, int chan_fd, int log_fd);
 /// Handle messages of `type` from children with fn.
 void supervisor_on(struct supervisor *sv, enum msg_type type, supervisor_msg_fn fn, void *arg);
 /// Start the children, in order.

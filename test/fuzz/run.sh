@@ -12,16 +12,17 @@ if ! command -v clang >/dev/null 2>&1; then
 fi
 CF="-g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Icommon -Ienginectl -Iapid -Iagentd -Iagentd/device -Iagentd/state -Iagentd/supervisor $(pkg-config --cflags jansson libevent)"
 passed=0 failed=0
+LIBS="jansson libevent libseccomp"
 build() { # name sources...
 	name=$1; shift
-	clang $CF "$@" -o "$out/bin-$name" $(pkg-config --libs jansson libevent libseccomp) 2>"$out/$name.build.log" ||
+	clang $CF "$@" -o "$out/bin-$name" $(pkg-config --libs $LIBS) 2>"$out/$name.build.log" ||
 		{ echo "fuzz: cannot build $name"; cat "$out/$name.build.log"; return 1; }
 }
-run() { # name
-	name=$1
+run() { # name [libFuzzer flags...]
+	name=$1; shift
 	mkdir -p "$out/$name.corpus" "$out/$name.crashes"
 	if "$out/bin-$name" -max_total_time="$secs" -max_len=65536 -artifact_prefix="$out/$name.crashes/" \
-		"$out/$name.corpus" "test/fuzz/corpus/$name" >"$out/$name.log" 2>&1; then
+		"$@" "$out/$name.corpus" "test/fuzz/corpus/$name" >"$out/$name.log" 2>&1; then
 		echo "fuzz: $name ok ($(grep -o 'Done [0-9]* runs' "$out/$name.log" | tail -1))"
 		passed=$((passed + 1))
 	else
@@ -37,6 +38,15 @@ build hresp test/fuzz/fuzz_hresp.c enginectl/hresp.c && run hresp || failed=$((f
 build route test/fuzz/fuzz_route.c apid/routes.c apid/reply.c apid/auth.c apid/api_health.c apid/api_logs.c apid/conns.c \
 	apid/forward.c apid/sandbox.c common/chan.c common/frame.c common/proto.c common/log.c \
 	common/child.c common/sandbox.c && run route ||
+	failed=$((failed + 1))
+# agentd with three fake children (all of agentd but main.c, its database in
+# memory); agentd's log lines go to the closed stderr (-close_fd_mask=2), the
+# fuzzer's and the sanitizers' reports still show.
+sh migrations/embed.sh migrations/*.sql >"$out/migrations.c"
+LIBS="$LIBS sqlite3 libsystemd"
+build dispatch test/fuzz/fuzz_dispatch.c $(ls agentd/*.c agentd/*/*.c | grep -v '^agentd/main.c$') \
+	common/log.c common/proto.c common/frame.c common/chan.c common/sandbox.c common/child.c \
+	common/buf.c common/clock.c "$out/migrations.c" && run dispatch -close_fd_mask=2 ||
 	failed=$((failed + 1))
 echo "fuzz: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
