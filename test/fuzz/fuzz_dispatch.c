@@ -3,9 +3,9 @@
  * with arbitrary frames from fake ones. For each input agentd is wired as
  * main.c wires it (agentd_wire: the supervisor, the glue, the state engine,
  * a real event loop), with its database in memory and its files in a
- * private temporary directory; the three children are this harness, each
- * on a socketpair attached as a started child is (supervise_attach) and
- * through its handshake. The input is then cut into records, each written
+ * private temporary directory of its own; the three children are this
+ * harness, each on a socketpair attached as a started child is
+ * (supervise_attach) and through its handshake. The input is then cut into records, each written
  * to agentd as one child would write it, and agentd's loop runs until it has
  * read everything. Whatever a child sends, agentd must neither crash nor
  * leak (ASan, LeakSanitizer, UBSan), and must not hang.
@@ -76,22 +76,33 @@ static void write_file(const char *name, const char *text, mode_t mode)
 	chmod(path, mode);
 }
 
-/* A fresh device: config.json, and empty data, run and boot dirs. */
+/* A fresh device in a new private directory: config.json, the children's
+ * binaries (supervise_init looks for them beside agentd, and never runs
+ * them), os-release, and data, run, boot and state dirs. Each input has its
+ * own, removed after it (libFuzzer may end the process without atexit). */
 static void fresh_device(void)
 {
 	static const char *const dirs[] = {"data", "run", "boot", "state"};
 	char path[256];
 	size_t i;
 
+	snprintf(dir, sizeof(dir), "/tmp/agentd-fuzz.XXXXXX");
+	if (mkdtemp(dir) == NULL)
+		abort();
 	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, dirs[i]);
-		nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 		mkdir(path, 0700);
 	}
+	write_file("agentd", "", 0755);
+	write_file("enginectl", "", 0755);
+	write_file("apid", "", 0755);
+	write_file("cloudsyncd", "", 0755);
+	write_file("os-release", "PRETTY_NAME=\"balenaOS 6.0.0\"\n", 0644);
 	write_file("config.json",
 		   "{\"listenPort\":48484,\"uuid\":\"0123456789abcdef0123456789abcdef\","
 		   "\"deviceType\":\"raspberrypi4-64\"}",
 		   0600);
+	snprintf(self, sizeof(self), "%s/agentd", dir);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -106,17 +117,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argv;
 	for (i = 0; i < sizeof(unset) / sizeof(unset[0]); i++)
 		unsetenv(unset[i]);
-	snprintf(dir, sizeof(dir), "/tmp/agentd-fuzz.XXXXXX");
-	if (mkdtemp(dir) == NULL)
-		abort();
-	atexit(rm_tree);
-	/* supervise_init looks for the children beside agentd */
-	write_file("agentd", "", 0755);
-	write_file("enginectl", "", 0755);
-	write_file("apid", "", 0755);
-	write_file("cloudsyncd", "", 0755);
-	write_file("os-release", "PRETTY_NAME=\"balenaOS 6.0.0\"\n", 0644);
-	snprintf(self, sizeof(self), "%s/agentd", dir);
 	signal(SIGPIPE, SIG_IGN);
 	log_init("agentd", LOG_TO_STDERR, 0);
 	return 0;
@@ -294,5 +294,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	config_free(&ad.cfg);
 	settings_free(&ad.set);
 	db_close(ad.db);
+	rm_tree();
 	return 0;
 }
