@@ -95,10 +95,10 @@ COMMON_SRCS := common/log.c common/proto.c common/frame.c common/chan.c common/s
 AGENTD_SUPERVISOR_SRCS := $(addprefix agentd/supervisor/,restart.c notify.c kmsg.c dispatch.c \
 	supervise.c)
 AGENTD_DEVICE_SRCS := $(addprefix agentd/device/,sysmsg.c storage.c config.c settings.c paths.c db.c identity.c \
-	keys.c netinfo.c bootcfg.c boot.c hostconfig.c power.c firewall.c hostctl.c)
+	keys.c netinfo.c bootcfg.c boot.c hostconfig.c power.c firewall.c hostctl.c filemodes.c)
 AGENTD_STATE_SRCS := $(addprefix agentd/state/,target.c compose.c named.c plan.c contract.c \
 	locks.c store.c instanced.c adopt.c takeover.c apply.c applocks.c)
-AGENTD_GLUE_SRCS := $(addprefix agentd/,healthprobe.c containers.c devlog.c reboot.c host.c cloudlink.c enginelink.c \
+AGENTD_GLUE_SRCS := $(addprefix agentd/,wire.c sandbox.c healthprobe.c containers.c devlog.c reboot.c host.c cloudlink.c enginelink.c \
 	apicall.c api_apps.c api_device.c api.c)
 AGENTD_LIB_SRCS := $(AGENTD_SUPERVISOR_SRCS) $(AGENTD_DEVICE_SRCS) $(AGENTD_STATE_SRCS) \
 	$(AGENTD_GLUE_SRCS)
@@ -119,7 +119,7 @@ UNIT_TESTS := cloudsyncd/test_report cloudsyncd/test_delta enginectl/test_stream
 	common/test_sandbox_arches agentd/test_config agentd/test_settings agentd/test_db agentd/test_kmsg \
 	agentd/test_hostconfig agentd/test_named agentd/test_bootcfg enginectl/test_ehttp \
 	agentd/test_instanced agentd/test_firewall agentd/test_paths agentd/test_adopt common/test_base64 \
-	agentd/test_takeover agentd/test_storage
+	agentd/test_takeover agentd/test_storage agentd/test_filemodes agentd/test_confine agentd/test_dispatch
 UNIT_BINS := $(patsubst %,$(BUILD)/test/unit/%,$(UNIT_TESTS))
 UNIT_LIBS := $(call pc,--libs,cmocka libevent jansson sqlite3 libseccomp libcurl zlib libsystemd)
 

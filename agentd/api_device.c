@@ -67,43 +67,49 @@ void api_update(struct api_call *c)
 	api_reply(c, 204, NULL);
 }
 
-struct blink {
-	struct agentd *ad;
-	int n;
-	struct event *ev;
-};
+/* POST /v1/blink: the LED on and off every half second for 15 s; a second
+ * request while it blinks starts the 15 s again. */
+#define BLINK_STEPS 30
 
 static void blink_step(evutil_socket_t fd, short what, void *arg)
 {
-	struct blink *b = arg;
+	struct agentd *ad = arg;
 	struct timeval half = {0, 500000};
-	FILE *f = fopen(b->ad->paths.led_file, "we");
+	FILE *f = fopen(ad->paths.led_file, "we");
 
 	(void)fd;
 	(void)what;
 	if (f != NULL) {
-		fputs(b->n % 2 ? "0" : "1", f);
+		fputs(ad->blinks % 2 ? "0" : "1", f);
 		fclose(f);
 	}
-	if (++b->n >= 30) { /* 15 s */
-		event_free(b->ev);
-		free(b);
+	if (++ad->blinks >= BLINK_STEPS) {
+		api_blink_free(ad);
 		return;
 	}
-	evtimer_add(b->ev, &half);
+	evtimer_add(ad->ev_blink, &half);
 }
 
 void api_blink(struct api_call *c)
 {
-	struct blink *b = calloc(1, sizeof(*b));
+	struct agentd *ad = c->ad;
 	struct timeval now = {0, 0};
 
-	if (b != NULL) {
-		b->ad = c->ad;
-		b->ev = evtimer_new(c->ad->base, blink_step, b);
-		evtimer_add(b->ev, &now);
+	if (ad->ev_blink == NULL) {
+		ad->ev_blink = evtimer_new(ad->base, blink_step, ad);
+		if (ad->ev_blink != NULL)
+			evtimer_add(ad->ev_blink, &now);
 	}
+	ad->blinks = 0;
 	api_reply_text(c, 200, "OK");
+}
+
+void api_blink_free(struct agentd *ad)
+{
+	if (ad->ev_blink != NULL)
+		event_free(ad->ev_blink);
+	ad->ev_blink = NULL;
+	ad->blinks = 0;
 }
 
 void api_regenerate_key(struct api_call *c)

@@ -121,14 +121,16 @@ static int sandbox_add(scmp_filter_ctx ctx, const struct sandbox_rule *r)
 	return rc;
 }
 
-int sandbox_apply(const struct sandbox_policy *pol, enum sandbox_mode mode)
+int sandbox_apply_all(const struct sandbox_policy *const *pols, size_t npols,
+		      enum sandbox_mode mode)
 {
 	struct rlimit nocore = {0, 0};
 	scmp_filter_ctx ctx;
-	size_t i;
+	size_t i, k, n = 0;
 	int rc;
 
-	/* KILL_PROCESS dumps core by default: a sandboxed child has nothing to dump. */
+	/* KILL_PROCESS dumps core by default: a sandboxed process has nothing to
+	 * dump but its secrets. */
 	if (setrlimit(RLIMIT_CORE, &nocore) == -1) {
 		log_warn("sandbox: setrlimit(RLIMIT_CORE)");
 		return -1;
@@ -146,18 +148,82 @@ int sandbox_apply(const struct sandbox_policy *pol, enum sandbox_mode mode)
 		if ((rc = sandbox_add(ctx, &sandbox_base[i])) < 0)
 			goto fail;
 	}
-	for (i = 0; i < pol->nrules; i++) {
-		if ((rc = sandbox_add(ctx, &pol->rules[i])) < 0)
-			goto fail;
+	for (k = 0; k < npols; k++) {
+		for (i = 0; i < pols[k]->nrules; i++) {
+			if ((rc = sandbox_add(ctx, &pols[k]->rules[i])) < 0)
+				goto fail;
+		}
+		n += pols[k]->nrules;
 	}
 	if ((rc = seccomp_load(ctx)) < 0)
 		goto fail;
 	seccomp_release(ctx);
-	log_debug("sandbox: %s filter loaded (%zu+%zu rules, %s mode)", pol->name,
-		  sandbox_base_count, pol->nrules, mode == SANDBOX_KILL ? "kill" : "log");
+	log_debug("sandbox: %s filter loaded (%zu+%zu rules, %s mode)", pols[0]->name,
+		  sandbox_base_count, n, mode == SANDBOX_KILL ? "kill" : "log");
 	return 0;
 fail:
-	log_error("sandbox: cannot build the %s filter: %s", pol->name, strerror(-rc));
+	log_error("sandbox: cannot build the %s filter: %s", pols[0]->name, strerror(-rc));
 	seccomp_release(ctx);
 	return -1;
+}
+
+int sandbox_apply(const struct sandbox_policy *pol, enum sandbox_mode mode)
+{
+	return sandbox_apply_all(&pol, 1, mode);
+}
+
+/* Every rule of sandbox_base and `pols`, one after the other: f(rule, arg). */
+static void sandbox_each(const struct sandbox_policy *const *pols, size_t npols,
+			 void (*f)(const struct sandbox_rule *r, void *arg), void *arg)
+{
+	size_t i, k;
+
+	for (i = 0; i < sandbox_base_count; i++)
+		f(&sandbox_base[i], arg);
+	for (k = 0; k < npols; k++)
+		for (i = 0; i < pols[k]->nrules; i++)
+			f(&pols[k]->rules[i], arg);
+}
+
+struct sandbox_tally {
+	long seen[512];
+	size_t n;
+	long find;
+	int found;
+};
+
+static void sandbox_tally_one(const struct sandbox_rule *r, void *arg)
+{
+	struct sandbox_tally *t = arg;
+	size_t i;
+
+	if (r->nr < 0)
+		return; /* not a syscall of this architecture */
+	if (r->nr == t->find)
+		t->found = 1;
+	for (i = 0; i < t->n; i++)
+		if (t->seen[i] == r->nr)
+			return;
+	if (t->n < sizeof(t->seen) / sizeof(t->seen[0]))
+		t->seen[t->n++] = r->nr;
+}
+
+size_t sandbox_count(const struct sandbox_policy *const *pols, size_t npols)
+{
+	struct sandbox_tally t;
+
+	memset(&t, 0, sizeof(t));
+	t.find = -1;
+	sandbox_each(pols, npols, sandbox_tally_one, &t);
+	return t.n;
+}
+
+int sandbox_names(const struct sandbox_policy *const *pols, size_t npols, long nr)
+{
+	struct sandbox_tally t;
+
+	memset(&t, 0, sizeof(t));
+	t.find = nr < 0 ? -2 : nr;
+	sandbox_each(pols, npols, sandbox_tally_one, &t);
+	return t.found;
 }

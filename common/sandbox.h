@@ -86,5 +86,16 @@ int sandbox_drop_user(const char *user);
 /// the rules for this architecture; a name it has no syscall for is skipped.
 /// Returns 0, or -1 with the reason logged.
 int sandbox_apply(const struct sandbox_policy *pol, enum sandbox_mode mode);
+/// The same with sandbox_base plus several tables (agentd's: its own and its
+/// architecture's).
+int sandbox_apply_all(const struct sandbox_policy *const *pols, size_t npols,
+		      enum sandbox_mode mode);
+
+/// How many syscalls of this architecture sandbox_base plus `pols` allow
+/// (or fail softly), each counted once.
+size_t sandbox_count(const struct sandbox_policy *const *pols, size_t npols);
+/// Whether sandbox_base plus `pols` name syscall `nr` of this architecture
+/// (with or without an argument condition).
+int sandbox_names(const struct sandbox_policy *const *pols, size_t npols, long nr);
 
 #endif

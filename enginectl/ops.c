@@ -160,6 +160,7 @@ static void on_plain_done(struct exfer *x, const char *err, long status, const c
 {
 	struct call *c = arg;
 	json_t *j = NULL;
+	char why[128];
 
 	(void)x;
 	if (err != NULL) {
@@ -169,6 +170,16 @@ static void on_plain_done(struct exfer *x, const char *err, long status, const c
 			reply_result(c, status, NULL);
 		else
 			reply_engine_error(c, status, body, len);
+	} else if (len > 0 &&
+		   json_text_within(body, len, msg_catalogue[MSG_ENGINE_RESULT].max_depth - 1,
+				    msg_catalogue[MSG_ENGINE_RESULT].max_items - 2, why,
+				    sizeof(why)) == -1) {
+		/* agentd would refuse it: say so, without parsing it */
+		char text[200];
+
+		snprintf(text, sizeof(text), "the engine's answer to %s is too complex: %s", c->op,
+			 why);
+		reply_error(c, 502, text);
 	} else if (len > 0 && (j = json_loadb(body, len, JSON_DECODE_ANY, NULL)) != NULL) {
 		/* Valid JSON: pass the engine's text on as it is, without re-encoding. */
 		json_decref(j);

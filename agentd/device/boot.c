@@ -84,7 +84,7 @@ void boot_breadcrumb_touch(const struct boot *b, const char *why)
 	int fd;
 
 	breadcrumb_path(b, path, sizeof(path));
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) == -1 ||
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) == -1 ||
 	    dprintf(fd, "%s\n", b->id) < 0)
 		log_warn("cannot write %s", path);
 	if (fd != -1)

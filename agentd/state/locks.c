@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "filemodes.h"
 #include "locks.h"
 #include "log.h"
 
@@ -32,16 +33,18 @@ int lock_dir_make(const char *rundir, int app_id, const char *service)
 {
 	char path[4096];
 
+	/* The modes balena gives them, whatever agentd's umask: the lock dir is
+	 * bound into the service's container, whose processes (any user) take
+	 * and release the locks there. */
 	snprintf(path, sizeof(path), "%s/services", rundir);
-	if (mkdir(path, 0755) == -1 && errno != EEXIST)
+	if (filemodes_mkdir(path, 0755) == -1)
 		return -1;
 	snprintf(path, sizeof(path), "%s/services/%d", rundir, app_id);
-	if (mkdir(path, 0755) == -1 && errno != EEXIST)
+	if (filemodes_mkdir(path, 0755) == -1)
 		return -1;
 	lock_dir_path(rundir, app_id, service, path, sizeof(path));
 	if (mkdir(path, 01777) == -1 && errno != EEXIST)
 		return -1;
-	/* mkdir obeys the umask: set the mode the containers need. */
 	return chmod(path, 01777);
 }
 
