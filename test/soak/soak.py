@@ -10,7 +10,7 @@ app on the private engine, and does, one phase after the other:
   2. 200 connects and disconnects of the /v2/local/logs stream;
   3. 500 target changes from the cloud (one per poll);
   4. 100 restarts of a child (kill -9, each in turn).
-Figures: each process's RSS after the warm-up and after each phase, CPU
+Figures: each process's RSS after the warm-up and after each half of each phase, CPU
 seconds (agentd and its children, reaped ones included) per 1,000 requests,
 and whether each phase's work was done.
 """
@@ -187,8 +187,13 @@ def main():
                 streams(ad, 2)
                 snaps = [("after warm-up", rss(ad))]
 
+                # each phase in two halves: growth that stops shows as a
+                # second half that adds nothing
                 t0, c0 = time.time(), cpu_seconds(ad)
-                statuses = requests(ad, REQUESTS)
+                statuses = requests(ad, REQUESTS // 2)
+                snaps.append(("after %d requests" % (REQUESTS // 2), rss(ad)))
+                for k, v in requests(ad, REQUESTS - REQUESTS // 2).items():
+                    statuses[k] = statuses.get(k, 0) + v
                 t1, c1 = time.time(), cpu_seconds(ad)
                 figures.append("soak: %d requests in %.1f s: %.3f CPU s per 1,000 (agentd and "
                                "children); statuses %s" % (
@@ -196,7 +201,9 @@ def main():
                                    json.dumps(dict(sorted(statuses.items())))))
                 snaps.append(("after %d requests" % REQUESTS, rss(ad)))
 
-                ok = streams(ad, STREAMS)
+                ok = streams(ad, STREAMS // 2)
+                snaps.append(("after %d log streams" % (STREAMS // 2), rss(ad)))
+                ok += streams(ad, STREAMS - STREAMS // 2)
                 figures.append("soak: %d of %d log-stream connects answered" % (ok, STREAMS))
                 snaps.append(("after %d log streams" % STREAMS, rss(ad)))
 
@@ -207,6 +214,8 @@ def main():
                     seen = len(cloud.find("GET", "/device/v3/"))
                     lib.wait_until(lambda: len(cloud.find("GET", "/device/v3/")) > seen, 30,
                                    interval=0.05, what="the next poll")
+                    if n == TARGETS // 2:
+                        snaps.append(("after %d targets" % n, rss(ad)))
                 polls = len(cloud.find("GET", "/device/v3/")) - polls0
                 figures.append("soak: %d target changes from the cloud in %.0f s (%d polls)"
                                % (TARGETS, time.time() - t0, polls))
@@ -214,6 +223,8 @@ def main():
 
                 a0 = lib.status_kb(ad.pid, "VmRSS")
                 for i in range(RESTARTS):
+                    if i == RESTARTS // 2:
+                        snaps.append(("after %d restarts" % i, rss(ad)))
                     name = DAEMONS[i % 3]
                     old = ad.children()[name]
                     mark = ad.mark()
