@@ -181,13 +181,13 @@ $(BUILD)/test/unit/%: test/unit/%.c $(AGENTD_OBJS) $(COMMON_OBJS) \
 	@echo "LD $@"; $(CC) $(CFLAGS) -Itest/unit $^ -o $@ $(LDFLAGS) $(UNIT_LIBS)
 
 unit: depcheck $(UNIT_BINS)
-	@sh test/run-unit.sh $(UNIT_BINS)
+	@UNIT_LABEL=$(or $(UNIT_LABEL),unit) sh test/run-unit.sh $(UNIT_BINS)
 
 # The unit tests again, under AddressSanitizer and UndefinedBehaviorSanitizer.
 asan:
 	@$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 \
 	  VARIANT_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-	  VARIANT_LDFLAGS="-fsanitize=address,undefined" unit
+	  VARIANT_LDFLAGS="-fsanitize=address,undefined" UNIT_LABEL=asan unit
 
 # The balenaOS supervisor image (image/mkimage.py): a FROM-scratch root with these
 # binaries and the libraries they need, as a `docker load` archive.

@@ -48,7 +48,7 @@ else
 fi
 
 # A suite that died before its summary line counts as a failure.
-for s in layers unit fuzz integration format arm64 armhf; do
+for s in layers unit asan fuzz integration format arm64 armhf; do
 	grep -q "^$s: [0-9]* passed, [0-9]* failed" "$log" || {
 		echo "$s: no summary line (suite did not run to the end)"
 		echo "$s: 0 passed, 1 failed" >>"$log"

@@ -1,6 +1,7 @@
 #!/bin/sh
 # run-unit.sh - run cmocka unit-test binaries and total their results.
-# Prints one summary line "unit: N passed, N failed" and exits non-zero if
+# Prints one summary line "unit: N passed, N failed" ("$UNIT_LABEL: ..." when
+# set: the ASan+UBSan run says "asan:") and exits non-zero if
 # any test failed, any binary crashed, or nothing ran.
 passed=0 failed=0 crashed=0
 for t in "$@"; do
@@ -14,5 +15,5 @@ for t in "$@"; do
 	fi
 done
 failed=$((failed + crashed))
-echo "unit: $passed passed, $failed failed"
+echo "${UNIT_LABEL:-unit}: $passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
