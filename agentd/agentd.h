@@ -108,6 +108,15 @@ typedef void (*containers_cb)(json_t *list, const char *err, void *arg);
 void containers_get(struct agentd *ad, containers_cb cb, void *arg);
 void containers_invalidate(struct agentd *ad);
 void containers_free(struct agentd *ad);
+/// A container's state as the balena supervisor names it (running: Running,
+/// created: Installed, dead: Dead, others as the engine says).
+const char *containers_status(json_t *container);
+/// What the API and the cloud report say of service `name` (target form
+/// `svc`) of app `id` (`uuid`): Running for the supervisor's own release,
+/// Downloading while its image is downloaded (*progress 0-100) or before it
+/// has a container (*progress 0), else its container's state (*progress -1).
+const char *containers_service_status(struct agentd *ad, json_t *list, const char *uuid,
+				      long long id, const char *name, json_t *svc, int *progress);
 
 /* devlog.c */
 /// Route system messages to apid and the cloud; take MSG_LOG_WANT.

@@ -26,8 +26,6 @@ void api_reply(struct api_call *c, int status, json_t *json);
 void api_reply_failed(struct api_call *c, int status, const char *msg);
 /// Reply with plain text and free the call.
 void api_reply_text(struct api_call *c, int status, const char *text);
-/// The balena status word of a container the engine lists ("Running", …).
-const char *api_container_status(json_t *container);
 /// Whether the caller's key may see the app (scope NULL: auth is off).
 int api_in_scope(json_t *scope, long long app_id);
 /// The request's force flag, or SUPERVISOR_OVERRIDE_LOCK.

@@ -88,7 +88,7 @@ static void status_containers(json_t *body, const char *err, void *arg)
 					   sizeof(commit));
 		json_array_append_new(
 			list, json_pack("{s:s, s:O?, s:I, s:I, s:I, s:O?, s:I}", "status",
-					api_container_status(ct), "serviceName",
+					containers_status(ct), "serviceName",
 					json_object_get(labels, "io.balena.service-name"), "appId",
 					(json_int_t)first_app, "imageId", (json_int_t)image_id,
 					"serviceId",
@@ -113,9 +113,8 @@ static void apps_state_containers(json_t *body, const char *err, void *arg)
 {
 	struct api_call *c = arg;
 	struct agentd *ad = c->ad;
-	json_t *out = json_object(), *app, *svc, *ct, *st = apply_status(ad->apply);
+	json_t *out = json_object(), *app, *svc, *st = apply_status(ad->apply);
 	const char *uuid, *name;
-	size_t i;
 
 	if (err != NULL) {
 		json_decref(out);
@@ -125,35 +124,31 @@ static void apps_state_containers(json_t *body, const char *err, void *arg)
 	}
 	json_object_foreach(json_object_get(apply_target(ad->apply), "apps"), uuid, app) {
 		long long id = json_integer_value(json_object_get(app, "id"));
-		json_t *svcs = json_object();
+		json_t *svcs;
+		int downloading = 0;
 
 		if (!api_in_scope(c->scope, id))
 			continue;
+		svcs = json_object();
 		json_object_foreach(json_object_get(app, "services"), name, svc) {
-			/* the supervisor's own release is agentd: Running */
+			int pct;
 			const char *state =
-				target_is_supervisor_app(uuid) ? "Running" : "Downloading";
+				containers_service_status(ad, body, uuid, id, name, svc, &pct);
 
-			json_array_foreach(body, i, ct) {
-				json_t *l = json_object_get(ct, "Labels");
-				const char *sn = json_string_value(
-					json_object_get(l, "io.balena.service-name"));
-
-				if (!target_is_supervisor_app(uuid) && sn && !strcmp(sn, name) &&
-				    target_id(json_object_get(l, "io.balena.app-id")) == id)
-					state = api_container_status(ct);
-			}
-			json_object_set_new(svcs, name,
-					    json_pack("{s:s, s:O, s:n, s:O}", "status", state,
-						      "image", json_object_get(svc, "image"),
-						      "downloadProgress", "releaseId",
-						      json_object_get(app, "release_id")));
+			downloading |= pct >= 0 && pct != 100;
+			json_object_set_new(
+				svcs, name,
+				json_pack("{s:s, s:O, s:o, s:O}", "status", state, "image",
+					  json_object_get(svc, "image"), "downloadProgress",
+					  pct >= 0 ? json_integer(pct) : json_null(), "releaseId",
+					  json_object_get(app, "release_id")));
 		}
 		json_object_set_new(
 			out, json_string_value(json_object_get(app, "name")),
 			json_pack("{s:I, s:s, s:O, s:s, s:o}", "appId", (json_int_t)id, "appUuid",
 				  uuid, "commit", json_object_get(app, "commit"), "updateStatus",
 				  apply_app_rejected(ad->apply, uuid) ? "rejected"
+				  : downloading                       ? "downloading"
 				  : strcmp(json_string_value(json_object_get(st, "appState")),
 					   "applied") == 0
 					  ? "done"
@@ -636,14 +631,19 @@ static void app_state_got(struct api_call *c, json_t *list)
 	}
 	json_object_foreach(json_object_get(app, "services"), name, svc) {
 		json_t *ct = api_container_of(list, app_id, name, -1);
+		int pct = apply_download_progress(c->ad->apply,
+						  json_string_value(json_object_get(svc, "image")));
 
 		snprintf(idbuf, sizeof(idbuf), "%lld",
 			 (long long)json_integer_value(json_object_get(svc, "image_id")));
 		json_object_set_new(services, idbuf,
-				    json_pack("{s:s, s:O, s:n}", "status",
-					      ct ? api_container_status(ct) : "Downloading",
+				    json_pack("{s:s, s:O, s:o}", "status",
+					      pct < 0 && ct ? containers_status(ct) : "Downloading",
 					      "releaseId", json_object_get(app, "release_id"),
-					      "download_progress"));
+					      "download_progress",
+					      pct >= 0 ? json_integer(pct)
+					      : ct     ? json_null()
+						       : json_integer(0)));
 	}
 	snprintf(idbuf, sizeof(idbuf), "%lld", app_id);
 	api_reply(c, 200,

@@ -51,21 +51,6 @@ void api_reply_text(struct api_call *c, int status, const char *text)
 	json_decref(r);
 }
 
-const char *api_container_status(json_t *c)
-{
-	const char *st = json_string_value(json_object_get(c, "State"));
-
-	if (st == NULL)
-		return "Unknown";
-	if (!strcmp(st, "running"))
-		return "Running";
-	if (!strcmp(st, "created"))
-		return "Installed";
-	if (!strcmp(st, "dead"))
-		return "Dead";
-	return st; /* exited, paused, restarting, removing: as the engine says */
-}
-
 int api_in_scope(json_t *scope, long long app_id)
 {
 	json_t *s;

@@ -434,27 +434,13 @@ static void report_metrics(struct agentd *ad, json_t *r)
 	json_object_set_new(r, "is_undervolted", json_false());
 }
 
-static const char *svc_status(json_t *c)
-{
-	const char *st = json_string_value(json_object_get(c, "State"));
-
-	if (st && !strcmp(st, "running"))
-		return "Running";
-	if (st && !strcmp(st, "created"))
-		return "Installed";
-	if (st && !strcmp(st, "dead"))
-		return "Dead";
-	return st ? st : "exited";
-}
-
 static void report_containers(json_t *list, const char *err, void *arg)
 {
 	struct agentd *ad = arg;
 	struct chan *ch = supervisor_chan(&ad->sv, D_CLOUDSYNCD);
-	json_t *report, *apps = json_object(), *app, *svc, *ct, *st = apply_status(ad->apply);
+	json_t *report, *apps = json_object(), *app, *svc, *st = apply_status(ad->apply);
 	const char *uuid, *name;
 	char *key = keys_for(&ad->keys, 0, NULL);
-	size_t i;
 	int applied = !strcmp(json_string_value(json_object_get(st, "appState")), "applied");
 	char ips[512], macs[512];
 
@@ -471,6 +457,7 @@ static void report_containers(json_t *list, const char *err, void *arg)
 		long long id = json_integer_value(json_object_get(app, "id"));
 		json_t *services, *entry;
 		char current[128];
+		int downloading = 0;
 
 		/* An app with no release yet has nothing to report (the balena
 		 * supervisor reports apps through their services); the cloud
@@ -480,26 +467,21 @@ static void report_containers(json_t *list, const char *err, void *arg)
 		services = json_object();
 
 		json_object_foreach(json_object_get(app, "services"), name, svc) {
-			/* the supervisor's own release is agentd: Running */
+			int pct;
 			const char *state =
-				target_is_supervisor_app(uuid) ? "Running" : "Downloading";
+				containers_service_status(ad, list, uuid, id, name, svc, &pct);
+			json_t *s = json_pack("{s:O, s:s}", "image", json_object_get(svc, "image"),
+					      "status", state);
 
-			json_array_foreach(list, i, ct) {
-				json_t *l = json_object_get(ct, "Labels");
-				const char *sn = json_string_value(
-					json_object_get(l, "io.balena.service-name"));
-
-				if (!target_is_supervisor_app(uuid) && sn && !strcmp(sn, name) &&
-				    target_id(json_object_get(l, "io.balena.app-id")) == id)
-					state = svc_status(ct);
+			if (pct >= 0) {
+				json_object_set_new(s, "download_progress", json_integer(pct));
+				downloading |= pct != 100;
 			}
-			json_object_set_new(services, name,
-					    json_pack("{s:O, s:s}", "image",
-						      json_object_get(svc, "image"), "status",
-						      state));
+			json_object_set_new(services, name, s);
 		}
 		entry = json_pack("{s:{s:{s:s, s:o}}}", "releases", commit, "update_status",
 				  apply_app_rejected(ad->apply, uuid) ? "rejected"
+				  : downloading                       ? "downloading"
 				  : applied                           ? "done"
 								      : "applying changes",
 				  "services", services);

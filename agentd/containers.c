@@ -6,8 +6,10 @@
  */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "agentd.h"
+#include "target.h"
 
 struct containers_waiter {
 	containers_cb cb;
@@ -92,4 +94,45 @@ void containers_free(struct agentd *ad)
 	ad->clist.list = NULL;
 	free(ad->clist.waiters);
 	ad->clist.waiters = NULL;
+}
+
+const char *containers_status(json_t *c)
+{
+	const char *st = json_string_value(json_object_get(c, "State"));
+
+	if (st == NULL)
+		return "Unknown";
+	if (!strcmp(st, "running"))
+		return "Running";
+	if (!strcmp(st, "created"))
+		return "Installed";
+	if (!strcmp(st, "dead"))
+		return "Dead";
+	return st; /* exited, paused, restarting, removing: as the engine says */
+}
+
+const char *containers_service_status(struct agentd *ad, json_t *list, const char *uuid,
+				      long long id, const char *name, json_t *svc, int *progress)
+{
+	json_t *ct;
+	size_t i;
+
+	*progress = -1;
+	if (target_is_supervisor_app(uuid))
+		return "Running"; /* the supervisor's own release is agentd */
+	/* its new image first: the container of the release before may run */
+	*progress = apply_download_progress(ad->apply,
+					    json_string_value(json_object_get(svc, "image")));
+	if (*progress >= 0)
+		return "Downloading";
+	json_array_foreach(list, i, ct) {
+		json_t *l = json_object_get(ct, "Labels");
+		const char *sn = json_string_value(json_object_get(l, "io.balena.service-name"));
+
+		if (sn && !strcmp(sn, name) &&
+		    target_id(json_object_get(l, "io.balena.app-id")) == id)
+			return containers_status(ct);
+	}
+	*progress = 0; /* not downloaded yet */
+	return "Downloading";
 }

@@ -80,7 +80,9 @@ static int enginelink_dispatch(struct daemon *d, const struct frame_hdr *hdr, js
 				&n) == -1 ||
 		    n < 0 || n > 100)
 			return -1;
-		apply_progress(ad->apply, s1, (int)n);
+		/* the cloud hears of it too (cloudsyncd sends one report per 10 s) */
+		if (apply_progress(ad->apply, s1, (int)n))
+			cloudlink_report_state(ad);
 		return 0;
 	case MSG_ENGINE_LOG:
 		if (json_unpack(body, "{s:s, s:s, s:I, s:s}", "container", &s1, "stream", &s2,

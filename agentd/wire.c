@@ -68,6 +68,7 @@ static void on_keys_changed(void *arg)
 	api_send_auth(arg);
 }
 
+/* applied, or a download started: the cloud hears of the new state */
 static void on_applied(void *arg)
 {
 	cloudlink_report_state(arg);
@@ -124,6 +125,7 @@ int agentd_wire(struct agentd *ad, const char *self)
 	env.boot_dir = ad->paths.boot_dir;
 	env.hooks = (struct apply_hooks){.arg = ad,
 					 .applied = on_applied,
+					 .downloading = on_applied,
 					 .reboot = reboot_for_apply,
 					 .target_set = on_target_set,
 					 .delta_request = cloudlink_delta};

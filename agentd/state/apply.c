@@ -883,6 +883,14 @@ static void fetch_done(int status, json_t *body, const char *err, void *arg)
 	free(r);
 }
 
+/* `image` is being downloaded: the API and the report show it at 0 %. */
+static void fetch_started(struct apply *a, const char *image)
+{
+	json_object_set_new(a->fetching, image, json_integer(0));
+	if (a->env.hooks.downloading != NULL)
+		a->env.hooks.downloading(a->env.hooks.arg);
+}
+
 static void pull_whole(struct apply *a, const char *image)
 {
 	json_t *args = json_pack("{s:s}", "image", image);
@@ -898,7 +906,7 @@ static void pull_whole(struct apply *a, const char *image)
 					      a->env.id->uuid, "password", key, "serveraddress",
 					      image, (size_t)(slash - image)));
 	sysmsg("Downloading image '%s'", image);
-	json_object_set_new(a->fetching, image, json_integer(0));
+	fetch_started(a, image);
 	engine_call(&a->env.engine, "image.pull", args, fetch_done, apply_str_new(a, image));
 }
 
@@ -1147,7 +1155,7 @@ static void step_fetch(struct stepctx *sc)
 	snprintf(x->image, sizeof(x->image), "%s", image);
 	snprintf(line, sizeof(line), "Downloading delta for image '%s'", image);
 	delta_note(a, image, line);
-	json_object_set_new(a->fetching, image, json_integer(0));
+	fetch_started(a, image);
 	if (a->env.hooks.delta_request(a->env.hooks.arg, src, image,
 				       t != NULL && atol(t) > 0 ? atol(t) : 59000, delta_answered,
 				       x) == -1) {
@@ -2013,10 +2021,21 @@ static void apply_round(struct apply *a)
 		    &a->gather[3]);
 }
 
-void apply_progress(struct apply *a, const char *image, int percent)
+int apply_progress(struct apply *a, const char *image, int percent)
 {
-	if (a != NULL && json_object_get(a->fetching, image) != NULL)
-		json_object_set_new(a->fetching, image, json_integer(percent));
+	json_t *v = a != NULL ? json_object_get(a->fetching, image) : NULL;
+
+	if (v == NULL || json_integer_value(v) == percent)
+		return 0;
+	json_object_set_new(a->fetching, image, json_integer(percent));
+	return 1;
+}
+
+int apply_download_progress(struct apply *a, const char *image)
+{
+	json_t *v = a != NULL && image != NULL ? json_object_get(a->fetching, image) : NULL;
+
+	return v != NULL ? (int)json_integer_value(v) : -1;
 }
 
 /* --- Set-up ------------------------------------------------------------- */

@@ -39,6 +39,8 @@ struct apply_hooks {
 	void *arg;
 	/// A target has been applied: the device's state changed.
 	void (*applied)(void *arg);
+	/// An image started downloading (what the device reports changed).
+	void (*downloading)(void *arg);
 	/// A service needs the device rebooted to start: reboot it under every
 	/// app's lock. -1 with the reason when it cannot happen now (a lock is
 	/// held): the loop retries later.
@@ -76,8 +78,11 @@ void apply_trigger(struct apply *a, const char *why);
 /// Replace the target (validated, internal form, stolen) and apply it; a
 /// running apply is cancelled. -1 with a reason if it cannot be stored.
 int apply_set_target(struct apply *a, json_t *target, char *err, size_t errlen);
-/// Pull progress from the engine.
-void apply_progress(struct apply *a, const char *image, int percent);
+/// Pull progress from the engine; 1 if that changed what is shown.
+int apply_progress(struct apply *a, const char *image, int percent);
+/// How far the download of `image` (a target image) is, 0-100; -1 if it is
+/// not being downloaded.
+int apply_download_progress(struct apply *a, const char *image);
 /// The current target (borrowed), never NULL.
 json_t *apply_target(struct apply *a);
 /// The target as the balena supervisor shows it (instanced.h): {name, config,

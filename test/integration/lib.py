@@ -590,6 +590,18 @@ class Agentd:
 
     # ---- HTTP
 
+    def global_key(self):
+        """The global API key (app_id 0) in agentd's database, or "" before it is there."""
+        import sqlite3
+        db = sqlite3.connect("file:%s?mode=ro" % os.path.join(self.datadir, "agentd.sqlite"),
+                             uri=True, timeout=5)
+        try:
+            row = db.execute("SELECT key FROM api_secret WHERE app_id = 0 "
+                             "AND service_name IS NULL").fetchone()
+            return row[0] if row else ""
+        finally:
+            db.close()
+
     def http(self, method, path, body=None, headers=None, timeout=5.0):
         """(status, body) of one request to apid on 127.0.0.1:port."""
         return http_request(self.port, method, path, body, headers, timeout)

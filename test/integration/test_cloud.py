@@ -128,18 +128,8 @@ def test_target_without_this_device_is_rejected_and_nothing_changes():
         ad.wait_log(r"Could not move to new release: Expected target state for local device "
                     r"with uuid", 20)
         st, body = ad.http("GET", "/v2/local/target-state",
-                           headers={"Authorization": "Bearer " + global_key(ad)})
+                           headers={"Authorization": "Bearer " + ad.global_key()})
         assert st == 200 and json.loads(body)["state"]["local"]["apps"] == {}
-
-
-def global_key(ad):
-    import sqlite3
-    db = sqlite3.connect(os.path.join(ad.datadir, "agentd.sqlite"))
-    try:
-        row = db.execute("SELECT key FROM api_secret WHERE app_id = 0").fetchone()
-        return row[0] if row else ""
-    finally:
-        db.close()
 
 
 def test_container_output_and_system_messages_reach_the_log_stream():
@@ -228,8 +218,8 @@ def test_invalid_json_target_is_refused_and_the_release_keeps_running():
 def test_device_tags_are_validated_sent_once_and_read_back():
     with FakeCloud() as cloud, Managed(cloud) as ad:
         lib.wait_until(lambda: "registered_at" in read_config(ad), 20, what="provisioning")
-        lib.wait_until(lambda: global_key(ad), 10, what="the global API key")
-        auth = {"Authorization": "Bearer " + global_key(ad),
+        lib.wait_until(lambda: ad.global_key(), 10, what="the global API key")
+        auth = {"Authorization": "Bearer " + ad.global_key(),
                 "Content-Type": "application/json"}
         st, body = ad.http("PATCH", "/v2/device/tags", json.dumps({"a b": "x"}), auth)
         assert st == 400 and json.loads(body)["message"] == "Tag keys cannot contain whitespace"
@@ -263,7 +253,7 @@ def test_reports_are_throttled_to_one_per_ten_seconds():
                                        for r in cloud.find("PATCH", "/device/v3/state")),
                            60, what="a first report with the app")
             first = len(cloud.find("PATCH", "/device/v3/state"))
-            auth = {"Authorization": "Bearer " + global_key(ad),
+            auth = {"Authorization": "Bearer " + ad.global_key(),
                     "Content-Type": "application/json"}
             # a change right after the last report: it must wait its turn
             st, body = ad.http("POST", "/v2/applications/%d/stop-service" % app_id,
@@ -361,7 +351,7 @@ def test_post_v1_update_polls_the_cloud_at_once():
     from test_api_routes import global_key
     with FakeCloud() as cloud, Managed(cloud, extra={"appUpdatePollInterval": 3600000}) as ad:
         lib.wait_until(lambda: cloud.find("GET", "/device/v3/"), 20, what="the first poll")
-        key = global_key(ad)
+        key = ad.global_key()
         polls = len(cloud.find("GET", "/device/v3/"))
         st, text = ad.http("POST", "/v1/update?apikey=" + key, b"")
         assert (st, text) == (204, ""), (st, text)

@@ -10,6 +10,7 @@ the delta with the token, the image it makes taken as the target image,
 and each fallback. agentd is the test build with AGENTD_TEST_DELTAS=1,
 which lets it treat this engine as one that applies deltas.
 """
+import json
 import re
 import secrets
 
@@ -52,7 +53,7 @@ class Device:
                                  env={"AGENTD_TEST_DELTAS": "1"}).__enter__()
             self.ad.port = port
             lib.wait_until(lambda: getattr(self.cloud, "uuid", None) is not None and
-                           self.cloud.find("PATCH", "/device/v3/state"), 30,
+                           self.cloud.find("PATCH", "/device/v3/state"), 60,
                            what="provisioning and a first report")
         except BaseException:
             self.__exit__(None, None, None)
@@ -118,11 +119,41 @@ class Device:
         assert self.cloud.deltas_asked == []
 
     def release2(self, timeout=60):
+        """Release 2; while it downloads, whether the local API shows its
+        image Downloading (seen_downloading)."""
         mark = self.ad.mark()
+        self.seen_downloading = False
         self.cloud.target = self.target("c2", 2, self.img2)
-        lib.wait_until(self.running("main_20_2_c2"), timeout, interval=0.2,
-                       what="release 2 running; log: ...")
+        lib.wait_until(lambda: self.watch_download() or self.running("main_20_2_c2")(),
+                       timeout, interval=0.2, what="release 2 running; log: ...")
         return mark
+
+    def watch_download(self):
+        """Whether /v2/applications/state, /v2/applications/<id>/state and
+        /v2/state/status all show release 2's image downloading now."""
+        auth = {"Authorization": "Bearer " + self.ad.global_key()}
+        got = []
+        for path in ("/v2/applications/state", "/v2/applications/%d/state" % self.app_id,
+                     "/v2/state/status"):
+            st, text = self.ad.http("GET", path, headers=auth)
+            assert st == 200, (path, st, text)
+            got.append(json.loads(text))
+        svc = got[0]["deltaapp"]["services"]["main"]
+        by_id = got[1]["local"][str(self.app_id)]["services"].get("20")
+        images = [i for i in got[2]["images"] if i["name"] == self.img2]
+        # each answer on its own terms (the download may end between them)
+        if svc["status"] == "Downloading":
+            assert 0 <= svc["downloadProgress"] <= 100, svc
+            assert (got[0]["deltaapp"]["updateStatus"] == "downloading") == \
+                (svc["downloadProgress"] != 100), got[0]
+        if by_id is not None and by_id["status"] == "Downloading":
+            assert 0 <= by_id["download_progress"] <= 100, by_id
+        if images:
+            assert images[0]["status"] == "Downloading", images
+        if got[0]["deltaapp"]["commit"] == "c2" and svc["status"] == "Downloading" and \
+                by_id is not None and by_id["status"] == "Downloading" and images:
+            self.seen_downloading = True
+        return False
 
 
 def test_a_delta_update_replaces_the_service_and_waits_while_the_delta_is_made():
@@ -131,16 +162,37 @@ def test_a_delta_update_replaces_the_service_and_waits_while_the_delta_is_made()
         src_id = image_id(d.eng, d.eng.image)
         delta = d.delta_image()
         d.delta_tags.append(delta)
-        d.cloud.delta_answers = [(504, {"message": "processing"}), (502, "Bad Gateway"),
-                                 (200, {"name": delta})]
-        mark = d.release2()
+        # made for a while (2 s between asks): long enough for a report
+        # (one per 10 s at most) to show the download
+        making = 7
+        d.cloud.delta_answers = [(504, {"message": "processing"})] * (making - 1) + \
+            [(502, "Bad Gateway"), (200, {"name": delta})]
+        mark = d.release2(timeout=90)
         log = d.ad.log()[mark:]
         assert "Downloading delta for image '%s'" % d.eng.image_v2 in log, log
         assert "Downloading image '%s'" % d.eng.image_v2 not in log, log  # no whole pull
         assert "still being made" in log, log
         assert "Failed to download" not in log, log  # 502/504 are not failures
-        # the stand-in was asked three times, from the image release 1 runs
-        assert d.cloud.deltas_asked == [(d.eng.image, d.eng.image_v2)] * 3, d.cloud.deltas_asked
+        # the stand-in was asked until it answered, from the image release 1 runs
+        assert d.cloud.deltas_asked == [(d.eng.image, d.eng.image_v2)] * (making + 1), \
+            d.cloud.deltas_asked
+        # the download showed as a full pull's does: in the API while it went
+        # on (seen below) and in a report to the cloud
+        assert d.seen_downloading, "the API never showed the delta's download"
+        def reported():
+            shown = [r for r in d.cloud.find("PATCH", "/device/v3/state") if
+                     (((r[3] or {}).get(d.cloud.uuid) or {}).get("apps") or {}).get(d.app_uuid)]
+            releases = [r[3][d.cloud.uuid]["apps"][d.app_uuid]["releases"] for r in shown]
+            return [rel["c2"] for rel in releases if "c2" in rel]
+        assert any(rel["update_status"] == "downloading" and
+                   rel["services"]["main"]["status"] == "Downloading" and
+                   rel["services"]["main"]["image"] == d.eng.image_v2 and
+                   0 <= rel["services"]["main"]["download_progress"] < 100
+                   for rel in reported()), reported()
+        # and then the service running, without a progress (reports: one per 10 s)
+        lib.wait_until(lambda: reported()[-1]["services"]["main"]["status"] == "Running", 30,
+                       what="a report of release 2 running")
+        assert "download_progress" not in reported()[-1]["services"]["main"], reported()[-1]
         # one registry token, for both repositories, kept for the later asks
         tokens = d.cloud.find("GET", "/auth/v1/token?")
         assert len(tokens) == 1, tokens

@@ -264,15 +264,6 @@ def cloud_target(uuid, app_uuid, aid, name):
                        "volumes": {}, "networks": {}}}}}}}
 
 
-def global_key(ad):
-    db = sqlite3.connect("file:%s?mode=ro" % os.path.join(ad.datadir, "agentd.sqlite"),
-                         uri=True)
-    try:
-        return db.execute("SELECT key FROM api_secret WHERE app_id = 0").fetchone()[0]
-    finally:
-        db.close()
-
-
 def test_full_disk_refuses_keys_cloud_targets_and_report_cache_then_recovers():
     eng = engine()
     aid = 770000 + os.getpid() % 1000
@@ -305,7 +296,7 @@ def test_full_disk_refuses_keys_cloud_targets_and_report_cache_then_recovers():
                                what="the report with both services running, cached")
                 main, aux = "main_11_3_f00d", "aux_12_3_f00d"
                 before = container(eng, main)
-                key = global_key(ad)
+                key = ad.global_key()
                 ok, rows = db_rows(ad.datadir)
                 assert ok == "ok", ok
                 with open(cache) as f:
@@ -417,7 +408,7 @@ def full_disk_figures(rounds=40, full_s=3.0):
                 cfg.update(apiEndpoint=MANAGED_ENDPOINT, deviceType="generic-amd64")
             a = agentd_in(wd, cfg)
             try:
-                state = {"key": global_key(a) if "key" in kind else None, "n": 0}
+                state = {"key": a.global_key() if "key" in kind else None, "n": 0}
 
                 def once():
                     state["n"] += 1
@@ -446,7 +437,7 @@ def full_disk_figures(rounds=40, full_s=3.0):
         a = agentd_in(wd, cfg)
         try:
             lib.wait_until(lambda: "registered_at" in read_config(a), 20, what="provisioning")
-            uuid, key = read_config(a)["uuid"], global_key(a)
+            uuid, key = read_config(a)["uuid"], a.global_key()
 
             def named(n):
                 st, body = a.http("GET", "/v2/device/name",

@@ -94,7 +94,7 @@ def test_files_agentd_makes_and_their_modes():
                 lib.wait_until(lambda: os.path.exists(rebooted), 60, what="the reboot command")
                 lib.wait_until(lambda: os.path.exists(
                     os.path.join(a.rundir, "state-report-cache")), 40, what="a report sent")
-                key = global_key(a)
+                key = a.global_key()
                 st, body = a.http("PATCH", "/v1/device/host-config", json.dumps(
                     {"network": {"proxy": {"type": "socks5", "ip": "10.0.0.1", "port": 1080,
                                            "login": "me", "password": "secret",
@@ -133,15 +133,6 @@ def test_files_agentd_makes_and_their_modes():
                 continue
             assert path in found, "agentd did not make %s; it made %r" % (path, sorted(found))
             assert found[path] == mode, "%s is %o, not %o" % (path, found[path], mode)
-
-
-def global_key(a):
-    import sqlite3
-    db = sqlite3.connect(os.path.join(a.datadir, "agentd.sqlite"))
-    try:
-        return db.execute("SELECT key FROM api_secret WHERE app_id = 0").fetchone()[0]
-    finally:
-        db.close()
 
 
 def listing(a, boot):
