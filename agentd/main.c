@@ -99,6 +99,7 @@ static void on_ping(evutil_socket_t fd, short what, void *arg)
 	/* The cloud's view (metrics included): cloudsyncd sends what changed. */
 	if (++ad->ticks % 6 == 0)
 		cloudlink_report_state(ad);
+	cloudlink_connectivity_check(ad); /* the VPN may have come or gone */
 }
 
 static void parse_args(struct agentd *ad, int argc, char **argv)
@@ -311,6 +312,7 @@ static void on_applied(void *arg)
 static void on_target_set(void *arg)
 {
 	host_update(arg);
+	cloudlink_connectivity_check(arg);
 }
 
 /* The children, the device and the state engine, connected. */
@@ -335,6 +337,8 @@ static void wire(struct agentd *ad, const char *self)
 	ad->keys = (struct keys){.db = ad->db, .changed = on_keys_changed, .arg = ad};
 	ad->followed = json_object();
 	ad->journals = json_object();
+	ad->cloud_connected = ad->connectivity_check = -1;
+	led_init(&ad->led, ad->base, ad->paths.led_file);
 	reboot_init(ad);
 	host_init(ad);
 	enginelink_init(ad);
@@ -355,6 +359,14 @@ static void wire(struct agentd *ad, const char *self)
 	env.data_dir = ad->data_dir;
 	env.engine_sock = ad->engine_sock;
 	env.boot_dir = ad->paths.boot_dir;
+	env.boot = (struct boot_env){.cfg = &ad->cfg,
+				     .config_path = ad->config_path,
+				     .configfs_dir = ad->paths.configfs_dir,
+				     .acpi_tables_dir = ad->paths.acpi_tables_dir,
+				     .odmdata_device = ad->paths.odmdata_device,
+				     .odmdata_force_ro = ad->paths.odmdata_force_ro,
+				     .configfs_modprobe = ad->set.configfs_modprobe,
+				     .host_root = ad->paths.host_root};
 	env.hooks = (struct apply_hooks){.arg = ad,
 					 .applied = on_applied,
 					 .reboot = reboot_for_apply,
@@ -420,6 +432,7 @@ int main(int argc, char **argv)
 	log_info("stopped");
 	supervise_free(&ad.sv);
 	host_free(&ad);
+	led_free(&ad.led);
 	apply_free(ad.apply);
 	sysmsg_set_sink(NULL, NULL);
 	json_decref(ad.followed);

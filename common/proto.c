@@ -52,6 +52,8 @@ const struct msg_spec msg_catalogue[MSG_TYPE_COUNT] = {
 	[MSG_CLOUD_INITIAL_REPORTED] = {"cloud-initial-reported", D_BIT(D_CLOUDSYNCD),
 					D_BIT(D_AGENTD), 4 * KiB},
 	[MSG_CLOUD_PINNED] = {"cloud-pinned", D_BIT(D_CLOUDSYNCD), D_BIT(D_AGENTD), 1 * KiB},
+	[MSG_CLOUD_CONNECTIVITY] = {"cloud-connectivity", D_BIT(D_CLOUDSYNCD), D_BIT(D_AGENTD),
+				    1 * KiB},
 };
 
 const char *msg_name(uint32_t type)
