@@ -71,12 +71,13 @@ COMMON_OBJS := $(call obj,$(COMMON_SRCS))
 AGENTD_OBJS := $(call obj,$(AGENTD_LIB_SRCS)) $(BUILD)/obj/gen/migrations.o
 BINS := $(BUILD)/agentd $(BUILD)/enginectl $(BUILD)/apid $(BUILD)/cloudsyncd
 
-UNIT_TESTS := cloudsyncd/test_report enginectl/test_stream agentd/test_plan agentd/test_target agentd/test_locks \
+UNIT_TESTS := cloudsyncd/test_report cloudsyncd/test_connectivity enginectl/test_stream agentd/test_plan agentd/test_target agentd/test_locks \
 	agentd/test_compose agentd/test_contract common/test_frame common/test_chan common/test_sandbox agentd/test_restart \
 	agentd/test_config agentd/test_settings agentd/test_db agentd/test_kmsg \
 	agentd/test_hostconfig agentd/test_named agentd/test_bootcfg enginectl/test_ehttp \
 	agentd/test_instanced agentd/test_firewall agentd/test_paths agentd/test_adopt \
-	agentd/test_takeover agentd/test_extlinux
+	agentd/test_takeover agentd/test_extlinux agentd/test_uenv agentd/test_configfs agentd/test_odmdata \
+	agentd/test_splash agentd/test_powerfan agentd/test_boot
 UNIT_BINS := $(patsubst %,$(BUILD)/test/unit/%,$(UNIT_TESTS))
 UNIT_LIBS := $(call pc,--libs,cmocka libevent jansson sqlite3 libseccomp libcurl zlib libsystemd)
 

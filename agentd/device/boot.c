@@ -377,7 +377,8 @@ static void configfs_load_table(struct boot *b, const char *tables, const char *
 			read_attr(dst, "oem_id", id, sizeof(id));
 			read_attr(dst, "oem_table_id", table, sizeof(table));
 			read_attr(dst, "oem_revision", rev, sizeof(rev));
-			log_info("AML: %s %s (Rev %s)", id, table, rev);
+			if (id[0] != '\0')
+				log_info("AML: %s %s (Rev %s)", id, table, rev);
 		}
 	}
 	free(loaded);
@@ -482,7 +483,9 @@ static void odm_apply(struct round *r)
 	}
 	if (odm_read(dev, was, err, sizeof(err)) == -1 ||
 	    (have = odmdata_mode(was, err, sizeof(err))) == -1) {
-		snprintf(why, sizeof(why), "%s; left as it is", err);
+		snprintf(why, sizeof(why), "%s%s", err,
+			 err[0] && err[strlen(err) - 1] == '.' ? " Left as it is."
+							       : "; left as it is");
 		refuse(b, BB_ODMDATA, why);
 		return;
 	}

@@ -150,6 +150,7 @@ char *file_read_text(const char *path)
 	char *text = NULL, buf[4096];
 	size_t len = 0, n;
 	FILE *f = fopen(path, "re"), *m;
+	int failed;
 
 	if (f == NULL)
 		return NULL;
@@ -159,8 +160,9 @@ char *file_read_text(const char *path)
 	}
 	while ((n = fread(buf, 1, sizeof(buf), f)) > 0 && len < 1024 * 1024)
 		fwrite(buf, 1, n, m);
+	failed = ferror(f); /* a directory, an I/O error: not "" */
 	fclose(f);
-	if (fclose(m) != 0) {
+	if (fclose(m) != 0 || failed) {
 		free(text);
 		return NULL;
 	}
