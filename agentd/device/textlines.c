@@ -19,8 +19,8 @@ int textlines_split(const char *text, struct textline **out, size_t *n)
 		size_t full = eol ? (size_t)(eol - p) + 1 : strlen(p);
 		size_t len = eol ? full - 1 : full;
 
-		if (len > 0 && p[len - 1] == '\r')
-			len--;
+		if (eol != NULL && len > 0 && p[len - 1] == '\r')
+			len--; /* "\r\n"; a lone "\r" at the end is no line end */
 		if (count == cap) {
 			struct textline *m = realloc(l, 2 * cap * sizeof(*l));
 

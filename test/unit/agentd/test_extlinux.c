@@ -292,6 +292,10 @@ static void other_entries_crlf_and_a_missing_last_line_end(void **state)
 	assert_string_equal(out, "DEFAULT one\r\nLABEL one\r\n  APPEND quiet isolcpus=4\n  FDT "
 				 "/b.dtb\n");
 	free(out);
+	/* a lone CR at the very end is no line end (found by fuzz_extlinux) */
+	out = render("DEFAULT one\nLABEL one\nAPPEND quiet\r", t, NULL);
+	assert_string_equal(out, "DEFAULT one\nLABEL one\nAPPEND quiet isolcpus=4\nFDT /b.dtb\n");
+	free(out);
 	json_decref(t);
 }
 
