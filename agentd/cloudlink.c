@@ -136,30 +136,38 @@ static char *cloudlink_extra_ca(char *base)
 }
 
 /* SUPERVISOR_CONNECTIVITY_CHECK (on unless it says false) and no VPN up:
- * with the VPN up the cloud is known to be reachable (facts §3.7). */
-static int connectivity_wanted(struct agentd *ad)
+ * with the VPN up the cloud is known to be reachable (facts §3.7). Why
+ * not, in *why. */
+static int connectivity_wanted(struct agentd *ad, const char **why)
 {
-	const char *v = json_string_value(
-		json_object_get(json_object_get(apply_target(ad->apply), "config"),
-				"SUPERVISOR_CONNECTIVITY_CHECK"));
+	const char *v = json_string_value(json_object_get(
+		json_object_get(apply_target(ad->apply), "config"), "SUPERVISOR_CONNECTIVITY_CHECK"));
 	char path[PATH_MAX + 16];
 	struct stat st;
 
-	if (v != NULL && (!strcmp(v, "0") || !strcasecmp(v, "false") || !strcasecmp(v, "off")))
+	*why = "on";
+	if (v != NULL && (!strcmp(v, "0") || !strcasecmp(v, "false") || !strcasecmp(v, "off"))) {
+		*why = "off (SUPERVISOR_CONNECTIVITY_CHECK is false)";
 		return 0;
+	}
 	snprintf(path, sizeof(path), "%s/active", ad->paths.vpn_status_dir);
-	return lstat(path, &st) != 0;
+	if (lstat(path, &st) == 0) {
+		*why = "paused while the VPN is up";
+		return 0;
+	}
+	return 1;
 }
 
 void cloudlink_connectivity_check(struct agentd *ad)
 {
 	struct chan *ch = supervisor_chan(&ad->sv, D_CLOUDSYNCD);
-	int on = connectivity_wanted(ad);
+	const char *why;
+	int on = connectivity_wanted(ad, &why);
 	json_t *m;
 
 	if (ch == NULL || !config_managed(&ad->cfg) || on == ad->connectivity_check)
 		return;
-	log_debug("connectivity check %s", on ? "on" : "off (disabled, or the VPN is up)");
+	log_info("connectivity check %s", why);
 	m = json_pack("{s:b}", "connectivity_check", on);
 	if (chan_send_json(ch, MSG_CLOUD_SETTINGS, 0, 0, m) == 0)
 		ad->connectivity_check = on;
@@ -236,7 +244,13 @@ void cloudlink_config(struct agentd *ad, json_t *c)
 			json_object_set_new(c, "request_timeout_ms", json_integer(atol(t)));
 	}
 	initial_report(ad, c);
-	ad->connectivity_check = connectivity_wanted(ad);
+	{
+		const char *why;
+
+		ad->connectivity_check = connectivity_wanted(ad, &why);
+		if (!ad->connectivity_check)
+			log_info("connectivity check %s", why);
+	}
 	json_object_set_new(c, "connectivity_check", json_boolean(ad->connectivity_check));
 	{ /* a preloaded release to pin the device to (apps.json pinDevice) */
 		char *pin = db_config_get(ad->db, "pinDevice");
