@@ -140,8 +140,9 @@ static char *cloudlink_extra_ca(char *base)
  * not, in *why. */
 static int connectivity_wanted(struct agentd *ad, const char **why)
 {
-	const char *v = json_string_value(json_object_get(
-		json_object_get(apply_target(ad->apply), "config"), "SUPERVISOR_CONNECTIVITY_CHECK"));
+	const char *v = json_string_value(
+		json_object_get(json_object_get(apply_target(ad->apply), "config"),
+				"SUPERVISOR_CONNECTIVITY_CHECK"));
 	char path[PATH_MAX + 16];
 	struct stat st;
 
