@@ -286,6 +286,10 @@ def test_the_splash_image_is_replaced_the_default_kept_and_bad_data_refused():
             a.wait_log(r"Boot config not applied: Expected splash image to be a base64 "
                        r"encoded PNG image: it is not a PNG", 10, since=mark)
             assert tree.read_bytes("splash/balena-logo.png") == new
+            # empty: the default image again
+            a.post({"HOST_SPLASH_image": ""})
+            lib.wait_until(lambda: tree.read_bytes("splash/balena-logo.png") == original, 15,
+                           what="the default splash image back")
 
 
 def test_the_boot_config_on_the_device_is_in_the_initial_config_report():
