@@ -183,6 +183,26 @@ def test_a_jetson_tx2_on_an_old_os_gets_extlinux_uenv_and_odm_data_and_reboots_o
         assert tree.reboots() == ["reboot"]
 
 
+def test_an_imx8_board_uses_extra_uenv_only_when_the_file_is_there():
+    with lib.TempDir() as tmp:
+        tree = Tree(tmp)
+        with Board(tree, "imx8mm-var-dart") as a:
+            # no extra_uEnv.txt: not this device's backend, nothing is made
+            mark = a.mark()
+            a.post({"HOST_EXTLINUX_fdt": "imx8mm-var-dart-custom.dtb"})
+            a.wait_applied(mark)
+            assert not os.path.exists(tree.path("extra_uEnv.txt"))
+            assert "Boot config not applied" not in a.log()
+        tree.write("extra_uEnv.txt", "# U-Boot\nfdt_file=imx8mm-var-dart.dtb\n")
+        with Board(tree, "imx8mm-var-dart") as a:
+            a.post({"HOST_EXTLINUX_fdt": "imx8mm-var-dart-custom.dtb"})
+            lib.wait_until(lambda: tree.read("extra_uEnv.txt") ==
+                           "# U-Boot\nfdt_file=imx8mm-var-dart.dtb\n"
+                           "custom_fdt_file=imx8mm-var-dart-custom.dtb\n", 15,
+                           what="extra_uEnv.txt written")
+            assert wait_file_lines(os.path.join(tmp, "reboot.txt"), "the reboot") == ["reboot"]
+
+
 def test_bad_boot_config_is_refused_with_a_line_and_nothing_is_written():
     with lib.TempDir() as tmp:
         tree = Tree(tmp)
