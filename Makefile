@@ -14,6 +14,28 @@ LIBEXECDIR ?= $(PREFIX)/libexec/agentd
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 DESTDIR    ?=
 
+# Cross builds (docs/operations.md, "A new board or architecture"): `make ARCH=arm64`
+# or `make ARCH=armhf` builds the binaries, the unit tests and the test build into
+# build/<arch>/ with Debian's cross gcc against a sysroot unpacked from Debian's
+# packages (build/sysroot-<arch>, see below). Without ARCH, or with the build
+# machine's own, nothing of this applies.
+HOST_ARCH := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
+ARCH      ?= $(HOST_ARCH)
+ifneq ($(ARCH),$(HOST_ARCH))
+TRIPLET_arm64 := aarch64-linux-gnu
+TRIPLET_armhf := arm-linux-gnueabihf
+TRIPLET := $(TRIPLET_$(ARCH))
+ifeq ($(TRIPLET),)
+$(error ARCH=$(ARCH): cross builds know arm64 and armhf)
+endif
+CROSS   := 1
+SYSROOT := $(CURDIR)/build/sysroot-$(ARCH)
+BUILD   ?= build/$(ARCH)
+CC      := $(TRIPLET)-gcc --sysroot=$(SYSROOT)
+PKG     := PKG_CONFIG_SYSROOT_DIR=$(SYSROOT) PKG_CONFIG_PATH= \
+	PKG_CONFIG_LIBDIR=$(SYSROOT)/usr/lib/$(TRIPLET)/pkgconfig:$(SYSROOT)/usr/share/pkgconfig pkg-config
+endif
+
 BUILD   ?= build
 CC      ?= cc
 PKG     ?= pkg-config
@@ -28,13 +50,36 @@ CFLAGS := -std=gnu11 $(OPT) -g $(WARN) -D_GNU_SOURCE \
 	$(VARIANT_CFLAGS)
 LDFLAGS := -Wl,--as-needed $(VARIANT_LDFLAGS)
 
+# The ARM builds and their VMs (test/arm/): cross compilers, the sysroots' and VM
+# images' unpacker (mmdebstrap; depmod, cpio, mke2fs for the images), qemu-system for
+# the VMs (x86 for the bench's comparison), qemu-user for trace.sh, scmp_sys_resolver.
+ARM_DEBIAN_PKGS := gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf mmdebstrap kmod cpio e2fsprogs \
+	qemu-system-arm qemu-system-x86 qemu-user-static binfmt-support seccomp
 # Build-time check that the libraries are there, with the fix in the message.
 DEBIAN_PKGS := build-essential pkg-config libevent-dev libjansson-dev libsqlite3-dev \
 	libcurl4-openssl-dev zlib1g-dev libseccomp-dev libcmocka-dev python3 curl openssl clang \
 	libclang-rt-14-dev docker.io docker-registry busybox-static iptables iproute2 binutils \
 	ca-certificates \
-	libsystemd-dev dbus python3-dbusmock stress-ng
+	libsystemd-dev dbus python3-dbusmock stress-ng \
+	$(ARM_DEBIAN_PKGS)
 pc = $(shell $(PKG) $(1) $(2) 2>/dev/null)
+
+# The sysroot of a cross build: every library `make deps` installs for the build
+# machine, for the target, plus iptables for the image. sysroot.mk, written last by
+# test/arm/sysroot.sh, says which recipe made it; make makes it again (and then
+# reads this Makefile again) when it is missing or the recipe changed.
+ifdef CROSS
+SYSROOT_PKGS := libc6-dev $(filter-out libclang-%,$(filter lib%-dev zlib1g-dev,$(DEBIAN_PKGS))) \
+	iptables
+SYSROOT_RECIPE := $(shell echo '$(ARCH) $(SYSROOT_PKGS)' | cat - test/arm/sysroot.sh \
+	test/arm/mirror.sh | cksum | cut -d' ' -f1)
+ifneq ($(filter-out deps clean format format-check,$(or $(MAKECMDGOALS),all)),)
+include $(SYSROOT)/sysroot.mk
+endif
+$(SYSROOT)/sysroot.mk: $(if $(filter $(SYSROOT_RECIPE),$(SYSROOT_BUILT)),,FORCE)
+	@sh test/arm/sysroot.sh $(ARCH) $(SYSROOT) $(SYSROOT_RECIPE) $(SYSROOT_PKGS)
+FORCE:
+endif
 
 LIBS_AGENTD     := $(call pc,--libs,libevent jansson sqlite3 libseccomp libsystemd)
 LIBS_CHILD      := $(call pc,--libs,libevent jansson libseccomp)
@@ -44,24 +89,24 @@ LIBS_CLOUDSYNCD := $(call pc,--libs,libevent jansson libseccomp zlib) -ldl
 CFLAGS += $(call pc,--cflags,libevent jansson sqlite3 libcurl libseccomp)
 
 COMMON_SRCS := common/log.c common/proto.c common/frame.c common/chan.c common/sandbox.c \
-	common/child.c common/buf.c common/clock.c
+	common/child.c common/buf.c common/clock.c common/base64.c
 # agentd's rooms, bottom up (docs/architecture.md): a file may call only
 # files of its own room or of the rooms listed before it.
 AGENTD_SUPERVISOR_SRCS := $(addprefix agentd/supervisor/,restart.c notify.c kmsg.c dispatch.c \
 	supervise.c)
-AGENTD_DEVICE_SRCS := $(addprefix agentd/device/,sysmsg.c config.c settings.c paths.c db.c identity.c \
+AGENTD_DEVICE_SRCS := $(addprefix agentd/device/,sysmsg.c storage.c config.c settings.c paths.c db.c identity.c \
 	keys.c netinfo.c led.c textlines.c bootcfg.c extlinux.c uenv.c configfs.c odmdata.c splash.c powerfan.c \
-	boot.c hostconfig.c power.c firewall.c hostctl.c)
+	boot.c hostconfig.c power.c firewall.c hostctl.c filemodes.c)
 AGENTD_STATE_SRCS := $(addprefix agentd/state/,target.c compose.c named.c plan.c contract.c \
 	locks.c store.c instanced.c adopt.c takeover.c apply.c applocks.c)
-AGENTD_GLUE_SRCS := $(addprefix agentd/,healthprobe.c containers.c devlog.c reboot.c host.c cloudlink.c enginelink.c \
+AGENTD_GLUE_SRCS := $(addprefix agentd/,wire.c sandbox.c healthprobe.c containers.c devlog.c reboot.c host.c cloudlink.c enginelink.c \
 	apicall.c api_apps.c api_device.c api.c)
 AGENTD_LIB_SRCS := $(AGENTD_SUPERVISOR_SRCS) $(AGENTD_DEVICE_SRCS) $(AGENTD_STATE_SRCS) \
 	$(AGENTD_GLUE_SRCS)
 ENGINECTL_LIB_SRCS := enginectl/sandbox.c enginectl/stream.c enginectl/ops.c enginectl/ehttp.c enginectl/hresp.c
 APID_LIB_SRCS := apid/sandbox.c apid/routes.c apid/reply.c apid/api_health.c apid/forward.c apid/auth.c apid/api_logs.c \
 		  apid/conns.c
-CLOUDSYNCD_LIB_SRCS := cloudsyncd/sandbox.c cloudsyncd/sync.c cloudsyncd/request.c cloudsyncd/logs.c cloudsyncd/tags.c cloudsyncd/report.c cloudsyncd/initial.c \
+CLOUDSYNCD_LIB_SRCS := cloudsyncd/sandbox.c cloudsyncd/sync.c cloudsyncd/request.c cloudsyncd/logs.c cloudsyncd/tags.c cloudsyncd/report.c cloudsyncd/initial.c cloudsyncd/delta.c \
 	cloudsyncd/connectivity.c \
 	common/http.c
 MIGRATIONS := $(sort $(wildcard migrations/*.sql))
@@ -71,19 +116,23 @@ COMMON_OBJS := $(call obj,$(COMMON_SRCS))
 AGENTD_OBJS := $(call obj,$(AGENTD_LIB_SRCS)) $(BUILD)/obj/gen/migrations.o
 BINS := $(BUILD)/agentd $(BUILD)/enginectl $(BUILD)/apid $(BUILD)/cloudsyncd
 
-UNIT_TESTS := cloudsyncd/test_report cloudsyncd/test_connectivity enginectl/test_stream agentd/test_plan agentd/test_target agentd/test_locks \
+UNIT_TESTS := cloudsyncd/test_report cloudsyncd/test_delta cloudsyncd/test_connectivity enginectl/test_stream agentd/test_plan agentd/test_target agentd/test_locks \
 	agentd/test_compose agentd/test_contract common/test_frame common/test_chan common/test_sandbox agentd/test_restart \
-	agentd/test_config agentd/test_settings agentd/test_db agentd/test_kmsg \
+	common/test_sandbox_arches agentd/test_config agentd/test_settings agentd/test_db agentd/test_kmsg \
 	agentd/test_hostconfig agentd/test_named agentd/test_bootcfg enginectl/test_ehttp \
-	agentd/test_instanced agentd/test_firewall agentd/test_paths agentd/test_adopt \
-	agentd/test_takeover agentd/test_extlinux agentd/test_uenv agentd/test_configfs agentd/test_odmdata \
+	agentd/test_instanced agentd/test_firewall agentd/test_paths agentd/test_adopt common/test_base64 \
+	agentd/test_takeover agentd/test_storage agentd/test_filemodes agentd/test_confine agentd/test_dispatch \
+	agentd/test_extlinux agentd/test_uenv agentd/test_configfs agentd/test_odmdata \
 	agentd/test_splash agentd/test_powerfan agentd/test_boot
 UNIT_BINS := $(patsubst %,$(BUILD)/test/unit/%,$(UNIT_TESTS))
 UNIT_LIBS := $(call pc,--libs,cmocka libevent jansson sqlite3 libseccomp libcurl zlib libsystemd)
 
-.PHONY: all check unit asan test-build integration cli run bench soak fuzz fuzz-corpus install deps depcheck image \
-	format format-check clean
+.PHONY: all check unit asan test-build integration cli run bench soak sync image-path fuzz fuzz-corpus install deps depcheck image \
+	format format-check clean arm-check
 all: depcheck $(BINS) $(BUILD)/engine-drive
+ifdef CROSS
+all: $(UNIT_BINS) # run on the target (test/arm/vm-check.sh)
+endif
 
 depcheck:
 	@$(PKG) --exists libevent jansson sqlite3 libcurl libseccomp 2>/dev/null || { \
@@ -144,24 +193,47 @@ asan:
 	  VARIANT_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	  VARIANT_LDFLAGS="-fsanitize=address,undefined" unit
 
+# The balenaOS supervisor image (image/mkimage.py): a FROM-scratch root with these
+# binaries and the libraries they need, as a `docker load` archive.
+AGENTD_VERSION := $(shell sed -n 's/^\#define AGENTD_VERSION_STR "\(.*\)"/\1/p' common/proto.h)
+# ARCH names balena's architecture: amd64, aarch64 (arm64), armv7hf (armhf).
+IMAGE_ARCH_arm64 := aarch64
+IMAGE_ARCH_armhf := armv7hf
+IMAGE_ARCH ?= $(or $(IMAGE_ARCH_$(ARCH)),amd64)
+IMAGE_TAG  ?= agentd/$(IMAGE_ARCH)-supervisor:$(AGENTD_VERSION)
+IMAGE      := $(BUILD)/image/agentd-$(IMAGE_ARCH).tar
+IMAGE_FLAGS := $(if $(CROSS),--sysroot $(SYSROOT) --triplet $(TRIPLET) --strip $(TRIPLET)-strip)
+
 # Daemons with test-only hooks (a child calls a forbidden syscall on SIGUSR2).
+# (build/test, or build/<arch>/test for ARCH)
+TEST_BUILD := $(if $(CROSS),$(BUILD)/test,build/test)
 test-build:
-	@$(MAKE) --no-print-directory BUILD=build/test VARIANT_CFLAGS=-DAGENTD_TEST_HOOKS \
-	  build/test/agentd build/test/enginectl build/test/apid build/test/cloudsyncd
+	@$(MAKE) --no-print-directory BUILD=$(TEST_BUILD) VARIANT_CFLAGS=-DAGENTD_TEST_HOOKS \
+	  $(TEST_BUILD)/agentd $(TEST_BUILD)/enginectl $(TEST_BUILD)/apid $(TEST_BUILD)/cloudsyncd
 
 integration: all test-build $(BUILD)/firewall-apply $(IMAGE) $(BUILD)/hostctl-drive
 	@python3 test/integration/run.py
 
-# The balenaOS supervisor image (image/mkimage.py): a FROM-scratch root with these
-# binaries and the libraries they need, as a `docker load` archive.
-AGENTD_VERSION := $(shell sed -n 's/^\#define AGENTD_VERSION_STR "\(.*\)"/\1/p' common/proto.h)
-IMAGE_ARCH ?= amd64
-IMAGE_TAG  ?= agentd/$(IMAGE_ARCH)-supervisor:$(AGENTD_VERSION)
-IMAGE      := $(BUILD)/image/agentd-$(IMAGE_ARCH).tar
 image: $(IMAGE)
+image-path:
+	@echo $(IMAGE)
+
+# The developer loop (image/sync.py): DEVICE is the address of a development
+# device's engine (host[:port], port 2375 by default): build the image for its
+# architecture, load it there, make balena_supervisor again with it, follow its log.
+sync:
+	@test -n "$(DEVICE)" || { echo "usage: make sync DEVICE=<host[:port] of the device's engine>"; exit 2; }
+	@python3 image/sync.py $(DEVICE) $(SYNC_FLAGS)
 $(IMAGE): $(BINS) image/mkimage.py
 	@python3 image/mkimage.py --build $(BUILD) --arch $(IMAGE_ARCH) --tag $(IMAGE_TAG) \
-	  --version $(AGENTD_VERSION) --out $@
+	  --version $(AGENTD_VERSION) --out $@ $(IMAGE_FLAGS)
+
+# The proof on ARM kernels (test/arm/arm-check.sh): `make ARCH=arm64|armhf all test-build`,
+# then both in a Debian VM of their architecture (qemu-system, images cached in
+# build/vm-<arch>/): unit tests and a smoke of the real binaries under their seccomp
+# filters. Ends with "arm64: N passed, N failed" and "armhf: N passed, N failed".
+arm-check:
+	@sh test/arm/arm-check.sh
 
 # The real balena CLI for the local-mode tests (npm; skipped without it).
 cli:
@@ -187,8 +259,12 @@ bench: all $(BUILD)/bench-plan $(IMAGE)
 	@python3 test/bench/bench_image.py
 	@python3 test/bench/bench_takeover.py
 	@python3 test/bench/bench_bounce.py
+	@python3 test/bench/bench_delta.py
+	@python3 test/bench/bench_arm.py
+	@python3 test/bench/bench_faults.py
 
-# FUZZ_SECONDS per target (docs/operations.md: how long 10 million runs take);
+# FUZZ_SECONDS per target, or FUZZ_RUNS executions each (docs/operations.md: how long
+# 10 million runs take);
 # fuzz-corpus also replaces test/fuzz/corpus/* by a minimised merge of what it found.
 # Sustained work with figures (RSS per process over the phases, CPU per 1,000
 # requests); about 12 minutes; not part of check.
@@ -197,10 +273,10 @@ soak: all
 
 FUZZ_SECONDS ?= 60
 fuzz:
-	@sh test/fuzz/run.sh $(FUZZ_SECONDS)
+	@FUZZ_RUNS=$(FUZZ_RUNS) sh test/fuzz/run.sh $(FUZZ_SECONDS)
 
 fuzz-corpus:
-	@MERGE=1 sh test/fuzz/run.sh $(FUZZ_SECONDS)
+	@FUZZ_RUNS=$(FUZZ_RUNS) MERGE=1 sh test/fuzz/run.sh $(FUZZ_SECONDS)
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(UNITDIR)

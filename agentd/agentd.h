@@ -3,13 +3,16 @@
  * in and wires together, and the glue files that turn the children's
  * messages into calls on the rooms below (docs/architecture.md):
  *
- *   main.c          flags, start-up, the hooks that connect the rooms
+ *   main.c          flags, start-up, the event loop
+ *   wire.c          the rooms connected, and the hooks between them
  *   api*.c          the local API's handlers (MSG_API_CALL from apid)
  *   cloudlink.c     agentd's side of cloudsyncd (provisioning, targets, reports)
  *   enginelink.c    agentd's side of enginectl (the engine port, its events)
  *   containers.c    the supervised containers, cached between engine events
  *   devlog.c        the device log: system messages and container output
  *   reboot.c        reboot and shutdown under every app's update locks
+ *   sandbox.c       agentd's own confinement: capabilities, no_new_privs,
+ *                   its seccomp allow-list
  *
  * Below them: agentd/state (the state engine), agentd/device (config.json,
  * agentd.json, database, boot partition, power, keys) and agentd/supervisor
@@ -81,13 +84,21 @@ struct agentd {
 	struct apply *apply;       /* owned: the state engine */
 	struct engine_port engine; /* to the engine, through enginectl */
 	int engine_up;             /* enginectl reports the engine reachable */
+	int engine_balena;         /* it is balenaEngine (it applies deltas) */
 	struct containers clist;
 	struct event *ev_term, *ev_int, *ev_chld, *ev_ping, *ev_stop;
-	unsigned long ticks; /* ping timer rounds */
-	json_t *followed;    /* owned: container id -> {serviceName, serviceId, level} */
-	int log_wanted;      /* apid has /v2/local/logs listeners */
-	json_t *journals;    /* owned: pids of journalctl run for the API */
-	json_t *power_locks; /* owned: the locks a reboot or shutdown took, or NULL */
+#ifdef AGENTD_TEST_HOOKS
+	struct event *ev_usr2; /* the test build's forbidden-syscall hook */
+#endif
+	unsigned long ticks;    /* ping timer rounds */
+	json_t *followed;       /* owned: container id -> {serviceName, serviceId, level} */
+	int log_wanted;         /* apid has /v2/local/logs listeners */
+	json_t *journals;       /* owned: pids of journalctl run for the API */
+	json_t *power_locks;    /* owned: the locks a reboot or shutdown took, or NULL */
+	struct event *ev_blink; /* owned: POST /v1/blink's LED timer while it blinks */
+	json_t *cloud_pending;  /* owned: a cloud target not stored yet (full disk), or NULL */
+	struct event *ev_cloud_retry; /* owned: tries cloud_pending again */
+	int blinks;                   /* half seconds it has blinked */
 	/* the connectivity check (cloudlink.c) */
 	struct led led;         /* blinks while the cloud cannot be reached */
 	int cloud_connected;    /* what cloudsyncd said last: 1, 0, -1 nothing yet */
@@ -143,6 +154,7 @@ int host_vpn_enabled(struct agentd *ad);
 /* cloudlink.c */
 /// Handle cloudsyncd's messages.
 void cloudlink_init(struct agentd *ad);
+void cloudlink_free(struct agentd *ad);
 /// Add cloudsyncd's settings to its MSG_CONFIG body.
 void cloudlink_config(struct agentd *ad, json_t *config);
 /// Ask cloudsyncd to fetch the target now (POST /v1/update).
@@ -158,6 +170,9 @@ void cloudlink_send_tags(struct agentd *ad);
 void cloudlink_connectivity_check(struct agentd *ad);
 /// Ask the cloud for the device's tags; cb gets MSG_CLOUD_RESULT or MSG_ERROR.
 int cloudlink_get_tags(struct agentd *ad, chan_reply_cb cb, void *arg);
+/// The state engine's delta_request hook (arg: the agentd): cloudsyncd asks.
+int cloudlink_delta(void *arg, const char *src, const char *dest, long timeout_ms, delta_cb cb,
+		    void *cbarg);
 
 /* enginelink.c */
 /// Fill in ad->engine (calls go to enginectl) and handle enginectl's messages.
@@ -169,6 +184,31 @@ void api_init(struct agentd *ad);
 /// Tell apid whether auth is on and which keys are valid.
 void api_send_auth(struct agentd *ad);
 
+/* wire.c */
+/// Connect the rooms of a configured agentd (settings, config, database,
+/// identity, paths and event base set): the supervisor (children found next
+/// to `self` or in the libexec dir), the glue, the state engine. -1 (logged)
+/// on failure.
+int agentd_wire(struct agentd *ad, const char *self);
+/// Undo agentd_wire: free the children's side, the glue and the state engine.
+void agentd_unwire(struct agentd *ad);
+
+/* sandbox.c */
+/// agentd's allow-list: the calls of every architecture, and this one's own.
+extern const struct sandbox_policy agentd_policy, agentd_arch_policy;
+/// The capabilities agentd keeps after start-up (a mask of CAP_* bits): what
+/// it always needs, plus the firewall's when it keeps the host firewall, plus
+/// binding a port under 1024 for apid.
+uint64_t agentd_caps(int firewall, int api_port);
+/// Drop every capability outside `keep` from every set (bounding included,
+/// where agentd may). -1 with the reason in err.
+int agentd_caps_drop(uint64_t keep, char *err, size_t errlen);
+/// Whether this architecture has its section of agentd's allow-list.
+int agentd_sandbox_written(void);
+/// After start-up: keep only agentd_caps(), set no_new_privs, load the
+/// allow-list (in ad->sandbox's mode). -1 (logged) if any of it failed.
+int agentd_confine(struct agentd *ad);
+
 /* healthprobe.c */
 /// `agentd -H`: 0 if the local agentd answers GET /v1/healthy with 200, else 1.
 int healthprobe_run(void);
@@ -178,5 +218,7 @@ int healthprobe_run(void);
 void api_journal_reaped(struct agentd *ad, pid_t pid);
 /// agentd stops: end every journalctl of the API.
 void api_journals_kill(struct agentd *ad);
+/// Stop blinking the LED (POST /v1/blink), if it blinks.
+void api_blink_free(struct agentd *ad);
 
 #endif

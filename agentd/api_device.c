@@ -19,6 +19,7 @@
 #include "hostconfig.h"
 #include "log.h"
 #include "netinfo.h"
+#include "storage.h"
 #include "sysmsg.h"
 
 void api_device_info(struct api_call *c)
@@ -66,52 +67,59 @@ void api_update(struct api_call *c)
 	api_reply(c, 204, NULL);
 }
 
-struct blink {
-	struct agentd *ad;
-	int n;
-	struct event *ev;
-};
+/* POST /v1/blink: the LED on and off every half second for 15 s; a second
+ * request while it blinks starts the 15 s again. */
+#define BLINK_STEPS 30
 
 static void blink_step(evutil_socket_t fd, short what, void *arg)
 {
-	struct blink *b = arg;
+	struct agentd *ad = arg;
 	struct timeval half = {0, 500000};
-	FILE *f = fopen(b->ad->paths.led_file, "we");
+	FILE *f = fopen(ad->paths.led_file, "we");
 
 	(void)fd;
 	(void)what;
 	if (f != NULL) {
-		fputs(b->n % 2 ? "0" : "1", f);
+		fputs(ad->blinks % 2 ? "0" : "1", f);
 		fclose(f);
 	}
-	if (++b->n >= 30) { /* 15 s */
-		event_free(b->ev);
-		free(b);
+	if (++ad->blinks >= BLINK_STEPS) {
+		api_blink_free(ad);
 		return;
 	}
-	evtimer_add(b->ev, &half);
+	evtimer_add(ad->ev_blink, &half);
 }
 
 void api_blink(struct api_call *c)
 {
-	struct blink *b = calloc(1, sizeof(*b));
+	struct agentd *ad = c->ad;
 	struct timeval now = {0, 0};
 
-	if (b != NULL) {
-		b->ad = c->ad;
-		b->ev = evtimer_new(c->ad->base, blink_step, b);
-		evtimer_add(b->ev, &now);
+	if (ad->ev_blink == NULL) {
+		ad->ev_blink = evtimer_new(ad->base, blink_step, ad);
+		if (ad->ev_blink != NULL)
+			evtimer_add(ad->ev_blink, &now);
 	}
+	ad->blinks = 0;
 	api_reply_text(c, 200, "OK");
+}
+
+void api_blink_free(struct agentd *ad)
+{
+	if (ad->ev_blink != NULL)
+		event_free(ad->ev_blink);
+	ad->ev_blink = NULL;
+	ad->blinks = 0;
 }
 
 void api_regenerate_key(struct api_call *c)
 {
 	const char *old = json_string_value(json_object_get(c->query, "_key"));
-	char *key = old ? keys_regenerate(&c->ad->keys, old) : NULL;
+	char err[256] = "no key to regenerate: the request came without one";
+	char *key = old ? keys_regenerate(&c->ad->keys, old, err, sizeof(err)) : NULL;
 
 	if (key == NULL) {
-		api_reply_failed(c, 503, "cannot regenerate the key");
+		api_reply_failed(c, 503, err);
 		return;
 	}
 	api_reply_text(c, 200, key);
@@ -185,7 +193,10 @@ void api_device_tags_patch(struct api_call *c)
 		}
 	}
 	if (cloudlink_set_tags(c->ad, c->body) == -1) {
-		api_reply_failed(c, 500, "cannot store the tags");
+		char why[256];
+
+		snprintf(why, sizeof(why), "cannot store the tags: %s", sqlite3_errmsg(c->ad->db));
+		api_reply_failed(c, 500, why);
 		return;
 	}
 	api_reply(c, 202, json_pack("{s:s}", "status", "success"));
@@ -267,6 +278,7 @@ void api_host_config_patch(struct api_call *c)
 	if (h != NULL) {
 		char name[8];
 		const char *v = json_string_value(h);
+		json_t *was = json_incref(json_object_get(c->ad->cfg.root, "hostname"));
 
 		if (v[0] == '\0') { /* empty: the first 7 characters of the uuid */
 			snprintf(name, sizeof(name), "%.7s", c->ad->id.uuid);
@@ -275,10 +287,17 @@ void api_host_config_patch(struct api_call *c)
 		json_object_set_new(c->ad->cfg.root, "hostname", json_string(v));
 		if (config_write_atomic(c->ad->config_path, c->ad->cfg.root, err, sizeof(err)) ==
 		    -1) {
+			/* config.json is as it was: so is what agentd holds of it */
+			if (was != NULL)
+				json_object_set(c->ad->cfg.root, "hostname", was);
+			else
+				json_object_del(c->ad->cfg.root, "hostname");
+			json_decref(was);
 			host_config_unlock(c->ad, locks);
 			api_reply_text(c, 503, err);
 			return;
 		}
+		json_decref(was);
 	}
 	host_config_unlock(c->ad, locks);
 	api_reply_text(c, 200, "OK");
@@ -412,7 +431,7 @@ void api_journal_stop(struct api_call *c)
 
 void api_metrics(struct api_call *c)
 {
-	char text[4096], path[64], line[256];
+	char text[8192], path[64], line[256];
 	size_t off = 0;
 	int i;
 
@@ -452,6 +471,8 @@ void api_metrics(struct api_call *c)
 		"# TYPE agentd_engine_connected gauge\nagentd_engine_connected %d\n",
 		c->ad->sv.healthy, c->ad->engine_up);
 	apply_metrics(c->ad->apply, text + off, sizeof(text) - off);
+	off += strlen(text + off);
+	storage_metrics(text, sizeof(text), &off);
 	api_reply_text(c, 200, text);
 }
 

@@ -4,6 +4,10 @@
  * reports (written to config.json atomically), the targets it fetches
  * (validated again here, then applied unless in local mode), and the state
  * reports agentd hands it.
+ *
+ * A target the database cannot take (a full disk) is kept here and tried
+ * again every second until it is stored: cloudsyncd fetches a target once
+ * per change (ETag), so nothing else would bring it back.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -18,42 +22,12 @@
 #include "agentd.h"
 #include "db.h"
 #include "log.h"
+#include "base64.h"
 #include "netinfo.h"
+#include "storage.h"
 #include "store.h"
 #include "sysmsg.h"
 #include "target.h"
-
-/* Decode base64 (balenaRootCA); NULL if it is not base64. malloc'd. */
-static char *base64_decode(const char *in, size_t *outlen)
-{
-	static const char tbl[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t n = strlen(in), o = 0;
-	unsigned v = 0, bits = 0;
-	char *out = malloc(n * 3 / 4 + 4);
-
-	if (out == NULL)
-		return NULL;
-	for (; *in; in++) {
-		const char *p;
-
-		if (*in == '=' || *in == '\n' || *in == '\r' || *in == ' ')
-			continue;
-		if ((p = strchr(tbl, *in)) == NULL) {
-			free(out);
-			return NULL;
-		}
-		v = (v << 6) | (unsigned)(p - tbl);
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[o++] = (char)((v >> bits) & 0xff);
-		}
-	}
-	out[o] = '\0';
-	*outlen = o;
-	return out;
-}
 
 static void cache_path(struct agentd *ad, char *buf, size_t len)
 {
@@ -203,6 +177,11 @@ void cloudlink_config(struct agentd *ad, json_t *c)
 	if (!config_managed(&ad->cfg))
 		return;
 	json_object_set_new(c, "api_endpoint", json_string(ad->cfg.api_endpoint));
+	/* config.json's deltaEndpoint, else the one balenaOS's start script passes */
+	if (json_is_string(json_object_get(root, "deltaEndpoint")))
+		json_object_set(c, "delta_endpoint", json_object_get(root, "deltaEndpoint"));
+	else if (getenv("DELTA_ENDPOINT") != NULL && getenv("DELTA_ENDPOINT")[0] != '\0')
+		json_object_set_new(c, "delta_endpoint", json_string(getenv("DELTA_ENDPOINT")));
 	json_object_set_new(c, "uuid", json_string(ad->id.uuid));
 	json_object_set(c, "device_api_key", json_object_get(root, "deviceApiKey"));
 	if (json_is_string(json_object_get(root, "apiKey")))
@@ -294,8 +273,9 @@ static int cloudlink_provisioned(struct agentd *ad, json_t *body)
 	json_object_set_new(ad->cfg.root, "deviceId", json_integer(id));
 	json_object_set_new(ad->cfg.root, "registered_at", json_integer(at));
 	json_object_del(ad->cfg.root, "apiKey"); /* the provisioning key is spent */
-	if (config_write_atomic(ad->config_path, ad->cfg.root, err, sizeof(err)) == -1)
-		log_error("%s", err);
+	/* a failure is logged by storage.c; the values are written with the
+	 * next rewrite of config.json */
+	config_write_atomic(ad->config_path, ad->cfg.root, err, sizeof(err));
 	log_info("device provisioned: id %lld", (long long)id);
 	return 0;
 }
@@ -321,6 +301,48 @@ static void cloudlink_send_settings(struct agentd *ad, json_t *config)
 	json_decref(m);
 }
 
+#define CLOUD_RETRY_MS 1000
+
+/* Store and apply the cloud's target `t` (stolen), or keep it for the next
+ * try when the database cannot take it (storage.c logs that, once). */
+static void cloudlink_store(struct agentd *ad, json_t *t)
+{
+	struct timeval tv = {CLOUD_RETRY_MS / 1000, (CLOUD_RETRY_MS % 1000) * 1000};
+	char err[512];
+
+	json_decref(ad->cloud_pending);
+	ad->cloud_pending = NULL;
+	if (json_equal(t, apply_target(ad->apply))) {
+		json_decref(t);
+		return;
+	}
+	json_incref(t); /* apply_set_target takes one reference, even when it fails */
+	if (apply_set_target(ad->apply, t, err, sizeof(err)) == 0) {
+		json_decref(t);
+		return;
+	}
+	ad->cloud_pending = t;
+	if (ad->ev_cloud_retry != NULL)
+		evtimer_add(ad->ev_cloud_retry, &tv);
+}
+
+static void cloudlink_on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct agentd *ad = arg;
+	json_t *t = ad->cloud_pending;
+
+	(void)fd;
+	(void)what;
+	ad->cloud_pending = NULL;
+	if (t == NULL)
+		return;
+	if (apply_local_mode(ad->apply)) { /* local mode came meanwhile */
+		json_decref(t);
+		return;
+	}
+	cloudlink_store(ad, t);
+}
+
 static int cloudlink_target(struct agentd *ad, json_t *body)
 {
 	json_t *raw = json_object_get(body, "target"), *t;
@@ -338,12 +360,7 @@ static int cloudlink_target(struct agentd *ad, json_t *body)
 	}
 	json_object_set_new(t, "local", json_false());
 	cloudlink_send_settings(ad, json_object_get(t, "config"));
-	if (json_equal(t, apply_target(ad->apply))) {
-		json_decref(t);
-		return 0;
-	}
-	if (apply_set_target(ad->apply, t, err, sizeof(err)) == -1)
-		log_error("%s", err);
+	cloudlink_store(ad, t);
 	return 0;
 }
 
@@ -352,13 +369,21 @@ static int cloudlink_target(struct agentd *ad, json_t *body)
 static int cloudlink_reported(struct agentd *ad, json_t *body)
 {
 	json_t *sent = json_object_get(body, "sent");
-	char path[PATH_MAX], err[512];
+	char path[PATH_MAX], err[PATH_MAX + 128], *text;
 
 	if (!json_is_object(sent))
 		return -1;
 	cache_path(ad, path, sizeof(path));
-	if (config_write_atomic(path, sent, err, sizeof(err)) == -1)
-		log_warnx("%s", err);
+	if ((text = json_dumps(sent, JSON_COMPACT)) == NULL) {
+		storage_failed(STORAGE_REPORT_CACHE, "out of memory");
+		return 0;
+	}
+	/* the old cache stays whole until the new one is complete */
+	if (file_write_atomic(path, text, strlen(text), 0600, err, sizeof(err)) == -1)
+		storage_failed(STORAGE_REPORT_CACHE, err);
+	else
+		storage_ok(STORAGE_REPORT_CACHE);
+	free(text);
 	return 0;
 }
 
@@ -369,9 +394,10 @@ static int cloudlink_initial_reported(struct agentd *ad, json_t *body)
 
 	if (endpoint == NULL)
 		return -1;
-	/* in the database, as the balena supervisor keeps it (facts §6) */
-	if (db_config_set(ad->db, "initialConfigReported", endpoint) == -1)
-		log_error("cannot record the initial config report");
+	/* in the database, as the balena supervisor keeps it (facts §6); a
+	 * failure is logged by storage.c, and the report is made again at the
+	 * next start */
+	db_config_set(ad->db, "initialConfigReported", endpoint);
 	return 0;
 }
 
@@ -410,6 +436,17 @@ void cloudlink_init(struct agentd *ad)
 
 	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++)
 		supervisor_on(&ad->sv, types[i], cloudlink_dispatch, ad);
+	if ((ad->ev_cloud_retry = evtimer_new(ad->base, cloudlink_on_retry, ad)) == NULL)
+		log_warnx("cannot set up the cloud target's retries");
+}
+
+void cloudlink_free(struct agentd *ad)
+{
+	if (ad->ev_cloud_retry != NULL)
+		event_free(ad->ev_cloud_retry);
+	ad->ev_cloud_retry = NULL;
+	json_decref(ad->cloud_pending);
+	ad->cloud_pending = NULL;
 }
 
 void cloudlink_poll(struct agentd *ad)
@@ -611,6 +648,56 @@ int cloudlink_set_tags(struct agentd *ad, json_t *tags)
 	free(text);
 	if (rc == 0)
 		cloudlink_send_tags(ad);
+	return rc;
+}
+
+/* --- Deltas ------------------------------------------------------------------ */
+
+struct delta_ask {
+	delta_cb cb;
+	void *arg;
+};
+
+static void delta_answered(struct chan *ch, const struct frame_hdr *hdr, json_t *body, void *arg)
+{
+	struct delta_ask *q = arg;
+	const char *outcome = json_string_value(json_object_get(body, "outcome"));
+
+	(void)ch;
+	if (hdr == NULL)
+		q->cb("retry", NULL, NULL, "cloudsyncd went away", q->arg);
+	else if (hdr->type == MSG_ERROR)
+		q->cb("retry", NULL, NULL,
+		      json_string_value(json_object_get(body, "error")) ?: "cloudsyncd failed",
+		      q->arg);
+	else if (hdr->type != MSG_CLOUD_RESULT || outcome == NULL)
+		q->cb("retry", NULL, NULL, "cloudsyncd answered something else", q->arg);
+	else
+		q->cb(outcome, json_string_value(json_object_get(body, "name")),
+		      json_string_value(json_object_get(body, "token")),
+		      json_string_value(json_object_get(body, "reason")), q->arg);
+	free(q);
+}
+
+int cloudlink_delta(void *arg, const char *src, const char *dest, long timeout_ms, delta_cb cb,
+		    void *cbarg)
+{
+	struct agentd *ad = arg;
+	struct chan *ch = supervisor_chan(&ad->sv, D_CLOUDSYNCD);
+	struct delta_ask *q;
+	json_t *m;
+	int rc;
+
+	if (!config_managed(&ad->cfg) || ch == NULL || (q = malloc(sizeof(*q))) == NULL)
+		return -1;
+	q->cb = cb;
+	q->arg = cbarg;
+	m = json_pack("{s:s, s:s, s:I}", "src", src, "dest", dest, "timeout_ms",
+		      (json_int_t)timeout_ms);
+	rc = chan_request(ch, MSG_CLOUD_DELTA, m, delta_answered, q);
+	json_decref(m);
+	if (rc == -1)
+		free(q);
 	return rc;
 }
 

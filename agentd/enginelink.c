@@ -14,13 +14,16 @@
 
 static int enginelink_state(struct agentd *ad, json_t *body)
 {
-	const char *api = NULL, *ver = NULL, *err = NULL;
+	const char *api = NULL, *ver = NULL, *err = NULL, *kind = NULL;
 	int connected = 0, resync = 0;
 
-	if (json_unpack(body, "{s:b, s?s, s?s, s?b, s?s !}", "connected", &connected, "api_version",
-			&api, "engine_version", &ver, "resync", &resync, "error", &err) == -1)
+	if (json_unpack(body, "{s:b, s?s, s?s, s?b, s?s, s?s !}", "connected", &connected,
+			"api_version", &api, "engine_version", &ver, "resync", &resync, "error",
+			&err, "engine", &kind) == -1)
 		return -1;
 	ad->engine_up = connected;
+	if (connected)
+		ad->engine_balena = kind != NULL && strcmp(kind, "balena-engine") == 0;
 	containers_invalidate(ad);
 	if (connected) {
 		apply_trigger(ad->apply, resync ? "engine resync" : "engine connected");
@@ -163,6 +166,22 @@ static int enginelink_call(void *ctx, const char *op, json_t *args, engine_cb cb
 	return 0;
 }
 
+/* balenaEngine applies deltas; a test build may say any engine does (the
+ * tests' engine is Debian's docker.io, which pulls the stand-in's "delta" as
+ * a whole image), with AGENTD_TEST_DELTAS=1 */
+static int enginelink_deltas(void *ctx)
+{
+	struct agentd *ad = ctx;
+
+#ifdef AGENTD_TEST_HOOKS
+	const char *any = getenv("AGENTD_TEST_DELTAS");
+
+	if (any != NULL && strcmp(any, "1") == 0)
+		return 1;
+#endif
+	return ad->engine_balena;
+}
+
 static int enginelink_ready(void *ctx)
 {
 	struct agentd *ad = ctx;
@@ -179,6 +198,7 @@ void enginelink_init(struct agentd *ad)
 
 	ad->engine.call = enginelink_call;
 	ad->engine.ready = enginelink_ready;
+	ad->engine.deltas = enginelink_deltas;
 	ad->engine.ctx = ad;
 	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++)
 		supervisor_on(&ad->sv, types[i], enginelink_dispatch, ad);

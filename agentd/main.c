@@ -12,14 +12,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "agentd.h"
 #include "clock.h"
 #include "db.h"
+#include "filemodes.h"
 #include "log.h"
-#include "sysmsg.h"
 
 static void usage(void)
 {
@@ -35,28 +36,6 @@ static const char *env_or(const char *name, const char *fallback)
 	const char *v = getenv(name);
 
 	return v != NULL && v[0] != '\0' ? v : fallback;
-}
-
-static int mkdir_p(const char *path, mode_t mode)
-{
-	char buf[PATH_MAX];
-	char *p;
-
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	for (p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, mode) == -1 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	if (mkdir(buf, mode) == -1 && errno != EEXIST)
-		return -1;
-	return 0;
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -101,6 +80,19 @@ static void on_ping(evutil_socket_t fd, short what, void *arg)
 		cloudlink_report_state(ad);
 	cloudlink_connectivity_check(ad); /* the VPN may have come or gone */
 }
+
+#ifdef AGENTD_TEST_HOOKS
+/* Test builds only: SIGUSR2 makes agentd call a syscall its allow-list
+ * forbids, so tests can watch its own filter kill it (or, -S log, log it). */
+static void on_test_hook(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	(void)arg;
+	log_info("test hook: calling ptrace()");
+	syscall(SYS_ptrace, -1L, 0L, 0L, 0L);
+}
+#endif
 
 static void parse_args(struct agentd *ad, int argc, char **argv)
 {
@@ -189,9 +181,11 @@ static void startup_checks(struct agentd *ad)
 	if (strlen(ad->engine_sock) >= sizeof(sun.sun_path))
 		fatalx("engine socket path is too long (%zu bytes, at most %zu): %s",
 		       strlen(ad->engine_sock), sizeof(sun.sun_path) - 1, ad->engine_sock);
-	if (mkdir_p(ad->paths.data_dir, 0700) == -1)
+	/* The data dir is agentd's alone; the run dir holds the lock dirs that
+	 * containers bind, and the OS reads it: it keeps balena's 0755. */
+	if (filemodes_mkdirs(ad->paths.data_dir, 0700) == -1)
 		fatal("cannot create data directory %s", ad->paths.data_dir);
-	if (mkdir_p(ad->paths.run_dir, 0755) == -1)
+	if (filemodes_mkdirs(ad->paths.run_dir, 0755) == -1)
 		fatal("cannot create run directory %s", ad->paths.run_dir);
 	/* Absolute from here on: the lock dirs under run_dir are bind sources,
 	 * which the engine takes only as absolute paths. */
@@ -246,136 +240,6 @@ static void daemonise(void)
 		fatal("/dev/null");
 }
 
-/* --- The hooks that connect the rooms ------------------------------------- */
-
-/* What each child is told beyond the supervisor's own fields. */
-static void on_child_config(enum daemon_id id, json_t *c, void *arg)
-{
-	struct agentd *ad = arg;
-
-	switch (id) {
-	case D_ENGINECTL:
-		json_object_set_new(c, "engine_socket", json_string(ad->engine_sock));
-		break;
-	case D_APID:
-		json_object_set_new(c, "api_address", json_string(ad->api_address));
-		json_object_set_new(c, "api_port", json_integer(ad->cfg.listen_port));
-		json_object_set_new(c, "api_max_connections",
-				    json_integer(ad->set.api_max_connections));
-		/* config.json apiTimeout (ms): idle and slow clients are dropped after it */
-		if (json_is_integer(json_object_get(ad->cfg.root, "apiTimeout")))
-			json_object_set(c, "api_timeout_ms",
-					json_object_get(ad->cfg.root, "apiTimeout"));
-		break;
-	case D_CLOUDSYNCD:
-		cloudlink_config(ad, c);
-		break;
-	default:
-		break;
-	}
-}
-
-static void on_child_ready(enum daemon_id id, void *arg)
-{
-	struct agentd *ad = arg;
-
-	if (id == D_APID)
-		api_send_auth(ad);
-	if (id == D_CLOUDSYNCD)
-		cloudlink_send_tags(ad);
-}
-
-/* A process that is not a child: a journalctl of the API, or the power command. */
-static void on_reaped(pid_t pid, int status, void *arg)
-{
-	struct agentd *ad = arg;
-
-	api_journal_reaped(ad, pid);
-	power_reaped(&ad->power, pid, status, ad->sv.stopping);
-}
-
-static void on_stopping(void *arg)
-{
-	api_journals_kill(arg);
-}
-
-static void on_keys_changed(void *arg)
-{
-	api_send_auth(arg);
-}
-
-static void on_applied(void *arg)
-{
-	cloudlink_report_state(arg);
-}
-
-static void on_target_set(void *arg)
-{
-	host_update(arg);
-	cloudlink_connectivity_check(arg);
-}
-
-/* The children, the device and the state engine, connected. */
-static void wire(struct agentd *ad, const char *self)
-{
-	struct supervisor_conf conf;
-	struct apply_env env;
-
-	memset(&conf, 0, sizeof(conf));
-	memcpy(conf.policy, ad->set.policy, sizeof(conf.policy));
-	conf.handshake_timeout_ms = ad->set.handshake_timeout_ms;
-	snprintf(conf.user, sizeof(conf.user), "%s", ad->set.user);
-	conf.verbose = ad->verbose;
-	conf.sandbox = ad->sandbox;
-	if (supervise_init(&ad->sv, ad->base, self, &conf) == -1)
-		exit(1);
-	ad->sv.hooks = (struct supervisor_hooks){.arg = ad,
-						 .config_for = on_child_config,
-						 .ready = on_child_ready,
-						 .reaped = on_reaped,
-						 .stopping = on_stopping};
-	ad->keys = (struct keys){.db = ad->db, .changed = on_keys_changed, .arg = ad};
-	ad->followed = json_object();
-	ad->journals = json_object();
-	ad->cloud_connected = ad->connectivity_check = -1;
-	led_init(&ad->led, ad->base, ad->paths.led_file);
-	reboot_init(ad);
-	host_init(ad);
-	enginelink_init(ad);
-	devlog_init(ad);
-	cloudlink_init(ad);
-	api_init(ad);
-
-	memset(&env, 0, sizeof(env));
-	env.base = ad->base;
-	env.db = ad->db;
-	env.cfg = &ad->cfg;
-	env.id = &ad->id;
-	env.keys = &ad->keys;
-	env.engine = ad->engine;
-	env.run_dir = ad->run_dir;
-	env.host_run_dir = ad->paths.host_run_dir;
-	env.preload = ad->paths.preload;
-	env.data_dir = ad->data_dir;
-	env.engine_sock = ad->engine_sock;
-	env.boot_dir = ad->paths.boot_dir;
-	env.boot = (struct boot_env){.cfg = &ad->cfg,
-				     .config_path = ad->config_path,
-				     .configfs_dir = ad->paths.configfs_dir,
-				     .acpi_tables_dir = ad->paths.acpi_tables_dir,
-				     .odmdata_device = ad->paths.odmdata_device,
-				     .odmdata_force_ro = ad->paths.odmdata_force_ro,
-				     .configfs_modprobe = ad->set.configfs_modprobe,
-				     .host_root = ad->paths.host_root};
-	env.hooks = (struct apply_hooks){.arg = ad,
-					 .applied = on_applied,
-					 .reboot = reboot_for_apply,
-					 .target_set = on_target_set};
-	if ((ad->apply = apply_new(&env)) == NULL)
-		fatalx("cannot set up the state engine");
-	host_update(ad); /* the stored target's device config, from the start */
-}
-
 int main(int argc, char **argv)
 {
 	struct agentd ad;
@@ -383,6 +247,8 @@ int main(int argc, char **argv)
 	ssize_t n;
 	struct timeval ping;
 
+	/* Whatever agentd creates is its own unless it says otherwise. */
+	umask(FILEMODES_UMASK);
 	memset(&ad, 0, sizeof(ad));
 	event_set_log_callback(on_libevent_log);
 	parse_args(&ad, argc, argv);
@@ -401,7 +267,8 @@ int main(int argc, char **argv)
 
 	if ((ad.base = event_base_new()) == NULL)
 		fatalx("cannot create the event loop");
-	wire(&ad, self);
+	if (agentd_wire(&ad, self) == -1)
+		exit(1);
 	ad.ev_term = evsignal_new(ad.base, SIGTERM, on_signal, &ad);
 	ad.ev_int = evsignal_new(ad.base, SIGINT, on_signal, &ad);
 	ad.ev_chld = evsignal_new(ad.base, SIGCHLD, on_signal, &ad);
@@ -425,25 +292,33 @@ int main(int argc, char **argv)
 		ping.tv_usec = (suseconds_t)((ms % 1000) * 1000);
 	}
 	event_add(ad.ev_ping, &ping);
+#ifdef AGENTD_TEST_HOOKS
+	ad.ev_usr2 = evsignal_new(ad.base, SIGUSR2, on_test_hook, &ad);
+	if (ad.ev_usr2 == NULL || event_add(ad.ev_usr2, NULL) == -1)
+		fatalx("cannot set up the test hook");
+#endif
 
+	/* Files an older agentd (or a person) made readable by others: now that
+	 * start-up cannot fail any more (a start-up error is one line). */
+	filemodes_secure(&ad.paths);
+	/* Start-up is done: everything agentd keeps open is open. From here on
+	 * it runs with only the capabilities it needs, under its allow-list,
+	 * and so does every process it starts. */
+	if (agentd_confine(&ad) == -1)
+		fatalx("cannot confine agentd");
 	supervise_start(&ad.sv);
 	event_base_dispatch(ad.base);
 
 	log_info("stopped");
-	supervise_free(&ad.sv);
-	host_free(&ad);
-	led_free(&ad.led);
-	apply_free(ad.apply);
-	sysmsg_set_sink(NULL, NULL);
-	json_decref(ad.followed);
-	json_decref(ad.journals);
-	json_decref(ad.power_locks);
-	containers_free(&ad);
+	agentd_unwire(&ad);
 	event_free(ad.ev_term);
 	event_free(ad.ev_int);
 	event_free(ad.ev_chld);
 	event_free(ad.ev_ping);
 	event_free(ad.ev_stop);
+#ifdef AGENTD_TEST_HOOKS
+	event_free(ad.ev_usr2);
+#endif
 	event_base_free(ad.base);
 	config_free(&ad.cfg);
 	settings_free(&ad.set);

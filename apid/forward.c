@@ -35,6 +35,7 @@ static void forward_on_close(struct evhttp_connection *conn, void *arg)
 	struct pending *p = arg;
 
 	(void)conn;
+	request_forget(p->req); /* never answered: the request is ours */
 	p->req = NULL;
 	p->conn = NULL;
 }
@@ -91,8 +92,11 @@ static void relay_on_event(struct bufferevent *be, short what, void *arg)
 
 static void relay_on_close(struct evhttp_connection *conn, void *arg)
 {
+	struct relay *r = arg;
+
 	(void)conn;
-	relay_free(arg, 1);
+	request_forget(r->req); /* the stream never ended: the request is ours */
+	relay_free(r, 1);
 }
 
 static void relay_start(struct apid *a, struct evhttp_request *req, int fd, int stream_id)
@@ -150,11 +154,13 @@ static void forward_on_reply(struct chan *ch, const struct frame_hdr *hdr, json_
 	}
 	if (hdr == NULL || hdr->type != MSG_API_REPLY ||
 	    json_unpack(body, "{s:I}", "status", &status) == -1 || status < 100 || status > 599) {
-		reply_json(p->req, 503,
-			   json_pack("{s:s, s:s}", "status", "failed", "message",
-				     hdr && hdr->type == MSG_ERROR
-					     ? json_string_value(json_object_get(body, "error"))
-					     : "agentd did not answer"));
+		json_t *m = json_pack("{s:s, s:s}", "status", "failed", "message",
+				      hdr && hdr->type == MSG_ERROR
+					      ? json_string_value(json_object_get(body, "error"))
+					      : "agentd did not answer");
+
+		reply_json(p->req, 503, m);
+		json_decref(m);
 	} else if (status == 204 || (json_is_null(json_object_get(body, "json")) &&
 				     json_object_get(body, "text") == NULL)) {
 		evhttp_send_reply(p->req, (int)status, NULL, NULL); /* no body */
@@ -183,7 +189,22 @@ static json_t *query_object(const char *q)
 	return o;
 }
 
-/* The request body: JSON, a form, or nothing. -1 (answered 400) if malformed. */
+/* What agentd takes in an api-call (the catalogue's limits) leaves room for
+ * the envelope: the route, its parameters, the query and the key's scope. */
+#define QUERY_MAX_PARAMS 1000
+#define BODY_MAX_DEPTH   (msg_catalogue[MSG_API_CALL].max_depth - 1)
+#define BODY_MAX_ITEMS   (msg_catalogue[MSG_API_CALL].max_items - QUERY_MAX_PARAMS - 1000)
+
+static void reply_bad_request(struct evhttp_request *req, const char *msg)
+{
+	json_t *m = json_pack("{s:s, s:s}", "status", "failed", "message", msg);
+
+	reply_json(req, 400, m);
+	json_decref(m);
+}
+
+/* The request body: JSON, a form, or nothing. -1 (answered 400) if malformed,
+ * or if it nests deeper or holds more values than agentd takes. */
 static int request_body(struct evhttp_request *req, json_t **out)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
@@ -202,12 +223,30 @@ static int request_body(struct evhttp_request *req, json_t **out)
 
 		*out = query_object(q);
 		free(q);
+		if (json_object_size(*out) > QUERY_MAX_PARAMS) {
+			json_decref(*out);
+			*out = NULL;
+			snprintf(msg, sizeof(msg), "Request body has more than %d form fields",
+				 QUERY_MAX_PARAMS);
+			reply_bad_request(req, msg);
+			return -1;
+		}
 		return 0;
+	}
+	{
+		char why[128];
+
+		if (json_text_within(text, len, BODY_MAX_DEPTH, BODY_MAX_ITEMS, why, sizeof(why)) ==
+		    -1) {
+			snprintf(msg, sizeof(msg), "Request body is too complex: %s", why);
+			reply_bad_request(req, msg);
+			return -1;
+		}
 	}
 	if ((*out = json_loadb(text, len, JSON_DECODE_ANY, &jerr)) == NULL) {
 		snprintf(msg, sizeof(msg), "Malformed JSON: %s (line %d, column %d)", jerr.text,
 			 jerr.line, jerr.column);
-		reply_json(req, 400, json_pack("{s:s, s:s}", "status", "failed", "message", msg));
+		reply_bad_request(req, msg);
 		return -1;
 	}
 	return 0;
@@ -225,6 +264,15 @@ void forward_call(struct apid *a, struct evhttp_request *req, const char *call, 
 	if (request_body(req, &body) == -1)
 		return;
 	query = query_object(uri ? evhttp_uri_get_query(uri) : NULL);
+	if (json_object_size(query) > QUERY_MAX_PARAMS) {
+		char why[96];
+
+		snprintf(why, sizeof(why), "More than %d query parameters", QUERY_MAX_PARAMS);
+		json_decref(query);
+		json_decref(body);
+		reply_bad_request(req, why);
+		return;
+	}
 	json_object_del(query, "_key");
 	if (key != NULL) /* the calling key: /v1/regenerate-api-key replaces it */
 		json_object_set_new(query, "_key", json_string(key));

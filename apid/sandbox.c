@@ -14,7 +14,8 @@ static const struct sandbox_rule apid_rules[] = {
 	SB_ALLOW(getpeername), /* client address for the access log */
 	SB_ALLOW(getsockname),
 	SB_ALLOW_ARG(ioctl, 1, SCMP_CMP_EQ, FIONREAD), /* evbuffer_read() sizing */
-	SB_ALLOW(recvfrom),                            /* recv() */
+	SB_ALLOW(recv),                                /* recv() on armhf */
+	SB_ALLOW(recvfrom),                            /* recv() on x86_64 and arm64 */
 	SB_ALLOW(setsockopt),
 	SB_ALLOW(shutdown),
 };

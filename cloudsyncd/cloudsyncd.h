@@ -48,6 +48,11 @@ struct cloud {
 	int initial_busy;
 	unsigned initial_failures;
 	struct event *ev_initial; /* owned */
+	/* delta.c */
+	const char *delta_endpoint; /* deltaEndpoint (points into config) */
+	char delta_token[2048];     /* the last registry token, for delta_token_url */
+	char delta_token_url[2048];
+	int64_t delta_token_at; /* when it was got (ms, monotonic) */
 	/* connectivity.c */
 	int check_on;            /* the check runs (else the cloud counts as reachable) */
 	int connected;           /* what agentd was told last: 1, 0, -1 nothing yet */
@@ -56,11 +61,24 @@ struct cloud {
 	struct xfer *check_xfer; /* the check in flight, or NULL */
 };
 
+/* delta.c */
+/// MSG_CLOUD_DELTA {src, dest, timeout_ms}: answered with MSG_CLOUD_RESULT
+/// {outcome: ready|processing|retry|fallback, name?, token?, reason?}.
+void cloud_delta(struct cloud *c, const struct frame_hdr *hdr, json_t *body);
+/// Split an image reference into its registry host ("" when it names none)
+/// and its repository without tag or digest ("registry2.x/v2/abc@sha256:..."
+/// -> "registry2.x", "v2/abc"). -1 if it does not fit or names nothing.
+int delta_repo(const char *ref, char *host, size_t hlen, char *name, size_t nlen);
+
 /* request.c */
 /// One request to the API endpoint + path, with "Authorization: Bearer <key>"
 /// and an optional extra header; `body` (borrowed) is sent as JSON.
 void cloud_request(struct cloud *c, const char *method, const char *path, const char *key,
 		   json_t *body, xfer_done_cb done, void *arg, const char *extra_header);
+/// A GET of a full URL (another server than the API endpoint) with one
+/// header line, `auth` ("Authorization: ...").
+void cloud_get(struct cloud *c, const char *url, const char *auth, long timeout_ms,
+	       xfer_done_cb done, void *arg);
 /// Arm a one-shot timer to fire `ms` from now (re-arming it if pending).
 void cloud_after_ms(struct event *ev, long ms);
 /// Why a request failed, for the log: the transport error, or "HTTP <status>"

@@ -65,6 +65,10 @@ static int cloudsyncd_dispatch(struct child *c, const struct frame_hdr *hdr, jso
 		cloud_tags_get(cl, hdr);
 		return 0;
 	}
+	if (hdr->type == MSG_CLOUD_DELTA) {
+		cloud_delta(cl, hdr, body);
+		return 0;
+	}
 	if (hdr->type == MSG_CLOUD_LOG && json_is_object(json_object_get(body, "line"))) {
 		cloud_log(cl, json_object_get(body, "line"));
 		return 0;

@@ -29,12 +29,29 @@ long cloud_backoff(long base, unsigned n, long cap)
 	return d > cap ? cap : d;
 }
 
+static void request_start(struct cloud *c, const char *method, const char *url,
+			  const char *const *headers, const char *body, long timeout_ms,
+			  xfer_done_cb done, void *arg)
+{
+	struct xfer_req r;
+
+	memset(&r, 0, sizeof(r));
+	r.method = method;
+	r.path = url;
+	r.body = body;
+	r.timeout_ms = timeout_ms;
+	r.on_done = done;
+	r.arg = arg;
+	r.headers = headers;
+	if (http_start(c->http, &r) == NULL)
+		done(NULL, "cannot start the request", 0, "", 0, arg);
+}
+
 void cloud_request(struct cloud *c, const char *method, const char *path, const char *key,
 		   json_t *body, xfer_done_cb done, void *arg, const char *extra_header)
 {
 	char url[1024], auth[256], *text = NULL;
 	const char *headers[4] = {auth, NULL, NULL, NULL};
-	struct xfer_req r;
 
 	snprintf(url, sizeof(url), "%s%s", c->endpoint, path);
 	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", key ? key : "");
@@ -42,17 +59,16 @@ void cloud_request(struct cloud *c, const char *method, const char *path, const 
 		headers[1] = extra_header;
 	if (body != NULL)
 		text = json_dumps(body, JSON_COMPACT);
-	memset(&r, 0, sizeof(r));
-	r.method = method;
-	r.path = url;
-	r.body = text;
-	r.timeout_ms = c->request_timeout_ms;
-	r.on_done = done;
-	r.arg = arg;
-	r.headers = headers;
-	if (http_start(c->http, &r) == NULL)
-		done(NULL, "cannot start the request", 0, "", 0, arg);
+	request_start(c, method, url, headers, text, c->request_timeout_ms, done, arg);
 	free(text);
+}
+
+void cloud_get(struct cloud *c, const char *url, const char *auth, long timeout_ms,
+	       xfer_done_cb done, void *arg)
+{
+	const char *headers[2] = {auth, NULL};
+
+	request_start(c, "GET", url, headers, NULL, timeout_ms, done, arg);
 }
 
 /* Replace every occurrence of `secret` in s by "<redacted>" (in place, s

@@ -23,9 +23,10 @@ static const struct sandbox_rule cloudsyncd_rules[] = {
 	SB_ALLOW(ioctl),                                 /* FIONREAD in the resolver */
 	SB_ALLOW(mprotect),                              /* thread stacks' guard pages */
 	SB_ALLOW_MASKED(openat, 2, O_ACCMODE, O_RDONLY), /* resolver config, read-only */
-	SB_ALLOW(poll),
-	SB_ALLOW(ppoll),
-	SB_ALLOW(recvfrom),
+	SB_ALLOW(poll),                                  /* on x86_64 and armhf */
+	SB_ALLOW_ON(SB_X86_64 | SB_ARM64, ppoll),        /* poll() on arm64 */
+	SB_ALLOW(recv),                                  /* recv() on armhf */
+	SB_ALLOW(recvfrom),                              /* recv(); the resolver's replies */
 	SB_ALLOW(rseq),
 	SB_ALLOW(sendmmsg), /* DNS queries, A and AAAA at once */
 	SB_ALLOW(set_robust_list),

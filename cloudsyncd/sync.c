@@ -161,6 +161,7 @@ static void poll_done(struct xfer *x, const char *err, long status, const char *
 {
 	struct cloud *c = arg;
 	const char *etag = x ? xfer_header(x, "ETag") : NULL;
+	char complexity[128];
 	json_t *t, *m;
 	json_error_t jerr;
 
@@ -179,6 +180,16 @@ static void poll_done(struct xfer *x, const char *err, long status, const char *
 		log_warnx("target state poll failed: %s; retrying in %ld ms",
 			  cloud_reason(c, err, status, body, len, why, sizeof(why)), d);
 		cloud_after_ms(c->ev_poll, d);
+		return;
+	}
+	/* What agentd would refuse is refused here, before parsing it: the
+	 * catalogue's limits, less the envelope {target, etag}. */
+	if (json_text_within(body, len, msg_catalogue[MSG_CLOUD_TARGET].max_depth - 1,
+			     msg_catalogue[MSG_CLOUD_TARGET].max_items - 2, complexity,
+			     sizeof(complexity)) == -1) {
+		log_warnx("Could not move to new release: the target state is too complex: %s",
+			  complexity);
+		cloud_after_ms(c->ev_poll, poll_delay(c));
 		return;
 	}
 	if ((t = json_loadb(body, len, 0, &jerr)) == NULL || !json_is_object(t)) {
@@ -379,6 +390,9 @@ int cloud_setup(struct cloud *c, struct event_base *base, json_t *config)
 	snprintf(ua, sizeof(ua), "Supervisor/%s (Linux; %s; %s)", c->supervisor_version,
 		 c->os_version, c->os_variant);
 	http_set_user_agent(c->http, ua);
+	c->delta_endpoint = json_string_value(json_object_get(config, "delta_endpoint"));
+	if (c->delta_endpoint == NULL)
+		c->delta_endpoint = "https://delta.balena-cloud.com";
 	c->logs_endpoint = json_string_value(json_object_get(config, "logs_endpoint"));
 	if (c->logs_endpoint == NULL)
 		c->logs_endpoint = c->endpoint;

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "chan.h"
+#include "log.h"
 #include "proto.h"
 
 #define CHAN_READ_CHUNK (64 * 1024)
@@ -54,7 +55,10 @@ struct chan {
 	TAILQ_HEAD(, chan_pending) pending; /* owned */
 	uint32_t next_id;
 
-	const char *error; /* static string */
+	chan_check_cb check; /* incoming frames' check, or NULL */
+	void *check_arg;
+	char errbuf[256];  /* a check's reason, when error points here */
+	const char *error; /* static string, or errbuf */
 	int reply_fd;      /* during a reply callback: the fd that came with it, or -1 */
 	int in_dispatch;   /* >0 while callbacks run: defer free */
 	int free_pending;
@@ -94,6 +98,12 @@ struct chan *chan_new(struct event_base *base, int fd, uint32_t max_payload, cha
 		return NULL;
 	}
 	return ch;
+}
+
+void chan_set_check(struct chan *ch, chan_check_cb check, void *arg)
+{
+	ch->check = check;
+	ch->check_arg = arg;
 }
 
 static void chan_fail_pending(struct chan *ch)
@@ -243,6 +253,15 @@ static void chan_dispatch(struct chan *ch)
 			unsigned char saved = p[hdr.len];
 
 			p[hdr.len] = '\0';
+			if (ch->check != NULL &&
+			    ch->check(&hdr, (const char *)p, ch->errbuf, sizeof(ch->errbuf),
+				      ch->check_arg) == -1) {
+				p[hdr.len] = saved;
+				if (fd >= 0)
+					close(fd);
+				chan_fail(ch, ch->errbuf);
+				break;
+			}
 			if (hdr.flags & FRAME_F_REPLY) {
 				chan_route_reply(ch, &hdr, (const char *)p, fd);
 			} else {
@@ -378,14 +397,57 @@ static void chan_on_write(evutil_socket_t fd, short what, void *arg)
 		event_del(ch->ev_write);
 }
 
+static void chan_send_error_reply(struct chan *ch, uint32_t id, const char *why)
+{
+	json_t *e = json_pack("{s:s}", "error", why);
+
+	if (e != NULL)
+		chan_send_json(ch, MSG_ERROR, id, FRAME_F_REPLY, e);
+	json_decref(e);
+}
+
+/* Would agentd refuse this frame (agentd/supervisor/dispatch.c)? Only what
+ * agentd receives is looked at; agentd itself sends no such frame but error
+ * replies, which are small. */
+static int chan_refused(uint32_t type, const void *data, size_t len, char *why, size_t whylen)
+{
+	const struct msg_spec *s;
+
+	if (type >= MSG_TYPE_COUNT || msg_catalogue[type].name == NULL)
+		return 0;
+	s = &msg_catalogue[type];
+	if (!(s->receivers & D_BIT(D_AGENTD)))
+		return 0;
+	if (len > s->max_len) {
+		snprintf(why, whylen, "%s message of %zu bytes (at most %u)", s->name, len,
+			 (unsigned)s->max_len);
+		return 1;
+	}
+	return msg_check_body(type, data, len, why, whylen) == -1;
+}
+
 int chan_send(struct chan *ch, uint32_t type, uint32_t id, uint32_t flags, const void *data,
 	      size_t len, int fd)
 {
 	struct chan_out *o;
+	char why[256];
 
 	if (ch->error != NULL || ch->free_pending || len > ch->max_payload) {
 		if (fd >= 0)
 			close(fd);
+		if (ch->error == NULL && !ch->free_pending && (flags & FRAME_F_REPLY) &&
+		    type != MSG_ERROR) {
+			snprintf(why, sizeof(why), "answer of %zu bytes: too large to send", len);
+			chan_send_error_reply(ch, id, why);
+		}
+		return -1;
+	}
+	if (chan_refused(type, data, len, why, sizeof(why))) {
+		log_warnx("not sent: %s", why);
+		if (fd >= 0)
+			close(fd);
+		if ((flags & FRAME_F_REPLY) && type != MSG_ERROR)
+			chan_send_error_reply(ch, id, why);
 		return -1;
 	}
 	if ((o = malloc(sizeof(*o) + FRAME_HDR_LEN + len)) == NULL) {

@@ -33,15 +33,27 @@ typedef void (*chan_msg_cb)(struct chan *ch, const struct frame_hdr *hdr, const 
 typedef void (*chan_reply_cb)(struct chan *ch, const struct frame_hdr *hdr, json_t *body,
 			      void *arg);
 
+/// Looks at every complete incoming frame, replies included, before it is
+/// delivered: -1 refuses it (with the reason in why), and the channel then
+/// fails as it does on a malformed frame (chan_error() gives the reason).
+typedef int (*chan_check_cb)(const struct frame_hdr *hdr, const char *payload, char *why,
+			     size_t whylen, void *arg);
+
 /// Wrap `fd` (made non-blocking here). `max_payload` bounds incoming frames.
 struct chan *chan_new(struct event_base *base, int fd, uint32_t max_payload, chan_msg_cb cb,
 		      void *arg);
+/// Check every incoming frame with `check` from now on (agentd holds its
+/// children's frames to the catalogue this way).
+void chan_set_check(struct chan *ch, chan_check_cb check, void *arg);
 /// Close the fd, drop queued output and answer pending requests with NULL.
 /// Safe to call from inside a callback of the same channel.
 void chan_free(struct chan *ch);
 
 /// Queue one frame. `fd` >= 0 is sent with it and closed here once sent.
-/// Returns 0, or -1 when the channel is dead or the payload too large.
+/// Returns 0, or -1 when the channel is dead or the payload too large. A
+/// frame for agentd that its checks would refuse (the catalogue's size, depth
+/// and item limits: agentd kills a child that sends one) is not sent: it is
+/// logged, and a reply is replaced by an error reply that says why.
 int chan_send(struct chan *ch, uint32_t type, uint32_t id, uint32_t flags, const void *data,
 	      size_t len, int fd);
 /// Queue `body` (borrowed) serialised as compact JSON; NULL sends "{}".

@@ -9,6 +9,7 @@
 #ifndef AGENTD_PROTO_H
 #define AGENTD_PROTO_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define PROTO_VERSION 12
@@ -75,8 +76,10 @@ enum msg_type {
 				  connectivity_check?} */
 	MSG_CLOUD_INITIAL_REPORTED, /* cloudsyncd -> agentd  {endpoint} initial config sent */
 	MSG_CLOUD_PINNED,           /* cloudsyncd -> agentd  {} the preloaded release is pinned */
-	MSG_CLOUD_CONNECTIVITY,     /* cloudsyncd -> agentd  {connected} the API endpoint can
-				       (not) be reached: sent when that changes */
+	MSG_CLOUD_DELTA, /* agentd -> cloudsyncd  {src, dest, timeout_ms} request: a delta's name
+			    (reply MSG_CLOUD_RESULT {outcome, name?, token?, reason?}) */
+	MSG_CLOUD_CONNECTIVITY, /* cloudsyncd -> agentd  {connected} the API endpoint can
+				   (not) be reached: sent when that changes */
 	MSG_TYPE_COUNT
 };
 
@@ -85,6 +88,8 @@ struct msg_spec {
 	uint32_t senders;   /* D_BIT()s of who may send it */
 	uint32_t receivers; /* D_BIT()s of who may receive it */
 	uint32_t max_len;   /* payload cap, checked before parsing */
+	uint32_t max_depth; /* deepest nesting of arrays and objects, checked before parsing */
+	uint32_t max_items; /* array elements and object members in all, checked before parsing */
 };
 
 extern const struct msg_spec msg_catalogue[MSG_TYPE_COUNT];
@@ -97,5 +102,18 @@ const char *msg_name(uint32_t type);
 /// is within its cap. Returns 0, or -1 with a static reason in *why.
 int msg_check(uint32_t type, enum daemon_id from, enum daemon_id to, uint32_t len,
 	      const char **why);
+
+/// Check a payload of `type` against its depth and item limits, by reading
+/// the JSON text once without parsing it (so an absurd payload costs no
+/// memory). Returns 0, or -1 with the reason written to why.
+int msg_check_body(uint32_t type, const char *text, size_t len, char *why, size_t whylen);
+
+/// Measure JSON text without parsing it: returns 0 when it nests at most
+/// max_depth arrays and objects deep and holds at most max_items array
+/// elements and object members in all; else -1 and the reason in why
+/// ("nested more than 32 levels deep", "more than 1000 values"). Text that is
+/// not JSON is measured as far as it looks like JSON; the parser refuses it.
+int json_text_within(const char *text, size_t len, uint32_t max_depth, uint32_t max_items,
+		     char *why, size_t whylen);
 
 #endif

@@ -15,27 +15,36 @@
 #include "log.h"
 #include "sandbox.h"
 
-/* Alphabetical. Each entry is needed by every child. */
+/* Alphabetical. Each entry is needed by every child. The C library makes
+ * different calls for the same function on each architecture (traced with
+ * test/arm/trace.sh and in the ARM VMs, see docs/operations.md): the
+ * comments say which function a name is on which architecture. */
 const struct sandbox_rule sandbox_base[] = {
-	SB_ALLOW(brk),           /* malloc */
-	SB_ALLOW(clock_gettime), /* libevent timers, when the vDSO is unavailable */
+	SB_ALLOW(_llseek),         /* lseek() on armhf */
+	SB_ALLOW(brk),             /* malloc */
+	SB_ALLOW(clock_gettime),   /* libevent timers, when the vDSO is unavailable */
+	SB_ALLOW(clock_gettime64), /* clock_gettime() on armhf (kernels >= 5.1) */
 	SB_ALLOW(clock_nanosleep),
+	SB_ALLOW(clock_nanosleep_time64), /* armhf */
 	SB_ALLOW(close),
 	SB_ALLOW(epoll_ctl),
-	SB_ALLOW(epoll_pwait),
+	SB_ALLOW_ON(SB_X86_64 | SB_ARM64, epoll_pwait), /* epoll_wait() on arm64 */
 	SB_ALLOW(epoll_wait),
 	SB_ALLOW(exit),
 	SB_ALLOW(exit_group),
-	SB_ALLOW(fcntl), /* O_NONBLOCK / FD_CLOEXEC on accepted or received fds */
-	SB_ALLOW(fstat), /* stdio */
+	SB_ALLOW_ON(SB_X86_64 | SB_ARM64, fcntl), /* O_NONBLOCK, FD_CLOEXEC on received fds */
+	SB_ALLOW(fcntl64),                        /* fcntl() on armhf */
+	SB_ALLOW_ON(SB_X86_64 | SB_ARM64, fstat), /* stdio */
 	SB_ALLOW(futex),
+	SB_ALLOW(futex_time64), /* armhf: futex waits with a timeout */
 	SB_ALLOW(getpid),
 	SB_ALLOW(getrandom), /* libevent's arc4random seeding */
 	SB_ALLOW(gettid),
-	SB_ALLOW(gettimeofday),
-	SB_ALLOW(lseek),
+	SB_ALLOW_ON(SB_X86_64 | SB_ARM64, gettimeofday), /* armhf: clock_gettime64 */
+	SB_ALLOW_ON(SB_X86_64 | SB_ARM64, lseek),
 	SB_ALLOW(madvise), /* free() returning memory */
 	SB_ALLOW(mmap),    /* malloc of large blocks */
+	SB_ALLOW(mmap2),   /* mmap() on armhf */
 	SB_ALLOW(mremap),
 	SB_ALLOW(munmap),
 	SB_ALLOW(newfstatat), /* fstat() on glibc >= 2.33 */
@@ -45,10 +54,13 @@ const struct sandbox_rule sandbox_base[] = {
 	SB_ALLOW(restart_syscall),
 	SB_ALLOW(rt_sigaction), /* libevent restores signal handlers on shutdown */
 	SB_ALLOW(rt_sigprocmask),
-	SB_ALLOW(rt_sigreturn), /* libevent signal handlers for SIGTERM */
-	SB_ALLOW(sendmsg),      /* channel output */
-	SB_ALLOW(sendto),       /* send() is sendto() */
-	SB_ALLOW(write),        /* log lines on stderr */
+	SB_ALLOW(rt_sigreturn),       /* libevent signal handlers for SIGTERM */
+	SB_ALLOW(send),               /* send() on armhf: the channel's output */
+	SB_ALLOW(sendmsg),            /* channel output */
+	SB_ALLOW(sendto),             /* send() is sendto() on x86_64 and arm64 */
+	SB_ALLOW(sigreturn),          /* armhf: after a handler without SA_SIGINFO (libevent's) */
+	SB_ALLOW_ON(SB_ARMHF, statx), /* fstat() on armhf */
+	SB_ALLOW(write),              /* log lines on stderr */
 	SB_ALLOW(writev),
 };
 const size_t sandbox_base_count = sizeof(sandbox_base) / sizeof(sandbox_base[0]);
@@ -96,24 +108,29 @@ static int sandbox_add(scmp_filter_ctx ctx, const struct sandbox_rule *r)
 	uint32_t action = r->action == SB_ACT_ALLOW ? SCMP_ACT_ALLOW : SCMP_ACT_ERRNO(r->err);
 	int rc;
 
+	/* A rule for other architectures, or a syscall this one does not have
+	 * (libseccomp's pseudo numbers are negative), is not an error. */
+	if ((r->arches != 0 && (r->arches & SB_NATIVE) == 0) || r->nr < 0)
+		return 0;
 	if (r->narg)
 		rc = seccomp_rule_add(ctx, action, r->nr, 1, r->arg);
 	else
 		rc = seccomp_rule_add(ctx, action, r->nr, 0);
-	/* A syscall this architecture does not have is not an error. */
-	if (rc < 0 && r->nr < 0)
-		return 0;
+	if (rc < 0)
+		log_error("sandbox: cannot add %s (%d): %s", r->name, r->nr, strerror(-rc));
 	return rc;
 }
 
-int sandbox_apply(const struct sandbox_policy *pol, enum sandbox_mode mode)
+int sandbox_apply_all(const struct sandbox_policy *const *pols, size_t npols,
+		      enum sandbox_mode mode)
 {
 	struct rlimit nocore = {0, 0};
 	scmp_filter_ctx ctx;
-	size_t i;
+	size_t i, k, n = 0;
 	int rc;
 
-	/* KILL_PROCESS dumps core by default: a sandboxed child has nothing to dump. */
+	/* KILL_PROCESS dumps core by default: a sandboxed process has nothing to
+	 * dump but its secrets. */
 	if (setrlimit(RLIMIT_CORE, &nocore) == -1) {
 		log_warn("sandbox: setrlimit(RLIMIT_CORE)");
 		return -1;
@@ -131,18 +148,82 @@ int sandbox_apply(const struct sandbox_policy *pol, enum sandbox_mode mode)
 		if ((rc = sandbox_add(ctx, &sandbox_base[i])) < 0)
 			goto fail;
 	}
-	for (i = 0; i < pol->nrules; i++) {
-		if ((rc = sandbox_add(ctx, &pol->rules[i])) < 0)
-			goto fail;
+	for (k = 0; k < npols; k++) {
+		for (i = 0; i < pols[k]->nrules; i++) {
+			if ((rc = sandbox_add(ctx, &pols[k]->rules[i])) < 0)
+				goto fail;
+		}
+		n += pols[k]->nrules;
 	}
 	if ((rc = seccomp_load(ctx)) < 0)
 		goto fail;
 	seccomp_release(ctx);
-	log_debug("sandbox: %s filter loaded (%zu+%zu rules, %s mode)", pol->name,
-		  sandbox_base_count, pol->nrules, mode == SANDBOX_KILL ? "kill" : "log");
+	log_debug("sandbox: %s filter loaded (%zu+%zu rules, %s mode)", pols[0]->name,
+		  sandbox_base_count, n, mode == SANDBOX_KILL ? "kill" : "log");
 	return 0;
 fail:
-	log_error("sandbox: cannot build the %s filter: %s", pol->name, strerror(-rc));
+	log_error("sandbox: cannot build the %s filter: %s", pols[0]->name, strerror(-rc));
 	seccomp_release(ctx);
 	return -1;
+}
+
+int sandbox_apply(const struct sandbox_policy *pol, enum sandbox_mode mode)
+{
+	return sandbox_apply_all(&pol, 1, mode);
+}
+
+/* Every rule of sandbox_base and `pols`, one after the other: f(rule, arg). */
+static void sandbox_each(const struct sandbox_policy *const *pols, size_t npols,
+			 void (*f)(const struct sandbox_rule *r, void *arg), void *arg)
+{
+	size_t i, k;
+
+	for (i = 0; i < sandbox_base_count; i++)
+		f(&sandbox_base[i], arg);
+	for (k = 0; k < npols; k++)
+		for (i = 0; i < pols[k]->nrules; i++)
+			f(&pols[k]->rules[i], arg);
+}
+
+struct sandbox_tally {
+	long seen[512];
+	size_t n;
+	long find;
+	int found;
+};
+
+static void sandbox_tally_one(const struct sandbox_rule *r, void *arg)
+{
+	struct sandbox_tally *t = arg;
+	size_t i;
+
+	if (r->nr < 0)
+		return; /* not a syscall of this architecture */
+	if (r->nr == t->find)
+		t->found = 1;
+	for (i = 0; i < t->n; i++)
+		if (t->seen[i] == r->nr)
+			return;
+	if (t->n < sizeof(t->seen) / sizeof(t->seen[0]))
+		t->seen[t->n++] = r->nr;
+}
+
+size_t sandbox_count(const struct sandbox_policy *const *pols, size_t npols)
+{
+	struct sandbox_tally t;
+
+	memset(&t, 0, sizeof(t));
+	t.find = -1;
+	sandbox_each(pols, npols, sandbox_tally_one, &t);
+	return t.n;
+}
+
+int sandbox_names(const struct sandbox_policy *const *pols, size_t npols, long nr)
+{
+	struct sandbox_tally t;
+
+	memset(&t, 0, sizeof(t));
+	t.find = nr < 0 ? -2 : nr;
+	sandbox_each(pols, npols, sandbox_tally_one, &t);
+	return t.found;
 }

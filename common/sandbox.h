@@ -20,43 +20,48 @@ enum sandbox_mode {
 
 enum sandbox_action { SB_ACT_ALLOW, SB_ACT_ERRNO };
 
+/* The architectures this project traces its children on (test/arm/). A rule
+ * is for every architecture that has its syscall, unless it names some of
+ * these: then only for those, e.g. statx, which glibc calls for fstat() on
+ * armhf but not on x86_64 or arm64, where it exists too. On an architecture
+ * not listed here every rule applies. */
+#define SB_X86_64 0x1u
+#define SB_ARM64  0x2u
+#define SB_ARMHF  0x4u
+#if defined(__x86_64__)
+#define SB_NATIVE SB_X86_64
+#elif defined(__aarch64__)
+#define SB_NATIVE SB_ARM64
+#elif defined(__arm__)
+#define SB_NATIVE SB_ARMHF
+#else
+#define SB_NATIVE (~0u)
+#endif
+
 struct sandbox_rule {
-	int nr;                     /* SCMP_SYS(name) */
+	const char *name;           /* the syscall's name (tests, logs) */
+	int nr;                     /* SCMP_SYS(name): negative if this architecture has none */
+	unsigned arches;            /* SB_X86_64 | ...: only there; 0: everywhere */
 	enum sandbox_action action; /* allow, or fail softly with `err` */
 	int err;
 	unsigned narg; /* 0 or 1 argument comparison */
 	struct scmp_arg_cmp arg;
 };
 
-#define SB_ALLOW(name)                                                                             \
+#define SB_RULE(arches_, name_, action_, err_, narg_, argn, op_, a, b)                             \
 	{                                                                                          \
-		SCMP_SYS(name), SB_ACT_ALLOW, 0, 0,                                                \
-		{                                                                                  \
-			0, 0, 0, 0                                                                 \
-		}                                                                                  \
+		.name = #name_, .nr = SCMP_SYS(name_), .arches = (arches_), .action = (action_),   \
+		.err = (err_), .narg = (narg_),                                                    \
+		.arg = {.arg = (argn), .op = (op_), .datum_a = (a), .datum_b = (b)},               \
 	}
-#define SB_ALLOW_ARG(name, argn, op, val)                                                          \
-	{                                                                                          \
-		SCMP_SYS(name), SB_ACT_ALLOW, 0, 1,                                                \
-		{                                                                                  \
-			argn, op, val, 0                                                           \
-		}                                                                                  \
-	}
+#define SB_ALLOW(name) SB_RULE(0, name, SB_ACT_ALLOW, 0, 0, 0, 0, 0, 0)
+/* Allowed only on `arches` (SB_X86_64 | SB_ARM64 | SB_ARMHF). */
+#define SB_ALLOW_ON(arches, name)         SB_RULE(arches, name, SB_ACT_ALLOW, 0, 0, 0, 0, 0, 0)
+#define SB_ALLOW_ARG(name, argn, op, val) SB_RULE(0, name, SB_ACT_ALLOW, 0, 1, argn, op, val, 0)
 /* Allowed when (arg & mask) == val, e.g. read-only opens. */
 #define SB_ALLOW_MASKED(name, argn, mask, val)                                                     \
-	{                                                                                          \
-		SCMP_SYS(name), SB_ACT_ALLOW, 0, 1,                                                \
-		{                                                                                  \
-			argn, SCMP_CMP_MASKED_EQ, mask, val                                        \
-		}                                                                                  \
-	}
-#define SB_DENY(name, e)                                                                           \
-	{                                                                                          \
-		SCMP_SYS(name), SB_ACT_ERRNO, e, 0,                                                \
-		{                                                                                  \
-			0, 0, 0, 0                                                                 \
-		}                                                                                  \
-	}
+	SB_RULE(0, name, SB_ACT_ALLOW, 0, 1, argn, SCMP_CMP_MASKED_EQ, mask, val)
+#define SB_DENY(name, e) SB_RULE(0, name, SB_ACT_ERRNO, e, 0, 0, 0, 0, 0)
 
 struct sandbox_policy {
 	const char *name;
@@ -77,8 +82,20 @@ void sandbox_close_fds(int keep_max);
 /// logs why on failure. Must run before the filter (it needs NSS).
 int sandbox_drop_user(const char *user);
 
-/// Set RLIMIT_CORE=0 and no_new_privs, then load sandbox_base plus `pol`.
+/// Set RLIMIT_CORE=0 and no_new_privs, then load sandbox_base plus `pol`:
+/// the rules for this architecture; a name it has no syscall for is skipped.
 /// Returns 0, or -1 with the reason logged.
 int sandbox_apply(const struct sandbox_policy *pol, enum sandbox_mode mode);
+/// The same with sandbox_base plus several tables (agentd's: its own and its
+/// architecture's).
+int sandbox_apply_all(const struct sandbox_policy *const *pols, size_t npols,
+		      enum sandbox_mode mode);
+
+/// How many syscalls of this architecture sandbox_base plus `pols` allow
+/// (or fail softly), each counted once.
+size_t sandbox_count(const struct sandbox_policy *const *pols, size_t npols);
+/// Whether sandbox_base plus `pols` name syscall `nr` of this architecture
+/// (with or without an argument condition).
+int sandbox_names(const struct sandbox_policy *const *pols, size_t npols, long nr);
 
 #endif

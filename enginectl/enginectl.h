@@ -47,6 +47,7 @@ struct enginectl {
 	struct linebuf events_lb;
 	int64_t last_event_ns; /* resubscribe from here, so nothing is missed */
 	char engine_version[32];
+	char engine_name[32];             /* /version's "Engine" ("balena-engine"), or "" */
 	TAILQ_HEAD(, follower) followers; /* owned */
 	struct logmark marks[LOGMARKS];
 	uint64_t mark_clock;

@@ -32,6 +32,8 @@ static void engine_send_state(struct enginectl *e, int connected, const char *er
 	if (connected) {
 		json_object_set_new(m, "api_version", json_string(ehttp_version(e->http)));
 		json_object_set_new(m, "engine_version", json_string(e->engine_version));
+		json_object_set_new(m, "engine",
+				    json_string(e->engine_name[0] ? e->engine_name : "docker"));
 		json_object_set_new(m, "resync", json_boolean(e->ever_connected));
 	} else if (error != NULL) {
 		json_object_set_new(m, "error", json_string(error));
@@ -168,6 +170,9 @@ static void version_on_done(struct exfer *x, const char *err, long status, const
 	snprintf(chosen, sizeof(chosen), "1.%u", minor > API_MAX_MINOR ? API_MAX_MINOR : minor);
 	ehttp_set_version(e->http, chosen);
 	snprintf(e->engine_version, sizeof(e->engine_version), "%s", ver ? ver : "");
+	/* balenaEngine says so in a field of its own */
+	snprintf(e->engine_name, sizeof(e->engine_name), "%s",
+		 json_string_value(json_object_get(j, "Engine")) ?: "");
 	json_decref(j);
 	e->state = ENGINE_UP;
 	e->backoff_ms = BACKOFF_MIN_MS;

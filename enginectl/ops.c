@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base64.h"
 #include "enginectl.h"
 #include "log.h"
 
@@ -23,6 +24,7 @@ struct call {
 	uint32_t id; /* request id, for the reply */
 	const char *op;
 	char image[512];            /* image.pull */
+	char progress_as[512];      /* image.pull: the name its progress is shown under */
 	struct pull_progress *pull; /* image.pull, owned */
 	struct linebuf lb;          /* image.pull stream */
 	int last_percent;
@@ -158,6 +160,7 @@ static void on_plain_done(struct exfer *x, const char *err, long status, const c
 {
 	struct call *c = arg;
 	json_t *j = NULL;
+	char why[128];
 
 	(void)x;
 	if (err != NULL) {
@@ -167,6 +170,16 @@ static void on_plain_done(struct exfer *x, const char *err, long status, const c
 			reply_result(c, status, NULL);
 		else
 			reply_engine_error(c, status, body, len);
+	} else if (len > 0 &&
+		   json_text_within(body, len, msg_catalogue[MSG_ENGINE_RESULT].max_depth - 1,
+				    msg_catalogue[MSG_ENGINE_RESULT].max_items - 2, why,
+				    sizeof(why)) == -1) {
+		/* agentd would refuse it: say so, without parsing it */
+		char text[200];
+
+		snprintf(text, sizeof(text), "the engine's answer to %s is too complex: %s", c->op,
+			 why);
+		reply_error(c, 502, text);
 	} else if (len > 0 && (j = json_loadb(body, len, JSON_DECODE_ANY, NULL)) != NULL) {
 		/* Valid JSON: pass the engine's text on as it is, without re-encoding. */
 		json_decref(j);
@@ -454,8 +467,8 @@ static int op_image_tag(struct call *c, json_t *args, char *err, size_t errlen)
 
 static void pull_send_progress(struct call *c, int percent)
 {
-	json_t *p = json_pack("{s:i, s:s, s:i}", "request", (int)c->id, "image", c->image,
-			      "percent", percent);
+	json_t *p = json_pack("{s:i, s:s, s:i}", "request", (int)c->id, "image",
+			      c->progress_as[0] ? c->progress_as : c->image, "percent", percent);
 
 	if (p != NULL && percent != c->last_percent) {
 		chan_send_json(c->e->ch, MSG_ENGINE_PROGRESS, 0, 0, p);
@@ -505,36 +518,15 @@ static void pull_on_done(struct exfer *x, const char *err, long status, const ch
 	call_free(c);
 }
 
-/* X-Registry-Auth: base64url of {"username","password","serveraddress"}. */
+/* X-Registry-Auth: base64url of {"username","password","serveraddress"} or
+ * {"registrytoken"}. */
 static int registry_auth(json_t *auth, char *out, size_t outlen)
 {
-	static const char b64[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 	char *text = json_dumps(auth, JSON_COMPACT);
-	size_t n, i, o = 0;
+	long n = text ? base64_encode(text, strlen(text), out, outlen, 1) : -1;
 
-	if (text == NULL)
-		return -1;
-	n = strlen(text);
-	if ((n + 2) / 3 * 4 + 1 > outlen) {
-		free(text);
-		return -1;
-	}
-	for (i = 0; i < n; i += 3) {
-		unsigned v = (unsigned char)text[i] << 16;
-
-		if (i + 1 < n)
-			v |= (unsigned char)text[i + 1] << 8;
-		if (i + 2 < n)
-			v |= (unsigned char)text[i + 2];
-		out[o++] = b64[(v >> 18) & 63];
-		out[o++] = b64[(v >> 12) & 63];
-		out[o++] = i + 1 < n ? b64[(v >> 6) & 63] : '=';
-		out[o++] = i + 2 < n ? b64[v & 63] : '=';
-	}
-	out[o] = '\0';
 	free(text);
-	return 0;
+	return n < 0 ? -1 : 0;
 }
 
 /* Add ":latest" when a reference has neither tag nor digest (otherwise the
@@ -560,11 +552,21 @@ static int op_image_pull(struct call *c, json_t *args, char *err, size_t errlen)
 	if (get_image(args, "image", &image, err, errlen) == -1)
 		return -1;
 	image_normalise(image, c->image, sizeof(c->image));
+	/* a delta's progress is the progress of the image it makes */
+	if (json_object_get(args, "progress_image") != NULL) {
+		const char *as;
+
+		if (get_image(args, "progress_image", &as, err, errlen) == -1)
+			return -1;
+		snprintf(c->progress_as, sizeof(c->progress_as), "%s", as);
+	}
 	if (url_escape(c->image, esc, sizeof(esc)) == -1)
 		return -1;
 	if (auth != NULL) {
 		if (!json_is_object(auth) || registry_auth(auth, authhdr, sizeof(authhdr)) == -1) {
-			snprintf(err, errlen, "auth must be {username, password, serveraddress}");
+			snprintf(err, errlen,
+				 "auth must be {username, password, serveraddress} or "
+				 "{registrytoken}");
 			return -1;
 		}
 		r.registry_auth = authhdr;

@@ -10,7 +10,8 @@
 
 static const struct sandbox_rule enginectl_rules[] = {
 	SB_ALLOW(connect),                             /* the engine socket */
-	SB_ALLOW(recvfrom),                            /* recv() */
+	SB_ALLOW(recv),                                /* recv() on armhf */
+	SB_ALLOW(recvfrom),                            /* recv() on x86_64 and arm64 */
 	SB_ALLOW_ARG(socket, 0, SCMP_CMP_EQ, AF_UNIX), /* unix sockets only */
 };
 

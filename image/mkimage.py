@@ -15,7 +15,8 @@ Builds a `FROM scratch` image without a Docker daemon: one layer holding
 and writes it as a `docker save` archive (manifest.json, config, layer), which
 `docker load` takes. The image runs `agentd -f` in the foreground and has a
 HEALTHCHECK on /v1/healthy (`agentd -H`, port LISTEN_PORT or 48484).
-Libraries come from the build machine, or from --sysroot for another architecture.
+Libraries come from the build machine, or from --sysroot for another architecture
+(`make image ARCH=arm64|armhf` passes build/sysroot-<arch>, its triplet and strip).
 Prints the image's size, uncompressed and gzip'd.
 """
 import argparse
@@ -210,6 +211,10 @@ def main():
         else:
             layer.file(interp, os.path.realpath(libs.host(interp)), 0o755)
     ca = libs.host("/etc/ssl/certs/ca-certificates.crt")
+    if not os.path.exists(ca) and a.sysroot:
+        # a sysroot unpacked without maintainer scripts has no bundle (ca-certificates'
+        # postinst makes it); it is the same on every architecture: the build machine's
+        ca = "/etc/ssl/certs/ca-certificates.crt"
     if not os.path.exists(ca):
         raise SystemExit("mkimage: no CA bundle (Debian package ca-certificates)")
     layer.file("/etc/ssl/certs/ca-certificates.crt", ca, 0o644)

@@ -22,6 +22,9 @@ suite layers python3 test/tools/layers.py build/obj
 suite unit make --no-print-directory unit
 suite asan make --no-print-directory asan
 suite fuzz sh test/fuzz/run.sh "${FUZZ_SECONDS:-5}"
+# ARM: cross builds, then unit tests and a smoke under the real filters in a VM of
+# each architecture (test/arm/arm-check.sh; images cached in build/vm-<arch>/).
+suite arm make --no-print-directory arm-check
 
 # The integration tests need a real engine and registry: a private pair,
 # started here and stopped on exit, whatever happens.
@@ -45,14 +48,14 @@ else
 fi
 
 # A suite that died before its summary line counts as a failure.
-for s in layers unit fuzz integration format; do
+for s in layers unit fuzz integration format arm64 armhf; do
 	grep -q "^$s: [0-9]* passed, [0-9]* failed" "$log" || {
 		echo "$s: no summary line (suite did not run to the end)"
 		echo "$s: 0 passed, 1 failed" >>"$log"
 	}
 done
-passed=$(awk '/^[a-z]+: [0-9]+ passed, [0-9]+ failed/ {n += $2} END {print n + 0}' "$log")
-failed=$(awk '/^[a-z]+: [0-9]+ passed, [0-9]+ failed/ {n += $4} END {print n + 0}' "$log")
+passed=$(awk '/^[a-z0-9]+: [0-9]+ passed, [0-9]+ failed/ {n += $2} END {print n + 0}' "$log")
+failed=$(awk '/^[a-z0-9]+: [0-9]+ passed, [0-9]+ failed/ {n += $4} END {print n + 0}' "$log")
 [ "${failed:-1}" -eq 0 ] && [ "${passed:-0}" -gt 0 ] || status=1
 echo "${passed:-0} passed, ${failed:-0} failed"
 exit $status

@@ -2,10 +2,12 @@
 # deps.sh - make sure the Debian packages agentd needs to build and test are
 # installed: installs the missing ones with apt when run as root on Debian,
 # otherwise prints the exact command and fails. Usage: deps.sh PKG...
+# One dpkg-query for all of them (it stays fast as the list grows).
+installed=" $(dpkg-query -W -f='${Package} ${Status}\n' "$@" 2>/dev/null |
+	sed -n 's/^\([^ ]*\) install ok installed$/\1/p' | tr '\n' ' ')"
 missing=""
 for p in "$@"; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
-		missing="$missing $p"
+	case $installed in *" $p "*) ;; *) missing="$missing $p" ;; esac
 done
 [ -z "$missing" ] && { echo "deps: all installed"; exit 0; }
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -22,6 +22,7 @@
 #include "odmdata.h"
 #include "powerfan.h"
 #include "splash.h"
+#include "storage.h"
 #include "sysmsg.h"
 #include "uenv.h"
 
@@ -96,7 +97,7 @@ void boot_breadcrumb_touch(const struct boot *b, const char *why)
 	int fd;
 
 	breadcrumb_path(b, path, sizeof(path));
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) == -1 ||
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) == -1 ||
 	    dprintf(fd, "%s\n", b->id) < 0)
 		log_warn("cannot write %s", path);
 	if (fd != -1)
@@ -125,7 +126,9 @@ static void state_path(const struct boot *b, char *buf, size_t len)
 	snprintf(buf, len, "%s/boot-config.json", b->env.data_dir);
 }
 
-/* Record the keys the backend's file now holds from agentd. */
+/* Record the keys the backend's file now holds from agentd (a failure, a
+ * full data dir, is counted under STORAGE_BOOT_CONFIG and the record made
+ * again at the next round: see record_again()). */
 static void state_record(struct round *r, enum boot_backend id, json_t *keys)
 {
 	char path[4096], err[512], *text;
@@ -133,11 +136,23 @@ static void state_record(struct round *r, enum boot_backend id, json_t *keys)
 	json_object_set(r->state, state_names[id], keys);
 	state_path(r->b, path, sizeof(path));
 	text = json_dumps(r->state, JSON_COMPACT | JSON_SORT_KEYS);
-	if (text == NULL ||
-	    file_write_atomic(path, text, strlen(text), 0600, err, sizeof(err)) == -1)
-		log_warnx("boot config: cannot record what agentd wrote: %s",
-			  text ? err : "out of memory");
+	if (text == NULL)
+		storage_failed(STORAGE_BOOT_CONFIG, "out of memory");
+	else if (file_write_atomic(path, text, strlen(text), 0600, err, sizeof(err)) == -1)
+		storage_failed(STORAGE_BOOT_CONFIG, err);
+	else
+		storage_ok(STORAGE_BOOT_CONFIG);
 	free(text);
+}
+
+/* The backend's file says what the target asks already. If the record of
+ * an earlier write was lost (the data dir was full), it is made now: else
+ * a var taken away later would leave agentd's line behind. */
+static void record_again(struct round *r, enum boot_backend id, json_t *keys)
+{
+	if (storage_failing(STORAGE_BOOT_CONFIG) &&
+	    !json_equal(json_object_get(r->state, state_names[id]), keys))
+		state_record(r, id, keys);
 }
 
 /* A backend refuses: said once while the reason stays the same. */
@@ -285,7 +300,11 @@ static void text_apply(struct round *r, const struct text_backend *tb)
 		snprintf(why, sizeof(why), "%s (%.400s)", err, path);
 		refuse(b, tb->id, why);
 	} else if (current != NULL && strcmp(text, current) == 0) {
+		json_t *keys = tb->keys(target);
+
 		accepted(b, tb->id); /* the file says it already */
+		record_again(r, tb->id, keys);
+		json_decref(keys);
 	} else if ((what = json_dumps(target, JSON_COMPACT)) != NULL) {
 		if (write_logged(b, tb->id, path, text, strlen(text), what) == 0) {
 			json_t *keys = tb->keys(target);
@@ -578,11 +597,12 @@ static void splash_apply(struct round *r)
 	cur = file_read_bytes(logo, SPLASH_MAX, &clen);
 	if (cur != NULL && clen == len && memcmp(cur, png, len) == 0) {
 		accepted(b, BB_SPLASH); /* the logo is that image already */
-		if (rc == 0) {
-			keys = json_array();
+		keys = rc == 1 ? json_pack("[s]", "image") : json_array();
+		if (rc == 0)
 			state_record(r, BB_SPLASH, keys);
-			json_decref(keys);
-		}
+		else
+			record_again(r, BB_SPLASH, keys);
+		json_decref(keys);
 		free(cur);
 		free(png);
 		return;
@@ -633,7 +653,10 @@ static void powerfan_apply(struct round *r)
 	if (rc == -1) {
 		refuse(b, BB_POWERFAN, err);
 	} else if (rc == 0) {
-		accepted(b, BB_POWERFAN);
+		accepted(b, BB_POWERFAN); /* config.json says it already */
+		keys = powerfan_keys(target);
+		record_again(r, BB_POWERFAN, keys);
+		json_decref(keys);
 	} else if ((what = json_dumps(target, JSON_COMPACT)) != NULL) {
 		sysmsg("Applying boot config: %s", what);
 		if (config_write_atomic(b->env.config_path, copy, err, sizeof(err)) == -1) {

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "storage.h"
 
 enum cfg_type { CT_STRING, CT_INT, CT_BOOL, CT_OBJECT, CT_INT_OR_STRING };
 
@@ -250,7 +251,11 @@ int config_write_atomic(const char *path, json_t *root, char *err, size_t errlen
 	}
 	rc = file_write_atomic(path, text, strlen(text), 0600, why, sizeof(why));
 	free(text);
-	if (rc == -1)
+	if (rc == -1) {
 		snprintf(err, errlen, "config.json %s: %s", path, why);
+		storage_failed(STORAGE_CONFIG_JSON, why);
+	} else {
+		storage_ok(STORAGE_CONFIG_JSON);
+	}
 	return rc;
 }

@@ -36,7 +36,8 @@ unsigned char *file_read_bytes(const char *path, size_t max, size_t *len);
 /// file, fsync, rename, fsync of the directory), with `mode`.
 int file_write_atomic(const char *path, const char *data, size_t len, mode_t mode, char *err,
 		      size_t errlen);
-/// Replace `path` with `root` serialised, atomically and durably, mode 0600.
+/// Replace config.json `path` with `root` serialised, atomically and durably,
+/// mode 0600 (a failure is counted under STORAGE_CONFIG_JSON, storage.h).
 int config_write_atomic(const char *path, json_t *root, char *err, size_t errlen);
 
 #endif

@@ -10,6 +10,7 @@
 
 #include "db.h"
 #include "log.h"
+#include "storage.h"
 
 sqlite3 *db_open(const char *path, char *err, size_t errlen)
 {
@@ -171,11 +172,17 @@ int db_config_set(sqlite3 *db, const char *key, const char *value)
 	if (sqlite3_prepare_v2(db,
 			       "INSERT INTO config (key, value) VALUES (?, ?) "
 			       "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-			       -1, &st, NULL) != SQLITE_OK)
+			       -1, &st, NULL) != SQLITE_OK) {
+		storage_failed(STORAGE_SETTINGS, sqlite3_errmsg(db));
 		return -1;
+	}
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+	if (rc == -1)
+		storage_failed(STORAGE_SETTINGS, sqlite3_errmsg(db));
+	else
+		storage_ok(STORAGE_SETTINGS);
 	sqlite3_finalize(st);
 	return rc;
 }

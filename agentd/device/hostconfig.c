@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "filemodes.h"
 #include "hostconfig.h"
 
 #define REDSOCKS_LOCAL_PORT 12345
@@ -439,14 +440,16 @@ int hostconfig_proxy_patch(const char *boot_dir, json_t *patch, char *err, size_
 		}
 	}
 	rc = -2;
-	if (mkdir(dir, 0755) == -1 && errno != EEXIST) {
+	if (filemodes_mkdir(dir, 0755) == -1) {
 		snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
 		goto out_noproxy;
 	}
 	if (noproxy != NULL && write_noproxy(noproxy_path, noproxy, err, errlen) == -1)
 		goto out_noproxy;
+	/* redsocks.conf may hold the proxy's login and password: the OS reads
+	 * it as root */
 	if (text != NULL &&
-	    file_write_atomic(conf_path, text, strlen(text), 0644, err, errlen) == -1)
+	    file_write_atomic(conf_path, text, strlen(text), 0600, err, errlen) == -1)
 		goto out_noproxy;
 	rc = 0;
 out_noproxy:

@@ -7,6 +7,7 @@
 
 #include "identity.h"
 #include "keys.h"
+#include "storage.h"
 
 static void keys_bind_service(sqlite3_stmt *st, int col, const char *service)
 {
@@ -49,31 +50,47 @@ char *keys_for(struct keys *k, int app_id, const char *service)
 	sqlite3_bind_text(st, 3, key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 4, scopes, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE) {
+		storage_failed(STORAGE_KEYS, sqlite3_errmsg(k->db));
 		sqlite3_finalize(st);
 		return NULL;
 	}
+	storage_ok(STORAGE_KEYS);
 	sqlite3_finalize(st);
 	if (k->changed != NULL)
 		k->changed(k->arg);
 	return strdup(key);
 }
 
-char *keys_regenerate(struct keys *k, const char *old)
+char *keys_regenerate(struct keys *k, const char *old, char *err, size_t errlen)
 {
 	sqlite3_stmt *st;
 	char key[33];
-	int ok;
+	int done;
 
-	if (identity_random_hex(key) == -1 ||
-	    sqlite3_prepare_v2(k->db, "UPDATE api_secret SET key = ? WHERE key = ?", -1, &st,
-			       NULL) != SQLITE_OK)
+	if (identity_random_hex(key) == -1) {
+		snprintf(err, errlen, "cannot make a new key");
 		return NULL;
+	}
+	if (sqlite3_prepare_v2(k->db, "UPDATE api_secret SET key = ? WHERE key = ?", -1, &st,
+			       NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot store the new key: %s", sqlite3_errmsg(k->db));
+		return NULL;
+	}
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, old, -1, SQLITE_STATIC);
-	ok = sqlite3_step(st) == SQLITE_DONE && sqlite3_changes(k->db) == 1;
+	done = sqlite3_step(st) == SQLITE_DONE;
+	if (!done) {
+		snprintf(err, errlen, "cannot store the new key: %s", sqlite3_errmsg(k->db));
+		storage_failed(STORAGE_KEYS, sqlite3_errmsg(k->db));
+	}
 	sqlite3_finalize(st);
-	if (!ok)
+	if (!done)
 		return NULL;
+	storage_ok(STORAGE_KEYS);
+	if (sqlite3_changes(k->db) != 1) {
+		snprintf(err, errlen, "not a key of this device");
+		return NULL;
+	}
 	if (k->changed != NULL)
 		k->changed(k->arg);
 	return strdup(key);

@@ -8,6 +8,8 @@
 #ifndef AGENTD_KEYS_H
 #define AGENTD_KEYS_H
 
+#include <stddef.h>
+
 #include <jansson.h>
 #include <sqlite3.h>
 
@@ -21,9 +23,10 @@ struct keys {
 /// The API key of a service (app_id 0, service NULL: the global key), made
 /// and stored on first use. malloc'd, NULL on failure.
 char *keys_for(struct keys *k, int app_id, const char *service);
-/// Replace `old` by a new key with the same owner and scopes. malloc'd, NULL
-/// if `old` is not a key or the database refuses.
-char *keys_regenerate(struct keys *k, const char *old);
+/// Replace `old` by a new key with the same owner and scopes. malloc'd; NULL
+/// with the reason in err if `old` is not a key or the database refuses
+/// ("cannot store the new key: database or disk is full").
+char *keys_regenerate(struct keys *k, const char *old, char *err, size_t errlen);
 /// Every key with its scopes: [{key, scopes}] (new reference).
 json_t *keys_all(struct keys *k);
 

@@ -10,11 +10,6 @@
 #include "log.h"
 #include "power.h"
 
-struct power_run {
-	struct power *p;
-	char *const *argv;
-};
-
 int power_hup_pending(const struct power *p)
 {
 	static const char *const hup[] = {"rollback-health-breadcrumb",
@@ -45,28 +40,26 @@ static void power_bus_done(const char *err, const char *value, void *arg)
 
 static void power_exec(evutil_socket_t fd, short what, void *arg)
 {
-	struct power_run *r = arg;
-	struct power *p = r->p;
+	struct power *p = arg;
+	char *const *argv = p->run_argv;
 	pid_t pid;
 
 	(void)fd;
 	(void)what;
 	if (p->bus != NULL) {
-		int reboot = r->argv == p->reboot_command;
+		int reboot = argv == p->reboot_command;
 
 		log_info("%s through logind on the host's D-Bus",
 			 reboot ? "rebooting" : "powering off");
-		free(r);
 		if (hostctl_power(p->bus, reboot, power_bus_done, p) == -1)
 			p->failed("cannot ask logind (out of memory)", p->arg);
 		return;
 	}
-	log_info("running %s", r->argv[0]);
+	log_info("running %s", argv[0]);
 	if ((pid = fork()) == 0) {
-		execvp(r->argv[0], r->argv);
+		execvp(argv[0], argv);
 		_exit(127);
 	}
-	free(r);
 	if (pid == -1)
 		p->failed("cannot fork", p->arg);
 	else
@@ -75,15 +68,20 @@ static void power_exec(evutil_socket_t fd, short what, void *arg)
 
 int power_run(struct power *p, int reboot)
 {
-	struct power_run *r = calloc(1, sizeof(*r));
 	struct timeval one = {1, 0};
 
-	if (r == NULL)
+	if (p->ev_run == NULL && (p->ev_run = evtimer_new(p->base, power_exec, p)) == NULL)
 		return -1;
-	r->p = p;
-	r->argv = reboot ? p->reboot_command : p->shutdown_command;
-	event_base_once(p->base, -1, EV_TIMEOUT, power_exec, r, &one);
+	p->run_argv = reboot ? p->reboot_command : p->shutdown_command;
+	evtimer_add(p->ev_run, &one);
 	return 0;
+}
+
+void power_free(struct power *p)
+{
+	if (p->ev_run != NULL)
+		event_free(p->ev_run);
+	p->ev_run = NULL;
 }
 
 int power_reaped(struct power *p, pid_t pid, int status, int stopping)

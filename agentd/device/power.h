@@ -22,6 +22,8 @@ struct power {
 	char *const *shutdown_command; /* argv, borrowed */
 	const char *state_dir;         /* balenaOS's /mnt/state (HUP breadcrumbs) */
 	pid_t pid;                     /* the command while it runs, else 0 */
+	struct event *ev_run;          /* owned: the second before it, or NULL */
+	char *const *run_argv;         /* which command that second ends with */
 	struct hostctl *bus;           /* borrowed: the host's D-Bus, or NULL: commands */
 	/// The command could not run or exited non-zero: the device stays up.
 	/// `how` says why ("exit status 1", "cannot fork").
@@ -37,5 +39,7 @@ int power_run(struct power *p, int reboot);
 /// A process was reaped: 1 if it was the command (its failure is reported
 /// unless `stopping`), else 0.
 int power_reaped(struct power *p, pid_t pid, int status, int stopping);
+/// Forget a reboot or shutdown still waiting for its second (agentd stops).
+void power_free(struct power *p);
 
 #endif

@@ -5,16 +5,15 @@
  * on the device is kept. An empty value (or none) means the default image,
  * which boot.c keeps as splash/balena-logo-default.png. Pure.
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "base64.h"
 #include "splash.h"
 
 static const unsigned char png_magic[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 int splash_is_png(const unsigned char *data, size_t len)
 {
@@ -22,81 +21,19 @@ int splash_is_png(const unsigned char *data, size_t len)
 	       memcmp(data, png_magic, sizeof(png_magic)) == 0;
 }
 
-static int b64_value(int c)
-{
-	const char *p;
-
-	if (c == '-')
-		return 62; /* the URL-safe alphabet */
-	if (c == '_')
-		return 63;
-	if (c == '\0' || (p = strchr(b64, c)) == NULL)
-		return -1;
-	return (int)(p - b64);
-}
-
-int splash_base64_decode(const char *in, size_t inlen, unsigned char **out, size_t *len)
-{
-	unsigned char *o = malloc(inlen / 4 * 3 + 3);
-	unsigned v = 0, bits = 0;
-	size_t i, n = 0;
-	int padding = 0;
-
-	if (o == NULL)
-		return -1;
-	for (i = 0; i < inlen; i++) {
-		int c = (unsigned char)in[i], d;
-
-		if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
-			continue;
-		if (c == '=') {
-			padding = 1;
-			continue;
-		}
-		if (padding || (d = b64_value(c)) < 0) { /* data after padding, or not base64 */
-			free(o);
-			return -1;
-		}
-		v = (v << 6) | (unsigned)d;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			o[n++] = (unsigned char)((v >> bits) & 0xff);
-		}
-	}
-	*out = o;
-	*len = n;
-	return 0;
-}
-
 char *splash_data_uri(const unsigned char *data, size_t len)
 {
 	static const char head[] = "data:image/png;base64,";
-	char *out = malloc(sizeof(head) + (len + 2) / 3 * 4), *p;
-	size_t i;
+	size_t room = sizeof(head) + (len + 2) / 3 * 4;
+	char *out = malloc(room);
 
 	if (out == NULL)
 		return NULL;
 	memcpy(out, head, sizeof(head) - 1);
-	p = out + sizeof(head) - 1;
-	for (i = 0; i + 2 < len; i += 3) {
-		unsigned v = (unsigned)data[i] << 16 | (unsigned)data[i + 1] << 8 | data[i + 2];
-
-		*p++ = b64[v >> 18];
-		*p++ = b64[(v >> 12) & 63];
-		*p++ = b64[(v >> 6) & 63];
-		*p++ = b64[v & 63];
+	if (base64_encode(data, len, out + sizeof(head) - 1, room - (sizeof(head) - 1), 0) == -1) {
+		free(out);
+		return NULL;
 	}
-	if (i < len) {
-		unsigned v =
-			(unsigned)data[i] << 16 | (i + 1 < len ? (unsigned)data[i + 1] << 8 : 0);
-
-		*p++ = b64[v >> 18];
-		*p++ = b64[(v >> 12) & 63];
-		*p++ = i + 1 < len ? b64[(v >> 6) & 63] : '=';
-		*p++ = '=';
-	}
-	*p = '\0';
 	return out;
 }
 
@@ -133,7 +70,7 @@ int splash_from_target(json_t *config, unsigned char **png, size_t *len, char *e
 	if (value == NULL || value[strspn(value, " \t\r\n")] == '\0')
 		return 0; /* the default image */
 	data = base64_part(value);
-	if (splash_base64_decode(data, strlen(data), png, len) == -1) {
+	if ((*png = (unsigned char *)base64_decode(data, len)) == NULL) {
 		snprintf(err, errlen,
 			 "Expected splash image to be a base64 encoded PNG image: it is not "
 			 "base64");

@@ -22,8 +22,5 @@ int splash_is_png(const unsigned char *data, size_t len);
 /// "data:image/png;base64,<data>", as the balena supervisor reports a splash
 /// image. Malloc'd.
 char *splash_data_uri(const unsigned char *data, size_t len);
-/// Base64 (either alphabet; blanks and line ends skipped; padding optional)
-/// into *out (malloc'd) and *len. -1 when it is not base64.
-int splash_base64_decode(const char *in, size_t inlen, unsigned char **out, size_t *len);
 
 #endif

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "adopt.h"
+#include "compose.h"
 
 /* v, or the default when v is missing or null (dflt is stolen). */
 static json_t *or_dflt(json_t *v, json_t *dflt)
@@ -62,27 +63,6 @@ static json_t *keys_sorted(json_t *obj)
 		json_array_append_new(keys, json_string(k));
 	out = sorted(keys);
 	json_decref(keys);
-	return out;
-}
-
-/* Env as {KEY: value}, without the name the device had at the container's
- * creation (which the balena supervisor leaves out of the comparison). */
-static json_t *env_map(json_t *env)
-{
-	json_t *out = json_object(), *e;
-	size_t i;
-
-	json_array_foreach(env, i, e) {
-		const char *kv = json_string_value(e), *eq = kv ? strchr(kv, '=') : NULL;
-		char *key;
-
-		if (eq == NULL || (key = strndup(kv, (size_t)(eq - kv))) == NULL)
-			continue;
-		if (strcmp(key, "BALENA_DEVICE_NAME_AT_INIT") != 0 &&
-		    strcmp(key, "RESIN_DEVICE_NAME_AT_INIT") != 0)
-			json_object_set_new(out, key, json_string(eq + 1));
-		free(key);
-	}
 	return out;
 }
 
@@ -209,7 +189,7 @@ static json_t *container_view(json_t *cfg, json_t *host)
 			    or_dflt(json_object_get(cfg, "Entrypoint"), json_array()));
 	json_object_set_new(v, "volumes", volume_set(cfg, host));
 	json_object_set_new(v, "image", or_dflt(json_object_get(cfg, "Image"), json_string("")));
-	json_object_set_new(v, "environment", env_map(json_object_get(cfg, "Env")));
+	json_object_set_new(v, "environment", compose_env_object(json_object_get(cfg, "Env")));
 	json_object_set_new(v, "privileged",
 			    json_boolean(json_is_true(json_object_get(host, "Privileged"))));
 	json_object_set_new(v, "labels", label_map(json_object_get(cfg, "Labels")));

@@ -33,6 +33,7 @@
 #include "log.h"
 #include "named.h"
 #include "plan.h"
+#include "storage.h"
 #include "store.h"
 #include "sysmsg.h"
 #include "takeover.h"
@@ -83,6 +84,8 @@ struct apply {
 				 record of (made by the Node supervisor): compared the balena
 				 supervisor's way (adopt.c) */
 	json_t *adopt_logged; /* container/network/volume -> the verdict last logged */
+	json_t *aliases;      /* image reference -> engine id, of images got by a delta */
+	json_t *deltas;       /* target image -> {tries, fallback?}: its delta so far */
 	int pending;
 	int failed, lock_failed;
 	char reason[512];
@@ -311,24 +314,28 @@ static void target_config_dump(struct apply *a)
 	text = json_dumps(json_object_get(a->target, "config"), JSON_COMPACT | JSON_SORT_KEYS);
 	if (text == NULL ||
 	    file_write_atomic(path, text, strlen(text), 0600, why, sizeof(why)) == -1)
-		log_warnx("cannot write %s: %s", path, text ? why : "out of memory");
+		storage_failed(STORAGE_TARGET_CONFIG, text ? why : "out of memory");
+	else
+		storage_ok(STORAGE_TARGET_CONFIG);
 	free(text);
 }
 
 int apply_set_target(struct apply *a, json_t *target, char *err, size_t errlen)
 {
-	json_t *warnings = json_array(), *w;
+	json_t *warnings, *w;
 	size_t i;
-
-	target_config_check(json_object_get(target, "config"), warnings);
-	json_array_foreach(warnings, i, w)
-		sysmsg("%s", json_string_value(w));
-	json_decref(warnings);
 
 	if (store_target_save(a->env.db, target, err, errlen) == -1) {
 		json_decref(target);
 		return -1;
 	}
+	/* once stored: a target tried again and again on a full disk is warned
+	 * about once */
+	warnings = json_array();
+	target_config_check(json_object_get(target, "config"), warnings);
+	json_array_foreach(warnings, i, w)
+		sysmsg("%s", json_string_value(w));
+	json_decref(warnings);
 	/* Until a round has looked at it, a new target is not applied. */
 	if (!json_equal(a->target, target))
 		a->applied = 0;
@@ -350,12 +357,16 @@ int apply_set_target(struct apply *a, json_t *target, char *err, size_t errlen)
 
 /* --- Reading the engine's state ----------------------------------------- */
 
-/* The engine's id of an image reference, from the image list. */
-static const char *image_lookup(json_t *images, const char *ref)
+/* The engine's id of an image reference, from the image list, or from
+ * what a delta made (`aliases`: reference -> id) while the engine has it. */
+static const char *image_lookup(json_t *images, json_t *aliases, const char *ref)
 {
+	const char *alias = json_string_value(json_object_get(aliases, ref));
 	json_t *img, *tag;
 	size_t i, k;
 
+	if (alias != NULL && strcmp(alias, ref) != 0 && image_lookup(images, NULL, alias) != NULL)
+		return image_lookup(images, NULL, alias);
 	json_array_foreach(images, i, img) {
 		const char *id = json_string_value(json_object_get(img, "Id"));
 
@@ -711,7 +722,7 @@ static int build_target(struct apply *a)
 			ss->svc = svc;
 			compose_image_normalise(json_string_value(json_object_get(svc, "image")),
 						ss->image, sizeof(ss->image));
-			if ((id = image_lookup(a->images, ss->image)) != NULL)
+			if ((id = image_lookup(a->images, a->aliases, ss->image)) != NULL)
 				snprintf(ss->image_id, sizeof(ss->image_id), "%s", id);
 			compose_ctx_for(a, app, uuid, name, svc, ss, &ctx);
 			/* A service labelled for the supervisor API gets its own key. */
@@ -830,60 +841,323 @@ static int call_ok(struct stepctx *sc, int status, const char *err, const char *
 	return 0;
 }
 
-/* fetch: runs in the background, the round does not wait for it */
+/* --- fetch: runs in the background, the round does not wait for it ------
+ * A managed device on balenaEngine with SUPERVISOR_DELTA on (version 3)
+ * asks the cloud for a delta from the image the service runs now to the
+ * new one, and pulls that; when there is no source, the delta server says
+ * no (a 4xx) or the delta fails to apply DELTA_TRIES times, the image is
+ * pulled whole (the balena supervisor's rules, docs/operations.md). */
+
+#define DELTA_TRIES         3
+#define DELTA_PROCESSING_MS 2000 /* the server still makes the delta: ask then */
+
+static void fetch_failed(struct apply *a, const char *what, const char *image, const char *why)
+{
+	char when[32];
+	uint64_t d = backoff_ms(a->fetch_failures++);
+
+	/* not at once again: a registry or engine that fails fails again */
+	a->fetch_not_before = now_ms() + d;
+	pretty_ms(d, when, sizeof(when));
+	sysmsg("Failed to download %s '%s' due to '%s'", what, image, why);
+	log_info("apply: next download in %s", when);
+	if (!a->busy)
+		apply_schedule(a, d);
+}
+
+static void fetch_succeeded(struct apply *a, const char *image)
+{
+	sysmsg("Downloaded image '%s'", image);
+	store_image_pulled(a->env.db, image);
+	a->fetch_failures = 0;
+	json_object_del(a->deltas, image);
+	apply_trigger(a, "download ended");
+}
+
 static void fetch_done(int status, json_t *body, const char *err, void *arg)
 {
 	struct apply_str *r = arg;
 	struct apply *a = r->a;
-	const char *image = r->s;
-	char when[32];
-	uint64_t d;
 
 	(void)body;
+	json_object_del(a->fetching, r->s);
+	if (err == NULL && status == 200)
+		fetch_succeeded(a, r->s);
+	else
+		fetch_failed(a, "image", r->s, err ? err : "engine error");
+	free(r);
+}
+
+static void pull_whole(struct apply *a, const char *image)
+{
+	json_t *args = json_pack("{s:s}", "image", image);
+	const char *key = json_string_value(json_object_get(a->env.cfg->root, "deviceApiKey"));
+	const char *slash = strchr(image, '/');
+
+	/* A managed device pulls from the cloud's registry as d_<uuid>. */
+	if (config_managed(a->env.cfg) && key != NULL && slash != NULL &&
+	    (memchr(image, '.', (size_t)(slash - image)) != NULL ||
+	     memchr(image, ':', (size_t)(slash - image)) != NULL))
+		json_object_set_new(args, "auth",
+				    json_pack("{s:s+, s:s, s:s%}", "username", "d_",
+					      a->env.id->uuid, "password", key, "serveraddress",
+					      image, (size_t)(slash - image)));
+	sysmsg("Downloading image '%s'", image);
+	json_object_set_new(a->fetching, image, json_integer(0));
+	engine_call(&a->env.engine, "image.pull", args, fetch_done, apply_str_new(a, image));
+}
+
+/* What is known of the delta to `image` (made on first use). */
+static json_t *delta_entry(struct apply *a, const char *image)
+{
+	json_t *d = json_object_get(a->deltas, image);
+
+	if (d == NULL) {
+		d = json_object();
+		json_object_set_new(a->deltas, image, d);
+	}
+	return d;
+}
+
+/* Say `line` about the delta to `image` once (it is said again only when
+ * something else was said in between). */
+static void delta_note(struct apply *a, const char *image, const char *line)
+{
+	json_t *d = delta_entry(a, image);
+
+	if (strcmp(json_string_value(json_object_get(d, "noted")) ?: "", line) == 0)
+		return;
+	json_object_set_new(d, "noted", json_string(line));
+	sysmsg("%s", line);
+}
+
+static void delta_fallback(struct apply *a, const char *image, const char *why)
+{
+	char line[1024];
+
+	json_object_set_new(delta_entry(a, image), "fallback", json_string(why));
+	snprintf(line, sizeof(line), "Falling back to a full download of image '%s': %s", image,
+		 why);
+	delta_note(a, image, line);
 	json_object_del(a->fetching, image);
-	if (err == NULL && status == 200) {
-		sysmsg("Downloaded image '%s'", image);
-		store_image_pulled(a->env.db, image);
-		a->fetch_failures = 0;
-		free(r);
-		apply_trigger(a, "download ended");
+	pull_whole(a, image);
+}
+
+struct delta_ctx {
+	struct apply *a;
+	char image[512]; /* the target image */
+	char name[1024]; /* the delta image */
+};
+
+static void delta_apply_failed(struct delta_ctx *x, const char *why)
+{
+	struct apply *a = x->a;
+	json_t *d = delta_entry(a, x->image);
+	json_int_t tries = json_integer_value(json_object_get(d, "tries")) + 1;
+	char reason[700];
+
+	json_object_set_new(d, "tries", json_integer(tries));
+	json_object_del(a->fetching, x->image);
+	if (tries >= DELTA_TRIES) {
+		snprintf(reason, sizeof(reason), "its delta did not apply %d times (%.500s)",
+			 DELTA_TRIES, why);
+		delta_fallback(a, x->image, reason);
+	} else {
+		fetch_failed(a, "delta for image", x->image, why);
+	}
+}
+
+/* The delta is pulled: the image it made is the target image. */
+static void delta_inspected(int status, json_t *body, const char *err, void *arg)
+{
+	struct delta_ctx *x = arg;
+	struct apply *a = x->a;
+	const char *id = json_string_value(json_object_get(body, "Id"));
+
+	if (err != NULL || status != 200 || id == NULL) {
+		delta_apply_failed(x, err ? err : "the delta's image is not there after its pull");
+		free(x);
 		return;
 	}
-	/* not at once again: a registry or engine that fails fails again */
-	d = backoff_ms(a->fetch_failures++);
-	a->fetch_not_before = now_ms() + d;
-	pretty_ms(d, when, sizeof(when));
-	sysmsg("Failed to download image '%s' due to '%s'", image, err ? err : "engine error");
-	log_info("apply: next download in %s", when);
-	free(r);
-	if (!a->busy)
-		apply_schedule(a, d);
+	json_object_del(a->fetching, x->image);
+	json_object_set_new(a->aliases, x->image, json_string(id));
+	store_alias_set(a->env.db, x->image, id);
+	store_image_pulled(a->env.db, x->name); /* removed with the image, once unused */
+	fetch_succeeded(a, x->image);
+	free(x);
+}
+
+static void delta_pulled(int status, json_t *body, const char *err, void *arg)
+{
+	struct delta_ctx *x = arg;
+
+	(void)body;
+	if (err != NULL || status != 200) {
+		delta_apply_failed(x, err ? err : "engine error");
+		free(x);
+		return;
+	}
+	engine_call(&x->a->env.engine, "image.inspect", json_pack("{s:s}", "image", x->name),
+		    delta_inspected, x);
+}
+
+static void delta_answered(const char *outcome, const char *name, const char *token,
+			   const char *reason, void *arg)
+{
+	struct delta_ctx *x = arg;
+	struct apply *a = x->a;
+	json_t *args;
+
+	if (strcmp(outcome, "ready") == 0 && name != NULL) {
+		snprintf(x->name, sizeof(x->name), "%s", name);
+		args = json_pack("{s:s, s:s}", "image", name, "progress_image", x->image);
+		if (token != NULL)
+			json_object_set_new(args, "auth",
+					    json_pack("{s:s}", "registrytoken", token));
+		engine_call(&a->env.engine, "image.pull", args, delta_pulled, x);
+		return;
+	}
+	json_object_del(a->fetching, x->image);
+	if (strcmp(outcome, "processing") == 0) {
+		/* not a failure: the delta server is making it, ask again soon */
+		log_info("apply: the delta for image '%s' is still being made", x->image);
+		a->fetch_not_before = now_ms() + DELTA_PROCESSING_MS;
+		if (!a->busy)
+			apply_schedule(a, DELTA_PROCESSING_MS);
+	} else if (strcmp(outcome, "fallback") == 0) {
+		delta_fallback(a, x->image, reason ? reason : "the delta server refused");
+	} else {
+		fetch_failed(a, "delta for image", x->image, reason ? reason : "unknown error");
+	}
+	free(x);
+}
+
+/* One of `refs` (an array of references) agentd pulled, or NULL. */
+static const char *pulled_one(json_t *refs, json_t *pulled)
+{
+	json_t *r, *p;
+	size_t i, k;
+
+	json_array_foreach(refs, i, r)
+		json_array_foreach(pulled, k, p)
+			if (json_equal(r, p))
+				return json_string_value(r);
+	return NULL;
+}
+
+/* The reference of the image the service runs now, as the cloud named it:
+ * the one a delta made it for, or the one agentd pulled, else a digest or a
+ * tag the engine has. "" when there is none (or it is itself a delta of the
+ * old kind, which cannot be the base of a new one). */
+static void delta_source(struct apply *a, const struct step *st, char *src, size_t len)
+{
+	const struct tgt_app *ta = &a->in.apps[st->app];
+	json_t *img = NULL, *pulled, *v, *all;
+	const char *k, *ref = NULL, *id = NULL;
+	size_t i;
+	int c;
+
+	src[0] = '\0';
+	for (c = 0; c < a->in.ncur && id == NULL; c++)
+		if (!strcmp(a->in.cur[c].app_uuid, ta->uuid) &&
+		    !strcmp(a->in.cur[c].service, st->tgt->name) && a->in.cur[c].image_id_ref[0])
+			id = a->in.cur[c].image_id_ref;
+	json_array_foreach(a->images, i, v)
+		if (id != NULL && !strcmp(json_string_value(json_object_get(v, "Id")) ?: "", id))
+			img = v;
+	if (img == NULL)
+		return;
+	if (json_integer_value(json_object_get(img, "Size")) < 40 &&
+	    json_integer_value(json_object_get(img, "VirtualSize")) < 40)
+		return; /* a version 2 delta */
+	json_object_foreach(a->aliases, k, v)
+		if (strcmp(json_string_value(v) ?: "", id) == 0)
+			ref = k;
+	pulled = store_images_pulled(a->env.db);
+	all = json_array();
+	json_array_extend(all, json_object_get(img, "RepoTags"));
+	json_array_extend(all, json_object_get(img, "RepoDigests"));
+	if (ref == NULL)
+		ref = pulled_one(all, pulled);
+	if (ref == NULL && json_is_string(json_array_get(json_object_get(img, "RepoDigests"), 0)))
+		ref = json_string_value(json_array_get(json_object_get(img, "RepoDigests"), 0));
+	if (ref == NULL && json_is_string(json_array_get(json_object_get(img, "RepoTags"), 0)) &&
+	    strcmp(json_string_value(json_array_get(json_object_get(img, "RepoTags"), 0)),
+		   "<none>:<none>") != 0)
+		ref = json_string_value(json_array_get(json_object_get(img, "RepoTags"), 0));
+	if (ref != NULL)
+		snprintf(src, len, "%s", ref);
+	json_decref(all);
+	json_decref(pulled);
+}
+
+/* No delta for `image`, and why (said once). */
+static int delta_whole(struct apply *a, const char *image, const char *why)
+{
+	char line[1024];
+
+	snprintf(line, sizeof(line), "%s: downloading image '%s' whole", why, image);
+	delta_note(a, image, line);
+	return 0;
+}
+
+/* Whether the image of `st` is got through a delta from `src`. */
+static int delta_wanted(struct apply *a, const struct step *st, char *src, size_t len)
+{
+	json_t *cfg = json_object_get(a->target, "config");
+	const char *image = st->tgt->image;
+	const char *version = json_string_value(json_object_get(cfg, "SUPERVISOR_DELTA_VERSION"));
+	char why[64];
+
+	if (!config_truthy(a->target, "SUPERVISOR_DELTA") || a->env.hooks.delta_request == NULL ||
+	    !config_managed(a->env.cfg) || st->app < 0 || a->env.engine.deltas == NULL)
+		return 0;
+	if (json_object_get(delta_entry(a, image), "fallback") != NULL)
+		return 0;
+	if (!a->env.engine.deltas(a->env.engine.ctx))
+		return delta_whole(a, image,
+				   "The engine does not apply deltas (it is not balenaEngine)");
+	if (version == NULL)
+		version = "2"; /* balena's default */
+	if (strcmp(version, "3") != 0) {
+		snprintf(why, sizeof(why), "Delta version %.20s is not supported (only 3 is)",
+			 version);
+		return delta_whole(a, image, why);
+	}
+	delta_source(a, st, src, len);
+	if (src[0] == '\0')
+		return delta_whole(a, image, "No image on the device to make a delta from");
+	return 1;
 }
 
 static void step_fetch(struct stepctx *sc)
 {
 	struct apply *a = sc->a;
 	const char *image = sc->st->tgt->image;
+	const char *t = json_string_value(json_object_get(json_object_get(a->target, "config"),
+							  "SUPERVISOR_DELTA_REQUEST_TIMEOUT"));
+	struct delta_ctx *x;
+	char src[1024], line[1200];
 
-	if (json_object_get(a->fetching, image) == NULL && now_ms() >= a->fetch_not_before) {
-		json_t *args = json_pack("{s:s}", "image", image);
-		const char *key =
-			json_string_value(json_object_get(a->env.cfg->root, "deviceApiKey"));
-		const char *slash = strchr(image, '/');
-
-		/* A managed device pulls from the cloud's registry as d_<uuid>. */
-		if (config_managed(a->env.cfg) && key != NULL && slash != NULL &&
-		    (memchr(image, '.', (size_t)(slash - image)) != NULL ||
-		     memchr(image, ':', (size_t)(slash - image)) != NULL))
-			json_object_set_new(args, "auth",
-					    json_pack("{s:s+, s:s, s:s%}", "username", "d_",
-						      a->env.id->uuid, "password", key,
-						      "serveraddress", image,
-						      (size_t)(slash - image)));
-		sysmsg("Downloading image '%s'", image);
-		json_object_set_new(a->fetching, image, json_integer(0));
-		engine_call(&a->env.engine, "image.pull", args, fetch_done,
-			    apply_str_new(a, image));
+	if (json_object_get(a->fetching, image) != NULL || now_ms() < a->fetch_not_before) {
+		step_end(sc);
+		return;
+	}
+	if (!delta_wanted(a, sc->st, src, sizeof(src)) || (x = calloc(1, sizeof(*x))) == NULL) {
+		pull_whole(a, image);
+		step_end(sc);
+		return;
+	}
+	x->a = a;
+	snprintf(x->image, sizeof(x->image), "%s", image);
+	snprintf(line, sizeof(line), "Downloading delta for image '%s'", image);
+	delta_note(a, image, line);
+	json_object_set_new(a->fetching, image, json_integer(0));
+	if (a->env.hooks.delta_request(a->env.hooks.arg, src, image,
+				       t != NULL && atol(t) > 0 ? atol(t) : 59000, delta_answered,
+				       x) == -1) {
+		free(x);
+		delta_fallback(a, image, "the cloud cannot be asked for a delta");
 	}
 	step_end(sc);
 }
@@ -1372,7 +1646,7 @@ static void images_cleanup(struct apply *a)
 	pulled = store_images_pulled(a->env.db);
 	json_array_foreach(pulled, i, p) {
 		const char *r = json_string_value(p);
-		const char *id = image_lookup(a->images, r);
+		const char *id = image_lookup(a->images, a->aliases, r);
 
 		if (json_object_get(used, r) != NULL || (id && json_object_get(used, id) != NULL))
 			continue;
@@ -1534,6 +1808,8 @@ static void round_plan(struct apply *a)
 		return;
 	}
 	adopt_round(a);
+	if (storage_failing(STORAGE_TARGET_CONFIG))
+		target_config_dump(a); /* the run dir was full when the target came */
 	boot_config_apply(&a->boot, json_object_get(a->target, "config"));
 	a->in.reboot_due = boot_breadcrumb_due(&a->boot);
 	a->in.reboot_asked = a->reboot_asked || now_ms() < a->reboot_not_before;
@@ -1589,6 +1865,17 @@ static void round_plan(struct apply *a)
 	round_step_done(a);
 }
 
+/* One of the gather's inspects ended: plan once the last one has. */
+static void gather_one_done(struct apply *a)
+{
+	if (--a->pending == 0) {
+		if (a->failed)
+			round_end(a, 0);
+		else
+			round_plan(a);
+	}
+}
+
 static void inspect_done(int status, json_t *body, const char *err, void *arg)
 {
 	struct apply_str *r = arg;
@@ -1600,12 +1887,7 @@ static void inspect_done(int status, json_t *body, const char *err, void *arg)
 	else
 		round_fail(a, "cannot inspect image %s: %s", id, err ? err : "engine error");
 	free(r);
-	if (--a->pending == 0) {
-		if (a->failed)
-			round_end(a, 0);
-		else
-			round_plan(a);
-	}
+	gather_one_done(a);
 }
 
 static void container_inspected(int status, json_t *body, const char *err, void *arg)
@@ -1619,12 +1901,7 @@ static void container_inspected(int status, json_t *body, const char *err, void 
 		round_fail(a, "cannot inspect container %.12s: %s", r->s,
 			   err ? err : "engine error");
 	free(r);
-	if (--a->pending == 0) {
-		if (a->failed)
-			round_end(a, 0);
-		else
-			round_plan(a);
-	}
+	gather_one_done(a);
 }
 
 /* What the composer and the adoption of the Node supervisor's containers
@@ -1669,7 +1946,7 @@ static void gather_images(struct apply *a)
 		json_object_foreach(json_object_get(app, "services"), n, svc) {
 			compose_image_normalise(json_string_value(json_object_get(svc, "image")),
 						ref, sizeof(ref));
-			id = image_lookup(a->images, ref);
+			id = image_lookup(a->images, a->aliases, ref);
 			if (id == NULL || json_object_get(a->image_config, id) != NULL)
 				continue;
 			json_object_set_new(a->image_config, id, json_null()); /* in flight */
@@ -1706,7 +1983,7 @@ static void list_done(int status, json_t *body, const char *err, void *arg)
 		void *tmp;
 
 		json_object_foreach_safe(a->image_config, tmp, id, v)
-			if (json_is_null(v) || image_lookup(a->images, id) == NULL)
+			if (json_is_null(v) || image_lookup(a->images, a->aliases, id) == NULL)
 				json_object_del(a->image_config, id);
 	}
 	json_decref(a->last_images);
@@ -1782,6 +2059,7 @@ struct apply *apply_new(const struct apply_env *env)
 	struct apply *a = calloc(1, sizeof(*a));
 	char err[512];
 	json_t *pre;
+	int n;
 
 	if (a == NULL)
 		return NULL;
@@ -1796,6 +2074,10 @@ struct apply *apply_new(const struct apply_env *env)
 		be.os_meta_version = env->id->os_meta_version;
 		boot_init(&a->boot, &be);
 	}
+	/* A new agentd holds no lock: what a stopped one held is given back. */
+	if ((n = lock_sweep(env->run_dir)) > 0)
+		log_info("update locks: removed %d lock file%s a stopped agentd held", n,
+			 n == 1 ? "" : "s");
 	a->gather[0] = (struct gather_slot){a, &a->containers};
 	a->gather[1] = (struct gather_slot){a, &a->images};
 	a->gather[2] = (struct gather_slot){a, &a->networks};
@@ -1803,14 +2085,16 @@ struct apply *apply_new(const struct apply_env *env)
 	a->image_config = json_object();
 	a->inspected = json_object();
 	a->adopt_logged = json_object();
+	a->aliases = store_aliases(env->db);
+	a->deltas = json_object();
 	a->locked = json_object();
 	a->fetching = json_object();
 	a->rejected = json_object();
 	a->contract_logged = json_object();
 	a->ev_timer = evtimer_new(env->base, apply_on_timer, a);
 	if (a->image_config == NULL || a->inspected == NULL || a->adopt_logged == NULL ||
-	    a->locked == NULL || a->fetching == NULL || a->rejected == NULL ||
-	    a->contract_logged == NULL || a->ev_timer == NULL) {
+	    a->aliases == NULL || a->deltas == NULL || a->locked == NULL || a->fetching == NULL ||
+	    a->rejected == NULL || a->contract_logged == NULL || a->ev_timer == NULL) {
 		apply_free(a);
 		return NULL;
 	}
@@ -1842,6 +2126,8 @@ void apply_free(struct apply *a)
 	json_decref(a->last_images);
 	json_decref(a->inspected);
 	json_decref(a->adopt_logged);
+	json_decref(a->aliases);
+	json_decref(a->deltas);
 	json_decref(a->locked);
 	json_decref(a->fetching);
 	json_decref(a->rejected);
@@ -1927,7 +2213,7 @@ static json_t *instanced_services(struct apply *a, json_t *app, const char *uuid
 		memset(&ss, 0, sizeof(ss));
 		compose_image_normalise(json_string_value(json_object_get(svc, "image")), ss.image,
 					sizeof(ss.image));
-		if ((id = image_lookup(a->last_images, ss.image)) != NULL)
+		if ((id = image_lookup(a->last_images, a->aliases, ss.image)) != NULL)
 			snprintf(ss.image_id, sizeof(ss.image_id), "%s", id);
 		compose_ctx_for(a, app, uuid, name, svc, &ss, &ctx);
 		if (label_truthy(svc, "io.balena.features.supervisor-api") ||

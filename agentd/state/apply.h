@@ -29,6 +29,13 @@
 
 struct apply;
 
+/// The cloud's answer to a delta request: outcome "ready" (name: the delta
+/// image, token: the registry token to pull it with), "processing" (ask
+/// again later), "retry" (a failure: later, with backoff) or "fallback"
+/// (pull the image whole); reason says why when not ready.
+typedef void (*delta_cb)(const char *outcome, const char *name, const char *token,
+			 const char *reason, void *arg);
+
 struct apply_hooks {
 	void *arg;
 	/// A target has been applied: the device's state changed.
@@ -39,6 +46,11 @@ struct apply_hooks {
 	int (*reboot)(const char *why, char *err, size_t errlen, void *arg);
 	/// A new target was stored (its device config may have changed).
 	void (*target_set)(void *arg);
+	/// Ask the cloud for a delta from image `src` to `dest` (references),
+	/// its request timing out after timeout_ms; `cb` runs later. -1 when
+	/// the cloud cannot be asked (cb does not run).
+	int (*delta_request)(void *arg, const char *src, const char *dest, long timeout_ms,
+			     delta_cb cb, void *cbarg);
 };
 
 /* What the state engine is given (all borrowed; they outlive it). */

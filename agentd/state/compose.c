@@ -1685,3 +1685,22 @@ void compose_free(struct composed *c)
 	free(c->strategy);
 	memset(c, 0, sizeof(*c));
 }
+
+json_t *compose_env_object(json_t *env)
+{
+	json_t *out = json_object(), *e;
+	size_t i;
+
+	json_array_foreach(env, i, e) {
+		const char *kv = json_string_value(e), *eq = kv ? strchr(kv, '=') : NULL;
+		char *key;
+
+		if (eq == NULL || (key = strndup(kv, (size_t)(eq - kv))) == NULL)
+			continue;
+		if (strcmp(key, "BALENA_DEVICE_NAME_AT_INIT") != 0 &&
+		    strcmp(key, "RESIN_DEVICE_NAME_AT_INIT") != 0)
+			json_object_set_new(out, key, json_string(eq + 1));
+		free(key);
+	}
+	return out;
+}

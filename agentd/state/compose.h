@@ -72,6 +72,10 @@ int compose_parse_name(const char *name, char *service, size_t slen, int *image_
 /// Add ":latest" to a reference with neither tag nor digest; drop the tag of
 /// one with a digest ("repo:tag@sha256:x" -> "repo@sha256:x").
 void compose_image_normalise(const char *in, char *out, size_t len);
+/// An engine Env list ("KEY=value") as {KEY: value}, without the name the
+/// device had when the container was made (balena leaves it out of a
+/// service: BALENA_/RESIN_DEVICE_NAME_AT_INIT). New reference.
+json_t *compose_env_object(json_t *env);
 /// 16 hex digits: FNV-1a 64 of the canonical JSON (compact, sorted keys) of spec.
 void compose_hash(json_t *spec, char out[17]);
 

@@ -20,6 +20,8 @@ struct engine_port {
 	int (*call)(void *ctx, const char *op, json_t *args, engine_cb cb, void *arg);
 	/// Whether the engine can be asked now (connected, enginectl ready).
 	int (*ready)(void *ctx);
+	/// Whether the engine applies balena deltas (it is balenaEngine).
+	int (*deltas)(void *ctx);
 	void *ctx;
 };
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compose.h"
 #include "instanced.h"
 
 /* o[key], or a new `dflt` when absent (dflt is stolen either way). */
@@ -19,29 +20,6 @@ static json_t *or_default(json_t *o, const char *key, json_t *dflt)
 		return dflt;
 	json_decref(dflt);
 	return json_incref(v);
-}
-
-/* "KEY=value" strings to {KEY: value}; the name the device had when the
- * container was made is not part of the service (balena leaves it out). */
-static json_t *env_object(json_t *env)
-{
-	json_t *out = json_object(), *e;
-	size_t i;
-
-	json_array_foreach(env, i, e) {
-		const char *kv = json_string_value(e), *eq = kv ? strchr(kv, '=') : NULL;
-		char *key;
-
-		if (eq == NULL)
-			continue;
-		if ((key = strndup(kv, (size_t)(eq - kv))) == NULL)
-			continue;
-		if (strcmp(key, "BALENA_DEVICE_NAME_AT_INIT") != 0 &&
-		    strcmp(key, "RESIN_DEVICE_NAME_AT_INIT") != 0)
-			json_object_set_new(out, key, json_string(eq + 1));
-		free(key);
-	}
-	return out;
 }
 
 /* Binds, named and anonymous volumes and long-syntax mounts, as compose
@@ -237,7 +215,7 @@ json_t *instanced_service_config(const struct composed *c, const char *image)
 		out, "restart",
 		or_default(json_object_get(host, "RestartPolicy"), "Name", json_string("always")));
 	json_object_set_new(out, "labels", labels);
-	json_object_set_new(out, "environment", env_object(json_object_get(spec, "Env")));
+	json_object_set_new(out, "environment", compose_env_object(json_object_get(spec, "Env")));
 	json_object_set_new(out, "networkMode", or_default(host, "NetworkMode", json_string("")));
 	json_object_set_new(out, "entrypoint", or_default(spec, "Entrypoint", json_array()));
 	json_object_set_new(out, "stopSignal",

@@ -4,7 +4,9 @@
  * (the directory is bind-mounted into the container at /tmp/balena and
  * /tmp/resin). A lock file owned by uid 65534 is agentd's own; any other
  * owner is the application's, and blocks kill/stop/rename until it goes,
- * unless forced (force, SUPERVISOR_OVERRIDE_LOCK).
+ * unless forced (force, SUPERVISOR_OVERRIDE_LOCK). A lock file agentd makes
+ * is owned by 65534 from the moment it has its name, so a cut (power, kill)
+ * never leaves one that reads as the application's.
  */
 #ifndef AGENTD_LOCKS_H
 #define AGENTD_LOCKS_H
@@ -26,6 +28,11 @@ int lock_take(const char *rundir, int app_id, const char *const *services, int n
 	      char *err, size_t errlen);
 /// Remove agentd's lock files of `services` (the application's stay).
 void lock_release(const char *rundir, int app_id, const char *const *services, int n);
+/// Remove the lock files a stopped agentd left (those owned by uid 65534,
+/// as balena treats its own leftovers; the application's stay) from every
+/// service's lock dir under `rundir`, with any half-made one. For the start,
+/// when agentd holds no lock yet. Returns how many lock files went.
+int lock_sweep(const char *rundir);
 /// 1 if any service of the app has a lock file not owned by agentd.
 int lock_user_held(const char *rundir, int app_id, const char *const *services, int n, char *which,
 		   size_t len);

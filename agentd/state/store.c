@@ -5,10 +5,12 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "db.h"
 #include "log.h"
+#include "storage.h"
 #include "store.h"
 #include "target.h"
 
@@ -27,11 +29,17 @@ int store_target_save(sqlite3 *db, json_t *target, char *err, size_t errlen)
 			       -1, &st, NULL) == SQLITE_OK) {
 		sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
 		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+		if (rc == -1)
+			snprintf(err, errlen, "cannot store the target: %s", sqlite3_errmsg(db));
 		sqlite3_finalize(st);
-	}
-	if (rc == -1)
+	} else {
 		snprintf(err, errlen, "cannot store the target: %s", sqlite3_errmsg(db));
+	}
 	free(text);
+	if (rc == -1)
+		storage_failed(STORAGE_TARGET, err + strlen("cannot store the target: "));
+	else
+		storage_ok(STORAGE_TARGET);
 	return rc;
 }
 
@@ -64,34 +72,46 @@ const char *store_commit_get(sqlite3 *db, const char *uuid, char *buf, size_t le
 	return buf;
 }
 
+/* Run the write `st` (prepared: NULL when preparing failed) to its end and
+ * finalize it; the apps' records' kind of storage hears how it went. */
+static int store_apps_step(sqlite3 *db, sqlite3_stmt *st)
+{
+	int rc = st != NULL && sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+
+	if (rc == -1)
+		storage_failed(STORAGE_APPS, sqlite3_errmsg(db));
+	else
+		storage_ok(STORAGE_APPS);
+	sqlite3_finalize(st);
+	return rc;
+}
+
 int store_commit_set(sqlite3 *db, const char *uuid, int app_id, const char *commit)
 {
 	sqlite3_stmt *st;
-	int rc = -1;
 
 	if (sqlite3_prepare_v2(db,
 			       "INSERT INTO current_commit (app_uuid, app_id, commit_id) VALUES "
 			       "(?, ?, ?) ON CONFLICT(app_uuid) DO UPDATE SET commit_id = "
 			       "excluded.commit_id, app_id = excluded.app_id",
 			       -1, &st, NULL) != SQLITE_OK)
-		return -1;
+		return store_apps_step(db, NULL);
 	sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 2, app_id);
 	sqlite3_bind_text(st, 3, commit, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-	sqlite3_finalize(st);
-	return rc;
+	return store_apps_step(db, st);
 }
 
 static void store_image_exec(sqlite3 *db, const char *sql, const char *ref)
 {
 	sqlite3_stmt *st;
 
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		store_apps_step(db, NULL);
 		return;
+	}
 	sqlite3_bind_text(st, 1, ref, -1, SQLITE_STATIC);
-	sqlite3_step(st);
-	sqlite3_finalize(st);
+	store_apps_step(db, st);
 }
 
 void store_image_pulled(sqlite3 *db, const char *ref)
@@ -105,6 +125,37 @@ void store_image_pulled(sqlite3 *db, const char *ref)
 void store_image_forget(sqlite3 *db, const char *ref)
 {
 	store_image_exec(db, "DELETE FROM pulled_image WHERE ref = ?", ref);
+}
+
+void store_alias_set(sqlite3 *db, const char *ref, const char *image_id)
+{
+	sqlite3_stmt *st;
+
+	if (sqlite3_prepare_v2(db,
+			       "INSERT INTO image_alias (ref, image_id) VALUES (?, ?) ON "
+			       "CONFLICT(ref) DO UPDATE SET image_id = excluded.image_id",
+			       -1, &st, NULL) != SQLITE_OK)
+		return;
+	sqlite3_bind_text(st, 1, ref, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, image_id, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		log_warnx("database: cannot record image %s: %s", ref, sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+}
+
+json_t *store_aliases(sqlite3 *db)
+{
+	json_t *out = json_object();
+	sqlite3_stmt *st;
+
+	if (sqlite3_prepare_v2(db, "SELECT ref, image_id FROM image_alias", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return out;
+	while (sqlite3_step(st) == SQLITE_ROW)
+		json_object_set_new(out, (const char *)sqlite3_column_text(st, 0),
+				    json_string((const char *)sqlite3_column_text(st, 1)));
+	sqlite3_finalize(st);
+	return out;
 }
 
 json_t *store_images_pulled(sqlite3 *db)
@@ -128,14 +179,14 @@ void store_made_set(sqlite3 *db, const char *id, const char *hash, const char *b
 			       "INSERT INTO made (id, hash, boot_id) VALUES (?, ?, ?) "
 			       "ON CONFLICT(id) DO UPDATE SET hash = excluded.hash, "
 			       "boot_id = excluded.boot_id",
-			       -1, &st, NULL) != SQLITE_OK)
+			       -1, &st, NULL) != SQLITE_OK) {
+		store_apps_step(db, NULL);
 		return;
+	}
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, boot_id, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		log_warnx("cannot record container %.12s: %s", id, sqlite3_errmsg(db));
-	sqlite3_finalize(st);
+	store_apps_step(db, st);
 }
 
 int store_made_get(sqlite3 *db, const char *id, char hash[17], char *boot_id, size_t blen)
@@ -169,8 +220,7 @@ void store_made_prune(sqlite3 *db, json_t *ids)
 			       "DELETE FROM made WHERE id NOT IN (SELECT value FROM json_each(?))",
 			       -1, &st, NULL) == SQLITE_OK) {
 		sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
-		sqlite3_step(st);
-		sqlite3_finalize(st);
+		store_apps_step(db, st);
 	}
 	free(text);
 }

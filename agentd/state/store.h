@@ -24,6 +24,11 @@ void store_image_pulled(sqlite3 *db, const char *ref);
 void store_image_forget(sqlite3 *db, const char *ref);
 /// The images agentd pulled: an array of references (new reference).
 json_t *store_images_pulled(sqlite3 *db);
+/// Remember that image reference `ref` is the engine's image `image_id`
+/// (a delta's result, which the engine may not know by that name).
+void store_alias_set(sqlite3 *db, const char *ref, const char *image_id);
+/// Every such alias: {ref: image id} (new reference).
+json_t *store_aliases(sqlite3 *db);
 /// Remember what agentd made container `id` from: its config hash and boot.
 void store_made_set(sqlite3 *db, const char *id, const char *hash, const char *boot_id);
 /// The hash and boot agentd recorded for container `id`; 0, or -1 when it

@@ -24,6 +24,47 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 	return -1;
 }
 
+/* Nothing in v nests deeper than `depth` more levels or has more than
+ * TARGET_MAX_ENTRIES members or elements. Recursion stops at the limit. */
+static int within(json_t *v, int depth, const char *what, const char *where, char *err,
+		  size_t errlen)
+{
+	size_t i, n;
+	const char *k;
+	json_t *e;
+
+	if (!json_is_object(v) && !json_is_array(v))
+		return 0;
+	if (depth <= 0)
+		return fail(err, errlen, "%s: %s nests more than %d levels deep", where, what,
+			    TARGET_MAX_DEPTH);
+	n = json_is_object(v) ? json_object_size(v) : json_array_size(v);
+	if (n > TARGET_MAX_ENTRIES)
+		return fail(err, errlen, "%s: %s has %zu entries, at most %d", where, what, n,
+			    TARGET_MAX_ENTRIES);
+	if (json_is_object(v)) {
+		json_object_foreach(v, k, e)
+			if (within(e, depth - 1, what, where, err, errlen) == -1)
+				return -1;
+	} else {
+		json_array_foreach(v, i, e)
+			if (within(e, depth - 1, what, where, err, errlen) == -1)
+				return -1;
+	}
+	return 0;
+}
+
+/* At most `max` members in an object (or elements in an array). */
+static int at_most(json_t *v, size_t max, const char *what, const char *where, char *err,
+		   size_t errlen)
+{
+	size_t n = json_is_object(v) ? json_object_size(v) : json_array_size(v);
+
+	if (n > max)
+		return fail(err, errlen, "%s: %zu %s, at most %zu", where, n, what, max);
+	return 0;
+}
+
 long long target_id(json_t *v)
 {
 	const char *s;
@@ -213,6 +254,28 @@ static json_t *make_service(const char *name, json_t *id, json_t *image_id, json
 	if (string_map(env, env_name, "environment variable", where, err, errlen) == -1 ||
 	    string_map(labels, label_name, "label", where, err, errlen) == -1)
 		return NULL;
+	{
+		char what[320];
+		const char *k;
+		json_t *v;
+
+		snprintf(what, sizeof(what), "service %s", name);
+		if (at_most(env, TARGET_MAX_ENTRIES, "environment variables", what, err, errlen) ==
+			    -1 ||
+		    at_most(labels, TARGET_MAX_ENTRIES, "labels", what, err, errlen) == -1 ||
+		    at_most(composition, TARGET_MAX_ENTRIES, "composition fields", what, err,
+			    errlen) == -1 ||
+		    within(contract, TARGET_MAX_DEPTH, "the contract", what, err, errlen) == -1)
+			return NULL;
+		if (json_is_object(composition))
+			json_object_foreach(composition, k, v) {
+				char field[320];
+
+				snprintf(field, sizeof(field), "field %.64s", k);
+				if (within(v, TARGET_MAX_DEPTH, field, what, err, errlen) == -1)
+					return NULL;
+			}
+	}
 	if (running != NULL && !json_is_null(running) && !json_is_boolean(running))
 		return fail(err, errlen, "%s: service %s: running must be a boolean", where, name),
 		       NULL;
@@ -249,6 +312,17 @@ static int check_named(json_t *app, const char *uuid, char *err, size_t errlen)
 	char full[512], hash[17], why[400];
 	const char *k;
 	json_t *v, *spec;
+
+	snprintf(why, sizeof(why), "app %.64s", uuid);
+	if (at_most(json_object_get(app, "networks"), TARGET_MAX_NAMED, "networks", why, err,
+		    errlen) == -1 ||
+	    at_most(json_object_get(app, "volumes"), TARGET_MAX_NAMED, "volumes", why, err,
+		    errlen) == -1 ||
+	    within(json_object_get(app, "networks"), TARGET_MAX_DEPTH + 1, "networks", why, err,
+		   errlen) == -1 ||
+	    within(json_object_get(app, "volumes"), TARGET_MAX_DEPTH + 1, "volumes", why, err,
+		   errlen) == -1)
+		return -1;
 
 	json_object_foreach(json_object_get(app, "networks"), k, v) {
 		snprintf(full, sizeof(full), "%s_%s", uuid, k);
@@ -318,6 +392,10 @@ static json_t *app_from_v3(const char *uuid, json_t *a, char *err, size_t errlen
 		json_decref(out);
 		return fail(err, errlen, "%s: services must be an object", where), NULL;
 	}
+	if (at_most(svcs, TARGET_MAX_SERVICES, "services", where, err, errlen) == -1) {
+		json_decref(out);
+		return NULL;
+	}
 	json_object_foreach(svcs, k, v) {
 		json_t *s;
 
@@ -370,6 +448,9 @@ static json_t *target_from_parts(json_t *name, json_t *config, json_t *apps, int
 	}
 	if (apps != NULL && !json_is_null(apps) && !json_is_object(apps))
 		return fail(err, errlen, "%s: apps must be an object", where), NULL;
+	if (at_most(apps, TARGET_MAX_APPS, "apps", where, err, errlen) == -1 ||
+	    at_most(config, TARGET_MAX_ENTRIES, "config variables", where, err, errlen) == -1)
+		return NULL;
 	outapps = json_object();
 	json_object_foreach(apps, uuid, v) {
 		if ((app = app_from_v3(uuid, v, err, errlen)) == NULL) {
@@ -468,6 +549,8 @@ json_t *target_from_v2_local(json_t *v2, char *err, size_t errlen)
 	apps = json_object_get(local, "apps");
 	if (apps != NULL && !json_is_null(apps) && !json_is_object(apps))
 		return fail(err, errlen, "Invalid target state: apps must be an object"), NULL;
+	if (at_most(apps, TARGET_MAX_APPS, "apps", "Invalid target state", err, errlen) == -1)
+		return NULL;
 	outapps = json_object();
 	json_object_foreach(apps, appid, a) {
 		json_t *services, *svcs, *name, *commit;
@@ -489,6 +572,8 @@ json_t *target_from_v2_local(json_t *v2, char *err, size_t errlen)
 			fail(err, errlen, "%s: services must be an object", where);
 			goto bad;
 		}
+		if (at_most(svcs, TARGET_MAX_SERVICES, "services", where, err, errlen) == -1)
+			goto bad;
 		services = json_object();
 		json_object_foreach(svcs, key, v) {
 			json_t *s = service_from_v2(key, v, where, err, errlen);

@@ -13,7 +13,10 @@
  *                          "composition": {}, "contract"?: {}}},
  *             "volumes": {}, "networks": {}}}}
  *
- * An invalid target is rejected whole, with a one-line reason.
+ * An invalid target is rejected whole, with a one-line reason. So is an
+ * absurd one, before anything is stored or planned: the limits below are far
+ * above what a device runs, and keep validation, planning and the database
+ * small whatever a target holds (docs/architecture.md, "Bounded input").
  */
 #ifndef AGENTD_TARGET_H
 #define AGENTD_TARGET_H
@@ -21,6 +24,17 @@
 #include <stddef.h>
 
 #include <jansson.h>
+
+#define TARGET_MAX_APPS     100 /* apps in a target */
+#define TARGET_MAX_SERVICES 100 /* services of one app's release */
+#define TARGET_MAX_NAMED    100 /* networks, and volumes, of one app's release */
+#define TARGET_MAX_ENTRIES                                                                         \
+	1000 /* config vars; env vars or labels of a service; members or                           \
+		elements of any object or array inside a service, network,                         \
+		volume or contract */
+#define TARGET_MAX_DEPTH                                                                           \
+	8 /* nesting of arrays and objects inside one composition                                  \
+	     field, network or volume config, or contract */
 
 /// The cloud's v3 state {<uuid>: {name, config, apps}}; `uuid` must be the key.
 json_t *target_from_v3(json_t *v3, const char *uuid, char *err, size_t errlen);

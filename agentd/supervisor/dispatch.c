@@ -1,12 +1,14 @@
 /*
- * dispatch.c - what agentd accepts from its children. Every frame is checked
- * against the catalogue (type, direction, size) before its JSON is parsed;
+ * dispatch.c - what agentd accepts from its children. Every frame, replies
+ * included, is checked against the catalogue (type, direction, size, and how
+ * deep and how many its JSON values are) before its JSON is parsed;
  * the handshake's hello is answered here, and every other message goes to
  * the handler registered for its type (supervisor_on). The verdict goes back
  * to supervise.c: a child that sends anything malformed, unhandled or out
  * of turn is treated as compromised there (logged, killed, restarted per
  * its policy).
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "log.h"
@@ -56,6 +58,21 @@ static int dispatch_hello(struct daemon *d, json_t *body)
 	rc = chan_send_json(d->ch, MSG_CONFIG, 0, 0, config);
 	json_decref(config);
 	return rc;
+}
+
+int dispatch_check(const struct frame_hdr *hdr, const char *payload, char *why, size_t whylen,
+		   void *arg)
+{
+	struct daemon *d = arg;
+	const char *reason;
+
+	if (msg_check(hdr->type, d->id, D_AGENTD, hdr->len, &reason) == -1) {
+		snprintf(why, whylen, "%s message type %u (%s) of %u bytes: %s",
+			 hdr->flags & FRAME_F_REPLY ? "reply of" : "unexpected", hdr->type,
+			 msg_name(hdr->type), hdr->len, reason);
+		return -1;
+	}
+	return msg_check_body(hdr->type, payload, hdr->len, why, whylen);
 }
 
 enum dispatch_verdict dispatch_frame(struct daemon *d, const struct frame_hdr *hdr,

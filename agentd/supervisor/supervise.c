@@ -250,6 +250,39 @@ static void supervise_on_frame(struct chan *ch, const struct frame_hdr *hdr, con
 	}
 }
 
+int supervise_attach(struct daemon *d, pid_t pid, int chan_fd, int log_fd)
+{
+	struct supervisor *sv = d->sv;
+	struct timeval tv;
+
+	d->pid = pid;
+	d->starts++;
+	d->hello_seen = 0;
+	d->missed_pings = 0;
+	d->kill_reason = NULL;
+	d->started_ms = now_ms();
+	restart_note_start(&d->rs, &sv->conf.policy[d->id], d->started_ms);
+	d->state = DS_HANDSHAKE;
+	d->ch = chan_new(sv->base, chan_fd, PROTO_MAX_PAYLOAD, supervise_on_frame, d);
+	d->logbe = bufferevent_socket_new(sv->base, log_fd, BEV_OPT_CLOSE_ON_FREE);
+	if (d->ch == NULL || d->logbe == NULL) {
+		log_error("%s: cannot watch the new child", d->name);
+		if (d->ch == NULL)
+			close(chan_fd);
+		if (d->logbe == NULL)
+			close(log_fd);
+		supervise_kill(d, "could not be watched");
+		return -1;
+	}
+	chan_set_check(d->ch, dispatch_check, d);
+	bufferevent_setcb(d->logbe, supervise_on_log, NULL, supervise_on_log_event, d);
+	bufferevent_enable(d->logbe, EV_READ);
+	ms_to_tv(sv->conf.handshake_timeout_ms, &tv);
+	evtimer_add(d->ev_timer, &tv);
+	log_debug("%s: started, pid %d", d->name, (int)pid);
+	return 0;
+}
+
 static void supervise_spawn(struct daemon *d)
 {
 	struct supervisor *sv = d->sv;
@@ -319,30 +352,7 @@ static void supervise_spawn(struct daemon *d)
 	close(devnull);
 	close(sp[1]);
 	close(lp[1]);
-	d->pid = pid;
-	d->starts++;
-	d->hello_seen = 0;
-	d->missed_pings = 0;
-	d->kill_reason = NULL;
-	d->started_ms = now_ms();
-	restart_note_start(&d->rs, &sv->conf.policy[d->id], d->started_ms);
-	d->state = DS_HANDSHAKE;
-	d->ch = chan_new(sv->base, sp[0], PROTO_MAX_PAYLOAD, supervise_on_frame, d);
-	d->logbe = bufferevent_socket_new(sv->base, lp[0], BEV_OPT_CLOSE_ON_FREE);
-	if (d->ch == NULL || d->logbe == NULL) {
-		log_error("%s: cannot watch the new child", d->name);
-		if (d->ch == NULL)
-			close(sp[0]);
-		if (d->logbe == NULL)
-			close(lp[0]);
-		supervise_kill(d, "could not be watched");
-		return;
-	}
-	bufferevent_setcb(d->logbe, supervise_on_log, NULL, supervise_on_log_event, d);
-	bufferevent_enable(d->logbe, EV_READ);
-	ms_to_tv(sv->conf.handshake_timeout_ms, &tv);
-	evtimer_add(d->ev_timer, &tv);
-	log_debug("%s: started, pid %d", d->name, (int)pid);
+	supervise_attach(d, pid, sp[0], lp[0]);
 	return;
 retry:
 	/* Resources ran out: treat it like an immediate exit. */
@@ -426,10 +436,57 @@ static void supervise_on_sigsys_wait(evutil_socket_t fd, short what, void *arg)
 	supervise_log_violation(arg, NULL);
 }
 
+/* Whose allow-list forbids a call a child made: its own, or agentd's, which
+ * every child inherits (both filters apply; the record does not say which
+ * one stopped the call). */
+static const char *supervise_whose(struct supervisor *sv, long nr)
+{
+	if (sv->conf.own_filter_loaded && sv->conf.own_filter[0] != NULL &&
+	    !sandbox_names(sv->conf.own_filter, 2, nr))
+		return "agentd's allow-list (which its children inherit)";
+	return "its allow-list";
+}
+
+/* A process agentd started (or one of theirs) that is not a child: a
+ * command it ran, under its filter. Its name in comm; 0 if it is not one
+ * (or is gone already: the kernel's record came too late to tell). */
+static int supervise_descendant(pid_t pid, char *comm, size_t len)
+{
+	pid_t self = getpid(), p = pid;
+	char path[64], buf[512], *rp;
+	int depth;
+	FILE *f;
+
+	comm[0] = '\0';
+	for (depth = 0; depth < 8 && p > 1; depth++) {
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)p);
+		if ((f = fopen(path, "re")) == NULL)
+			return 0;
+		buf[0] = '\0';
+		if (fgets(buf, sizeof(buf), f) == NULL)
+			buf[0] = '\0';
+		fclose(f);
+		/* pid (comm) state ppid ...: comm may hold spaces and parentheses */
+		if ((rp = strrchr(buf, ')')) == NULL)
+			return 0;
+		if (p == pid) {
+			char *lp = strchr(buf, '(');
+
+			if (lp != NULL)
+				snprintf(comm, len, "%.*s", (int)(rp - lp - 1), lp + 1);
+		}
+		if (sscanf(rp + 1, " %*c %d", &p) != 1)
+			return 0;
+		if (p == self)
+			return 1;
+	}
+	return 0;
+}
+
 static void supervise_seccomp_record(const struct seccomp_record *rec, void *arg)
 {
 	struct supervisor *sv = arg;
-	char name[64];
+	char name[64], comm[64];
 	int i;
 
 	for (i = D_ENGINECTL; i < D_COUNT; i++) {
@@ -445,11 +502,31 @@ static void supervise_seccomp_record(const struct seccomp_record *rec, void *arg
 		}
 		if (!rec->killed && d->pid == rec->pid) {
 			log_as(d->name, LOG_LVL_WARN,
-			       "sandbox (log mode): called %s (%ld), which its allow-list forbids",
-			       kmsg_syscall_name(rec, name, sizeof(name)), rec->nr);
+			       "sandbox (log mode): called %s (%ld), which %s forbids",
+			       kmsg_syscall_name(rec, name, sizeof(name)), rec->nr,
+			       supervise_whose(sv, rec->nr));
 			return;
 		}
 	}
+	/* agentd's own filter: agentd itself (in log mode: a kill leaves no one
+	 * to say it), or a command it ran (while the kernel's record finds it
+	 * still there) */
+	if (rec->killed) {
+		if (rec->pid != getpid() && supervise_descendant(rec->pid, comm, sizeof(comm)))
+			log_error("sandbox violation: %s (pid %d, run by agentd) killed by SIGSYS "
+				  "for calling %s (%ld), which agentd's allow-list forbids",
+				  comm, (int)rec->pid, kmsg_syscall_name(rec, name, sizeof(name)),
+				  rec->nr);
+		return;
+	}
+	if (rec->pid == getpid())
+		log_warnx("sandbox (log mode): agentd called %s (%ld), which its allow-list "
+			  "forbids",
+			  kmsg_syscall_name(rec, name, sizeof(name)), rec->nr);
+	else if (supervise_descendant(rec->pid, comm, sizeof(comm)))
+		log_warnx("sandbox (log mode): %s (pid %d, run by agentd) called %s (%ld), "
+			  "which agentd's allow-list forbids",
+			  comm, (int)rec->pid, kmsg_syscall_name(rec, name, sizeof(name)), rec->nr);
 }
 
 static void supervise_describe_exit(struct daemon *d, int status, char *buf, size_t len)

@@ -86,6 +86,10 @@ struct supervisor_conf {
 	char user[64]; /* the unprivileged children drop to it */
 	int verbose;
 	enum sandbox_mode sandbox;
+	/* agentd's own allow-list (borrowed), which its children inherit: says
+	 * whose list a logged call broke */
+	const struct sandbox_policy *own_filter[2];
+	int own_filter_loaded;
 };
 
 struct supervisor {
@@ -112,6 +116,11 @@ extern const enum daemon_id daemon_order[3];
 /// the systemd notify socket. -1 if a child binary is missing.
 int supervise_init(struct supervisor *sv, struct event_base *base, const char *self_exe,
 		   const struct supervisor_conf *conf);
+/// Watch a child that was just started (pid): its end of the socketpair on
+/// chan_fd, the read end of its stderr on log_fd (both taken); its handshake
+/// begins. supervise_start's spawns go through it, and so do tests that play
+/// a child themselves. -1 if it cannot be watched (it is then killed).
+int supervise_attach(struct daemon *d, pid_t pid, int chan_fd, int log_fd);
 /// Handle messages of `type` from children with fn.
 void supervisor_on(struct supervisor *sv, enum msg_type type, supervisor_msg_fn fn, void *arg);
 /// Start the children, in order.
@@ -142,6 +151,12 @@ enum dispatch_verdict {
 	DISPATCH_BAD,   /* malformed, forbidden, unhandled or out of turn: kill it */
 };
 
+/// The check every frame from a child passes before anything reads it (its
+/// channel's chan_check_cb; arg is the struct daemon): the catalogue's type,
+/// direction, size, depth and item limits. -1 with the reason in why: the
+/// channel fails and the child is killed as compromised.
+int dispatch_check(const struct frame_hdr *hdr, const char *payload, char *why, size_t whylen,
+		   void *arg);
 /// Check one frame from a child against the catalogue, parse it, answer a
 /// hello, or hand it to the handler registered for its type. On
 /// DISPATCH_BAD, *kill_reason says why (static text).

@@ -6,7 +6,8 @@
 # "fuzz: N passed, N failed". A crash leaves its input in
 # build/fuzz/<target>.crashes/ (once fixed, copy it into the tree's corpus:
 # it is then a regression input every run replays). With MERGE=1 the tree's
-# corpus is replaced by a minimised merge of both (`make fuzz-corpus`).
+# corpus is replaced by a minimised merge of both (`make fuzz-corpus`); with
+# FUZZ_RUNS=N each target runs N executions instead of SECONDS.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 secs=${1:-10}
@@ -19,9 +20,10 @@ if ! command -v clang >/dev/null 2>&1; then
 fi
 CF="-g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Icommon -Ienginectl -Iapid -Iagentd -Iagentd/device -Iagentd/state -Iagentd/supervisor $(pkg-config --cflags jansson libevent)"
 passed=0 failed=0
+LIBS="jansson libevent libseccomp"
 build() { # name sources...
 	name=$1; shift
-	clang $CF "$@" -o "$out/bin-$name" $(pkg-config --libs jansson libevent libseccomp) 2>"$out/$name.build.log" ||
+	clang $CF "$@" -o "$out/bin-$name" $(pkg-config --libs $LIBS) 2>"$out/$name.build.log" ||
 		{ echo "fuzz: cannot build $name"; cat "$out/$name.build.log"; return 1; }
 }
 wanted() { [ "$only" = "  " ] || case $only in *" $1 "*) true ;; *) false ;; esac; }
@@ -33,13 +35,17 @@ merge() { # name: the tree's corpus becomes the minimised union of both
 		rm -rf "$tree" && mv "$tree.new" "$tree" &&
 		echo "fuzz: $name corpus minimised: $(ls "$tree" | wc -l) inputs"
 }
-run() { # name
-	name=$1
+run() { # name [libFuzzer flags...]
+	name=$1; shift
 	wanted "$name" || return 0
 	mkdir -p "$out/$name.corpus" "$out/$name.crashes" "test/fuzz/corpus/$name"
-	if "$out/bin-$name" -max_total_time="$secs" -max_len=65536 -artifact_prefix="$out/$name.crashes/" \
-		"$out/$name.corpus" "test/fuzz/corpus/$name" >"$out/$name.log" 2>&1; then
-		echo "fuzz: $name ok ($(grep -o 'Done [0-9]* runs' "$out/$name.log" | tail -1) in ${secs} s)"
+	# FUZZ_RUNS=N: N executions instead of SECONDS (-runs; the time is printed)
+	limit="-max_total_time=$secs"
+	[ -n "${FUZZ_RUNS:-}" ] && limit="-runs=$FUZZ_RUNS"
+	started=$(date +%s)
+	if "$out/bin-$name" "$limit" -max_len=65536 -artifact_prefix="$out/$name.crashes/" \
+		"$@" "$out/$name.corpus" "test/fuzz/corpus/$name" >"$out/$name.log" 2>&1; then
+		echo "fuzz: $name ok ($(grep -o 'Done [0-9]* runs' "$out/$name.log" | tail -1) in $(($(date +%s) - started)) s)"
 		passed=$((passed + 1))
 		if [ "${MERGE:-0}" = 1 ]; then
 			merge "$name" || echo "fuzz: $name: merge failed"
@@ -58,17 +64,27 @@ build extlinux test/fuzz/fuzz_extlinux.c agentd/device/extlinux.c agentd/device/
 build uenv test/fuzz/fuzz_uenv.c agentd/device/uenv.c agentd/device/extlinux.c agentd/device/textlines.c &&
 	run uenv || failed=$((failed + 1))
 build configfs test/fuzz/fuzz_configfs.c agentd/device/configfs.c && run configfs || failed=$((failed + 1))
-build splash test/fuzz/fuzz_splash.c agentd/device/splash.c && run splash || failed=$((failed + 1))
+build splash test/fuzz/fuzz_splash.c agentd/device/splash.c common/base64.c && run splash || failed=$((failed + 1))
 build hresp test/fuzz/fuzz_hresp.c enginectl/hresp.c && run hresp || failed=$((failed + 1))
 build route test/fuzz/fuzz_route.c apid/routes.c apid/reply.c apid/auth.c apid/api_health.c apid/api_logs.c apid/conns.c \
 	apid/forward.c apid/sandbox.c common/chan.c common/frame.c common/proto.c common/log.c \
 	common/child.c common/sandbox.c && run route ||
 	failed=$((failed + 1))
-build config test/fuzz/fuzz_config.c agentd/device/config.c && run config || failed=$((failed + 1))
+build config test/fuzz/fuzz_config.c agentd/device/config.c agentd/device/storage.c common/log.c \
+	common/clock.c && run config || failed=$((failed + 1))
 build settings test/fuzz/fuzz_settings.c agentd/device/settings.c agentd/supervisor/restart.c common/proto.c &&
 	run settings || failed=$((failed + 1))
 build target test/fuzz/fuzz_target.c agentd/state/target.c agentd/state/named.c agentd/state/compose.c &&
 	run target || failed=$((failed + 1))
 build compose test/fuzz/fuzz_compose.c agentd/state/compose.c && run compose || failed=$((failed + 1))
+# agentd with three fake children (all of agentd but main.c, its database in
+# memory); agentd's log lines go to the closed stderr (-close_fd_mask=2), the
+# fuzzer's and the sanitizers' reports still show.
+sh migrations/embed.sh migrations/*.sql >"$out/migrations.c"
+LIBS="$LIBS sqlite3 libsystemd"
+build dispatch test/fuzz/fuzz_dispatch.c $(ls agentd/*.c agentd/*/*.c | grep -v '^agentd/main.c$') \
+	common/log.c common/proto.c common/frame.c common/chan.c common/sandbox.c common/child.c \
+	common/buf.c common/clock.c common/base64.c "$out/migrations.c" && run dispatch -close_fd_mask=2 ||
+	failed=$((failed + 1))
 echo "fuzz: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -10,6 +10,11 @@ CA and a server certificate for 127.0.0.1 are made with the openssl CLI.
         cloud.target = {...}             # what GET /device/v3/<uuid>/state serves
         cloud.requests                   # [(method, path, headers, body)]
         cloud.errors                     # what it found wrong with requests
+
+It is also the registry-token endpoint (/auth/v1/token) and, as the
+config.json `deltaEndpoint` of a test, the delta server (/api/v3/delta):
+`delta_answers` is a list of (status, body) it answers in turn (then
+`delta_default`); a body "hang" answers nothing for 30 s.
 """
 import base64
 import gzip
@@ -29,7 +34,8 @@ PROVISIONING_KEY = "provkey0123456789abcdef"
 DEVICE_ID = 42
 
 
-def make_certs(d):
+def make_certs(d, names=()):
+    """A test CA and a certificate for 127.0.0.1 (and the DNS `names`)."""
     def run(*args):
         subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
     run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
@@ -37,13 +43,14 @@ def make_certs(d):
     run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "srv.key", "-out", "srv.csr",
         "-subj", "/CN=127.0.0.1")
     with open(os.path.join(d, "ext.cnf"), "w") as f:
-        f.write("subjectAltName=IP:127.0.0.1\n")
+        f.write("subjectAltName=IP:127.0.0.1%s\n" % "".join(",DNS:" + n for n in names))
     run("x509", "-req", "-in", "srv.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
         "-CAcreateserial", "-out", "srv.pem", "-days", "2", "-extfile", "ext.cnf")
 
 
 class FakeCloud:
-    def __init__(self, conflict=False):
+    def __init__(self, conflict=False, cert_names=()):
+        self.cert_names = tuple(cert_names)  # host names its certificate also names
         self.conflict = conflict       # /device/register answers 409 (uuid exists)
         self.register_refusal = None   # (status, text body): /device/register refuses
         self.target = None             # served as the device's v3 state
@@ -57,11 +64,16 @@ class FakeCloud:
         self.device_name = None        # set by PATCH /v7/device(<id>)
         self.releases = {}             # (app id, commit) -> release id, for pinning
         self.pinned = None             # release id of PATCH is_pinned_on__release
+        self.delta_answers = []        # (status, body) for /api/v3/delta, in turn
+        self.delta_default = (404, {"message": "no delta"})
+        self.token_answers = []        # (status, body) for /auth/v1/token, in turn
+        self.tokens = set()            # registry tokens it gave out
+        self.deltas_asked = []         # (src, dest) of each /api/v3/delta
         self.lock = threading.Lock()
 
     def __enter__(self):
         self.dir = tempfile.mkdtemp(prefix="agentd-cloud.")
-        make_certs(self.dir)
+        make_certs(self.dir, self.cert_names)
         with open(os.path.join(self.dir, "ca.pem"), "rb") as f:
             self.ca_b64 = base64.b64encode(f.read()).decode()
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -184,7 +196,55 @@ class FakeCloud:
         except (OSError, ValueError, zlib.error) as e:
             self.errors.append("log stream: %s" % e)
 
+    def registry_token(self, h, path):
+        """GET /auth/v1/token: basic auth d_<uuid>:<device key>, one service,
+        a pull scope for each repository."""
+        auth = h.headers.get("Authorization", "")
+        try:
+            user, _, password = base64.b64decode(auth[6:]).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            user = password = ""
+        if not auth.startswith("Basic ") or user != "d_%s" % self.uuid or \
+                password not in self.device_keys:
+            self.errors.append("registry token asked with bad credentials %r" % auth)
+            return h.reply(401, {"message": "Unauthorized"})
+        q = urllib.parse.parse_qs(urllib.parse.urlparse(path).query)
+        scopes = q.get("scope", [])
+        if len(q.get("service", [])) != 1 or len(scopes) != 2 or \
+                not all(sc.startswith("repository:") and sc.endswith(":pull") for sc in scopes):
+            self.errors.append("registry token asked with bad query %r" % path)
+        with self.lock:
+            answer = self.token_answers.pop(0) if self.token_answers else None
+        if answer is not None:
+            return h.reply(*answer)
+        token = "tok-%d" % len(self.tokens)
+        self.tokens.add(token)
+        return h.reply(200, {"token": token})
+
+    def delta(self, h, path):
+        """GET /api/v3/delta?src=&dest=, with a token this cloud gave out."""
+        auth = h.headers.get("Authorization", "")
+        if not auth.startswith("Bearer ") or auth[7:] not in self.tokens:
+            self.errors.append("delta asked without a registry token: %r" % auth)
+        query = path.split("?", 1)[1] if "?" in path else ""
+        parts = dict(p.partition("=")[::2] for p in query.split("&"))
+        if set(parts) != {"src", "dest"} or "%" in query:
+            self.errors.append("delta query is not src=&dest=, unencoded: %r" % query)
+        with self.lock:
+            self.deltas_asked.append((parts.get("src"), parts.get("dest")))
+            answer = self.delta_answers.pop(0) if self.delta_answers else self.delta_default
+        if answer[1] == "hang":
+            time.sleep(30)
+            return None
+        if isinstance(answer[1], str):
+            return h.reply_text(*answer)
+        return h.reply(*answer)
+
     def route(self, h, method, path, key, body):
+        if method == "GET" and path.startswith("/auth/v1/token?"):
+            return self.registry_token(h, path)
+        if method == "GET" and path.startswith("/api/v3/delta?"):
+            return self.delta(h, path)
         if method == "POST" and path == "/device/register":
             if key != PROVISIONING_KEY:
                 self.errors.append("register without the provisioning key")

@@ -37,6 +37,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -241,6 +242,74 @@ def http_request(port, method, path, body=None, headers=None, timeout=5.0):
         return resp.status, resp.read().decode("utf-8", "replace")
     finally:
         conn.close()
+
+
+# --------------------------------------------------------------------------- relay
+
+
+class Relay:
+    """127.0.0.1:port (0: any free one; see .port) -> a unix socket, a thread
+    pair per connection."""
+
+    def __init__(self, port, unix_path):
+        self.unix_path = unix_path
+        self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            self.lsock.bind(("127.0.0.1", port))
+        except OSError as e:
+            self.lsock.close()
+            raise Skip("127.0.0.1:%d is taken (%s)" % (port, e))
+        self.lsock.listen(16)
+        self.port = self.lsock.getsockname()[1]
+        self.socks = []
+        self.lock = threading.Lock()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.lsock.accept()
+            except OSError:
+                return
+            u = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                u.connect(self.unix_path)
+            except OSError:
+                c.close()
+                u.close()
+                continue
+            with self.lock:
+                self.socks += [c, u]
+            for a, b in ((c, u), (u, c)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(a, b):
+        try:
+            while True:
+                data = a.recv(65536)
+                if not data:
+                    break
+                b.sendall(data)
+        except OSError:
+            pass
+        try:
+            b.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    def close(self):
+        try:
+            self.lsock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.lsock.close()
+        self.thread.join(5)
+        with self.lock:
+            for s in self.socks:
+                s.close()
 
 
 # --------------------------------------------------------------------------- files

@@ -7,7 +7,7 @@ built image.
 
 The CLI reaches the supervisor API through BALENARC_SUPERVISOR_ADDRESS (our
 port) and the engine on 127.0.0.1:2375, which it does not let you change;
-a relay in this file forwards that port to the private engine's socket.
+a relay (lib.Relay) forwards that port to the private engine's socket.
 The CLI composes the pushed service as privileged, which cannot start in
 this sandbox, so the push test checks the created container, not a running
 one. Skipped, with the reason, when the CLI is not installed.
@@ -16,9 +16,7 @@ import json
 import os
 import select
 import signal
-import socket
 import subprocess
-import threading
 import time
 
 import lib
@@ -67,69 +65,6 @@ class Cli:
     def spawn(self, *args):
         return subprocess.Popen(self.argv(*args), env=self.env, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-
-
-class Relay:
-    """127.0.0.1:port -> a unix socket, a thread pair per connection."""
-
-    def __init__(self, port, unix_path):
-        self.unix_path = unix_path
-        self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            self.lsock.bind(("127.0.0.1", port))
-        except OSError as e:
-            self.lsock.close()
-            raise lib.Skip("127.0.0.1:%d is taken (%s); balena push needs it" % (port, e))
-        self.lsock.listen(16)
-        self.socks = []
-        self.lock = threading.Lock()
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
-
-    def _accept(self):
-        while True:
-            try:
-                c, _ = self.lsock.accept()
-            except OSError:
-                return
-            u = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                u.connect(self.unix_path)
-            except OSError:
-                c.close()
-                u.close()
-                continue
-            with self.lock:
-                self.socks += [c, u]
-            for a, b in ((c, u), (u, c)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pump(a, b):
-        try:
-            while True:
-                data = a.recv(65536)
-                if not data:
-                    break
-                b.sendall(data)
-        except OSError:
-            pass
-        try:
-            b.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass
-
-    def close(self):
-        try:
-            self.lsock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self.lsock.close()
-        self.thread.join(5)
-        with self.lock:
-            for s in self.socks:
-                s.close()
 
 
 def read_until(proc, want, timeout):
@@ -190,7 +125,7 @@ def push_cleanup(eng):
 def test_cli_push_builds_on_the_device_engine_and_agentd_creates_the_service():
     cli_or_skip()
     eng = engine()
-    relay = Relay(ENGINE_TCP_PORT, eng.sock)
+    relay = lib.Relay(ENGINE_TCP_PORT, eng.sock)
     try:
         with lib.TempDir() as home, lib.TempDir() as project, \
                 lib.Agentd(args=["-s", eng.sock]) as ad:

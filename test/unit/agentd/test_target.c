@@ -1,7 +1,8 @@
 /*
  * test_target.c - target states in, internal form out: the cloud's v3, the
  * local API's v2 and apps.json; an invalid target is refused whole with a
- * reason; config var names lose their BALENA_/RESIN_ prefixes.
+ * reason (an absurd one too: too many apps, services, env vars, or values
+ * nested too deep); config var names lose their BALENA_/RESIN_ prefixes.
  */
 #include "testutil.h"
 
@@ -261,6 +262,112 @@ static void invalid_config_value_falls_back_to_its_default_with_a_warning(void *
 	json_decref(w);
 }
 
+/* A v3 target for "dev1" with `apps` apps of `services` services each; the
+ * first service gets `env` env vars and `depth` levels of nesting in one
+ * composition field. */
+static json_t *big_target(int apps, int services, int env, int depth)
+{
+	json_t *t = json_object(), *all = json_object();
+	int a, s, i;
+
+	json_object_set_new(t, "dev1",
+			    json_pack("{s:s, s:{}, s:o}", "name", "big", "config", "apps", all));
+	for (a = 0; a < apps; a++) {
+		json_t *svcs = json_object();
+		char uuid[32];
+
+		snprintf(uuid, sizeof(uuid), "app%d", a);
+		json_object_set_new(all, uuid,
+				    json_pack("{s:i, s:s, s:{s:{s:i, s:o}}}", "id", a + 1, "name",
+					      uuid, "releases", "c0ffee", "id", 7, "services",
+					      svcs));
+		for (s = 0; s < services; s++) {
+			json_t *e = json_object(), *deep = json_array(), *cur = deep;
+			char name[32];
+
+			for (i = 0; a == 0 && s == 0 && i < env; i++) {
+				char k[32];
+
+				snprintf(k, sizeof(k), "V%d", i);
+				json_object_set_new(e, k, json_string("x"));
+			}
+			for (i = 1; a == 0 && s == 0 && i < depth; i++) {
+				json_t *next = json_array();
+
+				json_array_append_new(cur, next);
+				cur = next;
+			}
+			snprintf(name, sizeof(name), "s%d", s);
+			json_object_set_new(svcs, name,
+					    json_pack("{s:i, s:i, s:s, s:o, s:{s:o}}", "id", s + 1,
+						      "image_id", s + 1, "image", "busybox",
+						      "environment", e, "composition", "command",
+						      deep));
+		}
+	}
+	return t;
+}
+
+static void refused(json_t *t, const char *why)
+{
+	char err[256] = "";
+	json_t *out = target_from_v3(t, "dev1", err, sizeof(err));
+
+	if (out != NULL)
+		fail_msg("an absurd target was taken (expected: %s)", why);
+	if (strstr(err, why) == NULL)
+		fail_msg("reason '%s' does not say '%s'", err, why);
+	json_decref(t);
+}
+
+static void taken(json_t *t)
+{
+	char err[256] = "";
+	json_t *out = target_from_v3(t, "dev1", err, sizeof(err));
+
+	if (out == NULL)
+		fail_msg("a target at the limits was refused: %s", err);
+	json_decref(out);
+	json_decref(t);
+}
+
+static void targets_at_the_limits_are_taken(void **state)
+{
+	(void)state;
+	taken(big_target(TARGET_MAX_APPS, 1, TARGET_MAX_ENTRIES, TARGET_MAX_DEPTH));
+	taken(big_target(1, TARGET_MAX_SERVICES, 0, 1));
+}
+
+static void absurd_targets_are_refused_whole_with_the_reason(void **state)
+{
+	(void)state;
+	refused(big_target(TARGET_MAX_APPS + 1, 1, 0, 1), "101 apps, at most 100");
+	refused(big_target(1, TARGET_MAX_SERVICES + 1, 0, 1), "101 services, at most 100");
+	refused(big_target(1, 1, TARGET_MAX_ENTRIES + 1, 1),
+		"1001 environment variables, at most 1000");
+	refused(big_target(1, 1, 0, TARGET_MAX_DEPTH + 1),
+		"field command nests more than 8 levels deep");
+}
+
+static void v2_local_targets_have_the_same_limits(void **state)
+{
+	json_t *apps = json_object(), *v2 = json_pack("{s:{s:o}}", "local", "apps", apps), *t;
+	char err[256] = "";
+	int i;
+
+	(void)state;
+	for (i = 0; i <= TARGET_MAX_APPS; i++) {
+		char id[16];
+
+		snprintf(id, sizeof(id), "%d", i + 1);
+		json_object_set_new(apps, id, json_pack("{s:{}}", "services"));
+	}
+	t = target_from_v2_local(v2, err, sizeof(err));
+	assert_null(t);
+	assert_non_null(strstr(err, "101 apps, at most 100"));
+	json_decref(v2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -276,6 +383,9 @@ int main(void)
 		cmocka_unit_test(preload_is_v3_without_the_uuid),
 		cmocka_unit_test(ids_as_numbers_or_decimal_strings),
 		cmocka_unit_test(invalid_config_value_falls_back_to_its_default_with_a_warning),
+		cmocka_unit_test(targets_at_the_limits_are_taken),
+		cmocka_unit_test(absurd_targets_are_refused_whole_with_the_reason),
+		cmocka_unit_test(v2_local_targets_have_the_same_limits),
 	};
 
 	return cmocka_run_group_tests_name("target", tests, NULL, NULL);
