@@ -320,7 +320,10 @@ static void text_apply(struct round *r, const struct text_backend *tb)
 	json_decref(target);
 }
 
-/* --- ConfigFS: the ACPI tables, loaded once per start (facts §5.2) ------------------ */
+/* --- ConfigFS: the ACPI tables, loaded once per start (facts §5.2) ------------------
+ * at start-up, before agentd confines itself: the modprobe loads a kernel
+ * module (CAP_SYS_MODULE, finit_module) and chroots (CAP_SYS_CHROOT), which
+ * agentd keeps neither of afterwards, and its filter forbids. */
 
 /* modprobe acpi_configfs, in the host's root when agentd has one (its
  * modules and its modprobe are there), waited for (it is quick; an alarm
@@ -404,13 +407,14 @@ static void configfs_load_table(struct boot *b, const char *tables, const char *
 	free(data);
 }
 
-static void configfs_start(struct boot *b)
+void boot_start(struct boot *b)
 {
 	char tables[4096], path[4096], *text;
 	json_t *names, *e;
 	size_t i;
 
-	b->configfs_started = 1;
+	if (!configfs_applies(b->env.device_type))
+		return;
 	snprintf(tables, sizeof(tables), "%s/acpi/table", b->env.configfs_dir);
 	if (!is_dir(tables) && (configfs_modprobe(b) == -1 || !is_dir(tables))) {
 		sysmsg("Unable to initialise ConfigFS: %s is missing (acpi_configfs not loaded)",
@@ -709,11 +713,8 @@ void boot_config_apply(struct boot *b, json_t *config)
 		text_apply(&r, &text_backends[1]);
 	if (uenv_here(b))
 		text_apply(&r, &text_backends[2]);
-	if (configfs_applies(type)) {
-		if (!b->configfs_started)
-			configfs_start(b);
+	if (configfs_applies(type)) /* its tables load at the next start (boot_start) */
 		text_apply(&r, &text_backends[3]);
-	}
 	if (odmdata_applies(type))
 		odm_apply(&r);
 	splash_apply(&r);

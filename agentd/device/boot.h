@@ -57,11 +57,15 @@ struct boot {
 	int64_t time; /* /proc/stat btime: when this boot started (unix s) */
 	struct boot_env env;
 	char error[BB_COUNT][512]; /* per backend, the last refusal logged ("" none) */
-	int configfs_started;      /* the ACPI tables were loaded (once per start) */
 };
 
 /// Read this boot's id and start time; keep the environment.
 void boot_init(struct boot *b, const struct boot_env *env);
+/// Once per start of agentd, before it confines itself: on an UP board,
+/// acpi_configfs loaded (configfs_modprobe, chrooted into the host root) when
+/// configfs has no acpi/table, then the ACPI tables configfs.json lists
+/// loaded into it. Nothing on other boards.
+void boot_start(struct boot *b);
 /// The breadcrumb was left during this boot: a reboot is due.
 int boot_breadcrumb_due(const struct boot *b);
 /// Leave the breadcrumb (this boot's id inside) and say why in the device log.

@@ -2073,6 +2073,7 @@ struct apply *apply_new(const struct apply_env *env)
 		be.device_type = env->id->type;
 		be.os_meta_version = env->id->os_meta_version;
 		boot_init(&a->boot, &be);
+		boot_start(&a->boot); /* before agentd confines itself (main.c) */
 	}
 	/* A new agentd holds no lock: what a stopped one held is given back. */
 	if ((n = lock_sweep(env->run_dir)) > 0)

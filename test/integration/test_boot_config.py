@@ -119,12 +119,13 @@ class Tree:
 class Board(lib.Agentd):
     """An unmanaged device of `device_type` on the private engine, its files in `tree`."""
 
-    def __init__(self, tree, device_type, **kw):
+    def __init__(self, tree, device_type, settings=None, **kw):
         self.fixed_port = lib.free_port()
         self.tree = tree
         env = {"HOST_OS_VERSION_PATH": tree.os_release}
         super().__init__(config={"listenPort": self.fixed_port, "deviceType": device_type},
-                         settings=tree.settings(), args=["-s", engine().sock], env=env, **kw)
+                         settings=settings or tree.settings(), args=["-s", engine().sock],
+                         env=env, **kw)
 
     def start(self):
         super().start()
@@ -267,25 +268,43 @@ def test_an_orin_gets_power_mode_and_fan_profile_and_only_the_power_mode_reboots
             a.wait_log(r"Reboot has been scheduled to apply changes: .*power_mode", 5)
 
 
-def test_an_up_board_loads_its_acpi_tables_and_writes_configfs_json():
+def test_an_up_board_loads_its_acpi_tables_at_start_and_writes_configfs_json():
     with lib.TempDir() as tmp:
         tree = Tree(tmp)
-        os.makedirs(os.path.join(tree.configfs, "acpi", "table"))
         with open(os.path.join(tree.acpi, "spidev1.0.aml"), "wb") as f:
             f.write(b"SSDT\x00\x01table")
         tree.write("configfs.json", '{"ssdt":["spidev1.0"]}')
         loaded = os.path.join(tree.configfs, "acpi", "table", "spidev1.0", "aml")
-        with Board(tree, "up-board") as a:
-            a.post({"HOST_CONFIGFS_ssdt": "spidev1.0"})
-            lib.wait_until(lambda: read_file(loaded) is not None, 15, what="the table loaded")
+        # configfs has no acpi/table until "modprobe acpi_configfs" (a stand-in)
+        # makes it: it runs at start-up, before agentd takes on its seccomp
+        # filter (which forbids what a real modprobe does, and the alarm that
+        # bounds it), and the tables load then, not at the first target
+        modprobed = os.path.join(tmp, "modprobed")
+        probe = ["sh", "-c", "mkdir -p '%s/acpi/table' && echo acpi_configfs >> '%s'"
+                 % (tree.configfs, modprobed)]
+        settings = tree.settings(configfs_modprobe=probe)
+        with Board(tree, "up-board", settings=settings) as a:
+            assert read_file(loaded) is not None, "the table loaded before the children ran"
             with open(loaded, "rb") as f:
                 assert f.read() == b"SSDT\x00\x01table"
-            a.wait_log(r"Loading AML spidev1.0", 5)
-            assert tree.read("configfs.json") == '{"ssdt":["spidev1.0"]}'
+            assert read_file(modprobed) == "acpi_configfs\n"
+            log = a.log()
+            assert log.index("Loading AML spidev1.0") < log.index("confined:"), log
+            assert "Unable to initialise ConfigFS" not in log
+            a.post({"HOST_CONFIGFS_ssdt": "spidev1.0"})
             a.post({"HOST_CONFIGFS_ssdt": '"spidev1.0","i2c1"'})
             lib.wait_until(lambda: tree.read("configfs.json") ==
                            '{"ssdt":["spidev1.0","i2c1"]}', 15, what="configfs.json written")
             assert wait_file_lines(os.path.join(tmp, "reboot.txt"), "the reboot") == ["reboot"]
+            # the new table loads at the next start, not now
+            assert not os.path.exists(os.path.join(tree.configfs, "acpi", "table", "i2c1"))
+            assert "Loading AML" not in a.log()[len(log):]
+            assert a.running()
+        # the next start: acpi/table is there, no modprobe; the table it lacks
+        # the AML of is named
+        with Board(tree, "up-board", settings=settings) as a:
+            a.wait_log(r"Missing AML for 'i2c1'\. Unable to load\.", 5)
+            assert read_file(modprobed) == "acpi_configfs\n"
 
 
 def test_the_splash_image_is_replaced_the_default_kept_and_bad_data_refused():

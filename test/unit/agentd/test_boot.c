@@ -442,8 +442,10 @@ static void an_up_board_loads_its_acpi_tables_and_writes_configfs_json(void **st
 	modprobe_argv[2] = script;
 	modprobe_argv[3] = NULL;
 	boot_for(&b, "up-board", "");
-	apply(&b, "{\"HOST_CONFIGFS_ssdt\":\"\\\"spidev1.0\\\",\\\"missing\\\"\"}");
+	assert_false(exists_rel("modprobed"));
+	boot_start(&b);
 	assert_true(exists_rel("modprobed"));
+	apply(&b, "{\"HOST_CONFIGFS_ssdt\":\"\\\"spidev1.0\\\",\\\"missing\\\"\"}");
 	assert_file("configfs/acpi/table/spidev1.0/aml", "SSDT-table-bytes");
 	assert_int_equal(said("Missing AML for 'missing'. Unable to load."), 1);
 	/* configfs.json says it already: not written, no reboot */
