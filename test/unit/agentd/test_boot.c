@@ -18,6 +18,7 @@
 #include "config.h"
 #include "odmdata.h"
 #include "splash.h"
+#include "storage.h"
 #include "sysmsg.h"
 
 #define PNG_A                                                                                      \
@@ -76,6 +77,14 @@ static void assert_file(const char *rel, const char *want)
 	if (got == NULL || strcmp(got, want) != 0)
 		fail_msg("%s is \"%s\", not \"%s\"", rel, got ? got : "(missing)", want);
 	free(got);
+}
+
+static void rmdir_rel(const char *rel)
+{
+	char path[1024];
+
+	path_in(path, sizeof(path), rel);
+	assert_int_equal(rmdir(path), 0);
 }
 
 static int exists_rel(const char *rel)
@@ -489,6 +498,52 @@ static void unreadable_and_unwritable_files_are_refused_whole(void **state)
 	assert_file("boot/config.txt", "gpu_mem=16\n");
 }
 
+/* The data dir was full when agentd recorded what it wrote (main's full-disk
+ * handling, storage.h): the file was written, its record lost. The next round
+ * for the same target writes no file but makes the record, so taking the var
+ * away later still takes agentd's line out. */
+static void a_lost_record_is_made_at_the_next_round(void **state)
+{
+	struct boot b;
+	char *text;
+
+	(void)state;
+	write_rel("boot/config.txt", "# image\ngpu_mem=16\n");
+	mkdirs("data/boot-config.json.tmp"); /* the record cannot be written */
+	boot_for(&b, "raspberrypi4-64", "");
+	apply(&b, "{\"HOST_CONFIG_disable_splash\":\"1\"}");
+	text = read_rel("boot/config.txt");
+	assert_non_null(strstr(text, "\ndisable_splash=1\n"));
+	assert_true(storage_failing(STORAGE_BOOT_CONFIG));
+	assert_false(exists_rel("data/boot-config.json"));
+	/* room again: the same target writes no file, and the record is made */
+	rmdir_rel("data/boot-config.json.tmp");
+	apply(&b, "{\"HOST_CONFIG_disable_splash\":\"1\"}");
+	assert_file("boot/config.txt", text);
+	assert_false(storage_failing(STORAGE_BOOT_CONFIG));
+	assert_file("data/boot-config.json", "{\"config.txt\":[\"disable_splash\"]}");
+	assert_int_equal(said("Applying boot config"), 1);
+	/* the var taken away: agentd's line goes, the image's stays */
+	apply(&b, "{}");
+	free(text);
+	text = read_rel("boot/config.txt");
+	assert_null(strstr(text, "disable_splash"));
+	assert_non_null(strstr(text, "# image\ngpu_mem=16\n"));
+	free(text);
+	/* the same for an Orin's fan profile in config.json */
+	mkdirs("data/boot-config.json.tmp");
+	boot_for(&b, "jetson-agx-orin-devkit", "");
+	apply(&b, "{\"HOST_CONFIG_fan_profile\":\"cool\"}");
+	assert_true(storage_failing(STORAGE_BOOT_CONFIG));
+	rmdir_rel("data/boot-config.json.tmp");
+	apply(&b, "{\"HOST_CONFIG_fan_profile\":\"cool\"}");
+	assert_false(storage_failing(STORAGE_BOOT_CONFIG));
+	apply(&b, "{}");
+	assert_null(json_object_get(cfg.root, "os")
+			    ? json_object_get(json_object_get(cfg.root, "os"), "fan")
+			    : NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -507,6 +562,8 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(unreadable_and_unwritable_files_are_refused_whole,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(a_lost_record_is_made_at_the_next_round, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
