@@ -70,7 +70,7 @@ build route test/fuzz/fuzz_route.c apid/routes.c apid/reply.c apid/auth.c apid/a
 	apid/forward.c apid/sandbox.c common/chan.c common/frame.c common/proto.c common/log.c \
 	common/child.c common/sandbox.c && run route ||
 	failed=$((failed + 1))
-build config test/fuzz/fuzz_config.c agentd/device/config.c agentd/device/storage.c common/log.c \
+build config test/fuzz/fuzz_config.c agentd/device/config.c agentd/device/storage.c agentd/device/powerfan.c common/log.c \
 	common/clock.c && run config || failed=$((failed + 1))
 build settings test/fuzz/fuzz_settings.c agentd/device/settings.c agentd/supervisor/restart.c common/proto.c &&
 	run settings || failed=$((failed + 1))
