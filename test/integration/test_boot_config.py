@@ -14,6 +14,7 @@ import base64
 import json
 import os
 import socket
+import stat
 import zlib
 import struct
 
@@ -78,6 +79,9 @@ class Tree:
 
     def mtime(self, rel):
         return os.stat(self.path(rel)).st_mtime_ns
+
+    def mode(self, rel):
+        return stat.S_IMODE(os.stat(self.path(rel)).st_mode)
 
     def os_version(self, meta):
         with open(self.os_release, "w") as f:
@@ -164,6 +168,11 @@ def test_a_jetson_tx2_on_an_old_os_gets_extlinux_uenv_and_odm_data_and_reboots_o
             assert tree.reboots() == ["reboot"]
             assert tree.read("extlinux/extlinux.conf") == want_extlinux
             assert tree.read("extra_uEnv.txt") == want_uenv
+            # the bootloader's files stay readable: not the 0600 of agentd's umask
+            assert tree.mode("extlinux/extlinux.conf") == 0o644
+            assert tree.mode("extra_uEnv.txt") == 0o644
+            assert stat.S_IMODE(os.stat(os.path.join(a.rundir, "reboot-after-apply"))
+                                .st_mode) == 0o600
             assert tree.odm_bytes() == [0x7] * 3
             with open(tree.lock) as f:
                 assert f.read() == "1\n", "mmcblk0boot0 is read-only again"
@@ -306,6 +315,7 @@ def test_an_orin_gets_power_mode_and_fan_profile_and_only_the_power_mode_reboots
                 cfg = json.load(f)
             assert cfg["os"] == {"fan": {"profile": "quiet"}, "power": {"mode": "low"}}, cfg
             assert cfg["deviceType"] == "jetson-agx-orin-devkit"
+            assert stat.S_IMODE(os.stat(a.config_path).st_mode) == 0o600, "its API keys"
             assert tree.read("extra_uEnv.txt") == UENV + "extra_os_cmdline=isolcpus=3\n"
             a.wait_log(r"Reboot has been scheduled to apply changes: .*power_mode", 5)
 
@@ -337,6 +347,7 @@ def test_an_up_board_loads_its_acpi_tables_at_start_and_writes_configfs_json():
             a.post({"HOST_CONFIGFS_ssdt": '"spidev1.0","i2c1"'})
             lib.wait_until(lambda: tree.read("configfs.json") ==
                            '{"ssdt":["spidev1.0","i2c1"]}', 15, what="configfs.json written")
+            assert tree.mode("configfs.json") == 0o644
             assert wait_file_lines(os.path.join(tmp, "reboot.txt"), "the reboot") == ["reboot"]
             # the new table loads at the next start, not now
             assert not os.path.exists(os.path.join(tree.configfs, "acpi", "table", "i2c1"))
@@ -360,6 +371,8 @@ def test_the_splash_image_is_replaced_the_default_kept_and_bad_data_refused():
             lib.wait_until(lambda: tree.read_bytes("splash/balena-logo.png") == new, 15,
                            what="the new splash image")
             assert tree.read_bytes("splash/balena-logo-default.png") == original
+            assert tree.mode("splash/balena-logo.png") == 0o644
+            assert tree.mode("splash/balena-logo-default.png") == 0o644
             assert wait_file_lines(os.path.join(tmp, "reboot.txt"), "the reboot") == ["reboot"]
             assert not os.path.exists(tree.path("config.txt")), "no HOST_CONFIG_: no config.txt"
             mark = a.mark()
