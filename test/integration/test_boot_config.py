@@ -22,7 +22,7 @@ import lib
 from engine import engine
 from fake_cloud import FakeCloud
 from test_api_routes import call_json, read_file, wait_file_lines
-from test_cloud import db_config, managed_config
+from test_cloud import db_config, managed_config, read_config
 
 EXTLINUX = ("DEFAULT primary\n"
             "TIMEOUT 30\n"
@@ -450,3 +450,31 @@ def test_the_connectivity_check_logs_blinks_pauses_for_the_vpn_and_never_fails_h
 
 
 test_the_connectivity_check_logs_blinks_pauses_for_the_vpn_and_never_fails_health.timeout_s = 150
+
+
+def test_the_connectivity_check_turned_off_counts_the_cloud_as_reachable():
+    with FakeCloud() as cloud, lib.TempDir() as tmp, lib.TempDir() as work:
+        tree = Tree(tmp)
+        led = os.path.join(tmp, "led")
+        config = dict(managed_config(cloud), listenPort=lib.free_port())
+        settings = tree.settings()
+        with lib.Agentd(config=config, settings=settings, workdir=work) as a:
+            lib.wait_until(lambda: "registered_at" in read_config(a), 20, what="provisioning")
+            uuid = read_config(a)["uuid"]
+            mark = a.mark()
+            cloud.target = {uuid: {"name": "quiet", "apps": {}, "config": {
+                "RESIN_SUPERVISOR_POLL_INTERVAL": "500",
+                "RESIN_SUPERVISOR_CONNECTIVITY_CHECK": "false"}}}
+            a.wait_log(r"connectivity check off \(SUPERVISOR_CONNECTIVITY_CHECK is false\)", 20,
+                       since=mark)
+        # the cloud gone, the stored target says off: the first check, made as
+        # cloudsyncd starts, counts the cloud as reachable; nothing blinks
+        cloud.server.shutdown()
+        cloud.server.server_close()
+        with lib.Agentd(config=config, settings=settings, workdir=work) as a:
+            a.wait_log(r"connectivity check off \(SUPERVISOR_CONNECTIVITY_CHECK is false\)", 10)
+            a.wait_log(r"Internet Connectivity: OK", 20)
+            assert "Waiting for connectivity" not in a.log()
+            assert not os.path.exists(led), "the LED was never touched"
+            a.port = config["listenPort"]
+            assert a.http("GET", "/v1/healthy") == (200, "OK")
