@@ -95,7 +95,8 @@ COMMON_SRCS := common/log.c common/proto.c common/frame.c common/chan.c common/s
 AGENTD_SUPERVISOR_SRCS := $(addprefix agentd/supervisor/,restart.c notify.c kmsg.c dispatch.c \
 	supervise.c)
 AGENTD_DEVICE_SRCS := $(addprefix agentd/device/,sysmsg.c storage.c config.c settings.c paths.c db.c identity.c \
-	keys.c netinfo.c bootcfg.c boot.c hostconfig.c power.c firewall.c hostctl.c filemodes.c)
+	keys.c netinfo.c led.c textlines.c bootcfg.c extlinux.c uenv.c configfs.c odmdata.c splash.c powerfan.c \
+	boot.c hostconfig.c power.c firewall.c hostctl.c filemodes.c)
 AGENTD_STATE_SRCS := $(addprefix agentd/state/,target.c compose.c named.c plan.c contract.c \
 	locks.c store.c instanced.c adopt.c takeover.c apply.c applocks.c)
 AGENTD_GLUE_SRCS := $(addprefix agentd/,wire.c sandbox.c healthprobe.c containers.c devlog.c reboot.c host.c cloudlink.c enginelink.c \
@@ -106,6 +107,7 @@ ENGINECTL_LIB_SRCS := enginectl/sandbox.c enginectl/stream.c enginectl/ops.c eng
 APID_LIB_SRCS := apid/sandbox.c apid/routes.c apid/reply.c apid/api_health.c apid/forward.c apid/auth.c apid/api_logs.c \
 		  apid/conns.c
 CLOUDSYNCD_LIB_SRCS := cloudsyncd/sandbox.c cloudsyncd/sync.c cloudsyncd/request.c cloudsyncd/logs.c cloudsyncd/tags.c cloudsyncd/report.c cloudsyncd/initial.c cloudsyncd/delta.c \
+	cloudsyncd/connectivity.c \
 	common/http.c
 MIGRATIONS := $(sort $(wildcard migrations/*.sql))
 
@@ -114,12 +116,14 @@ COMMON_OBJS := $(call obj,$(COMMON_SRCS))
 AGENTD_OBJS := $(call obj,$(AGENTD_LIB_SRCS)) $(BUILD)/obj/gen/migrations.o
 BINS := $(BUILD)/agentd $(BUILD)/enginectl $(BUILD)/apid $(BUILD)/cloudsyncd
 
-UNIT_TESTS := cloudsyncd/test_report cloudsyncd/test_delta enginectl/test_stream agentd/test_plan agentd/test_target agentd/test_locks \
+UNIT_TESTS := cloudsyncd/test_report cloudsyncd/test_delta cloudsyncd/test_connectivity enginectl/test_stream agentd/test_plan agentd/test_target agentd/test_locks \
 	agentd/test_compose agentd/test_contract common/test_frame common/test_chan common/test_sandbox agentd/test_restart \
 	common/test_sandbox_arches agentd/test_config agentd/test_settings agentd/test_db agentd/test_kmsg \
 	agentd/test_hostconfig agentd/test_named agentd/test_bootcfg enginectl/test_ehttp \
 	agentd/test_instanced agentd/test_firewall agentd/test_paths agentd/test_adopt common/test_base64 \
-	agentd/test_takeover agentd/test_storage agentd/test_filemodes agentd/test_confine agentd/test_dispatch
+	agentd/test_takeover agentd/test_storage agentd/test_filemodes agentd/test_confine agentd/test_dispatch \
+	agentd/test_extlinux agentd/test_uenv agentd/test_configfs agentd/test_odmdata \
+	agentd/test_splash agentd/test_powerfan agentd/test_boot
 UNIT_BINS := $(patsubst %,$(BUILD)/test/unit/%,$(UNIT_TESTS))
 UNIT_LIBS := $(call pc,--libs,cmocka libevent jansson sqlite3 libseccomp libcurl zlib libsystemd)
 

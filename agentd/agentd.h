@@ -34,6 +34,7 @@
 #include "firewall.h"
 #include "identity.h"
 #include "keys.h"
+#include "led.h"
 #include "paths.h"
 #include "power.h"
 #include "proto.h"
@@ -98,6 +99,10 @@ struct agentd {
 	json_t *cloud_pending;  /* owned: a cloud target not stored yet (full disk), or NULL */
 	struct event *ev_cloud_retry; /* owned: tries cloud_pending again */
 	int blinks;                   /* half seconds it has blinked */
+	/* the connectivity check (cloudlink.c) */
+	struct led led;         /* blinks while the cloud cannot be reached */
+	int cloud_connected;    /* what cloudsyncd said last: 1, 0, -1 nothing yet */
+	int connectivity_check; /* what cloudsyncd was told: 1 on, 0 off, -1 nothing */
 };
 
 /* containers.c */
@@ -169,6 +174,9 @@ void cloudlink_report_state(struct agentd *ad);
 int cloudlink_set_tags(struct agentd *ad, json_t *tags);
 /// Pass the stored tags to cloudsyncd (when it becomes ready).
 void cloudlink_send_tags(struct agentd *ad);
+/// Tell cloudsyncd whether to check the connectivity now, if that changed:
+/// SUPERVISOR_CONNECTIVITY_CHECK, unless the VPN is up (vpn_status_dir/active).
+void cloudlink_connectivity_check(struct agentd *ad);
 /// Ask the cloud for the device's tags; cb gets MSG_CLOUD_RESULT or MSG_ERROR.
 int cloudlink_get_tags(struct agentd *ad, chan_reply_cb cb, void *arg);
 /// The state engine's delta_request hook (arg: the agentd): cloudsyncd asks.

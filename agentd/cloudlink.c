@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/time.h>
 
@@ -34,9 +35,10 @@ static void cache_path(struct agentd *ad, char *buf, size_t len)
 }
 
 /* What the first report to this API endpoint says, unless it was made:
- * config.json values that differ from their defaults and that the target
- * does not set (the target's own come from the cloud), and the initial
- * device name. */
+ * config.json values that differ from their defaults and the boot
+ * configuration read back from its files (config.txt, extlinux.conf, ...),
+ * where the target does not set them (the target's own come from the
+ * cloud), and the initial device name. */
 static void initial_report(struct agentd *ad, json_t *c)
 {
 	json_t *root = ad->cfg.root, *vars = json_object(), *v;
@@ -59,6 +61,22 @@ static void initial_report(struct agentd *ad, json_t *c)
 	if (json_is_true(json_object_get(root, "persistentLogging")) &&
 	    json_object_get(target, "SUPERVISOR_PERSISTENT_LOGGING") == NULL)
 		json_object_set_new(vars, "SUPERVISOR_PERSISTENT_LOGGING", json_string("true"));
+	{
+		json_t *boot = apply_boot_current(ad->apply);
+		const char *k;
+
+		json_object_foreach(boot, k, v) {
+			if (json_object_get(target, k) != NULL)
+				continue;
+			if (json_string_length(v) > 64 * 1024) /* a splash image, say */
+				log_warnx("initial config report: %s is too large to report (%zu "
+					  "bytes)",
+					  k, json_string_length(v));
+			else
+				json_object_set(vars, k, v);
+		}
+		json_decref(boot);
+	}
 	json_object_set_new(c, "initial_report",
 			    json_pack("{s:o, s:s?}", "config", vars, "device_name", name));
 }
@@ -89,6 +107,64 @@ static char *cloudlink_extra_ca(char *base)
 	free(extra);
 	log_info("trusting the certificates of %s too", extra_path);
 	return out;
+}
+
+/* SUPERVISOR_CONNECTIVITY_CHECK (on unless it says false) and no VPN up:
+ * with the VPN up the cloud is known to be reachable (facts §3.7). Why
+ * not, in *why. */
+static int connectivity_wanted(struct agentd *ad, const char **why)
+{
+	const char *v = json_string_value(
+		json_object_get(json_object_get(apply_target(ad->apply), "config"),
+				"SUPERVISOR_CONNECTIVITY_CHECK"));
+	char path[PATH_MAX + 16];
+	struct stat st;
+
+	*why = "on";
+	if (v != NULL && (!strcmp(v, "0") || !strcasecmp(v, "false") || !strcasecmp(v, "off"))) {
+		*why = "off (SUPERVISOR_CONNECTIVITY_CHECK is false)";
+		return 0;
+	}
+	snprintf(path, sizeof(path), "%s/active", ad->paths.vpn_status_dir);
+	if (lstat(path, &st) == 0) {
+		*why = "paused while the VPN is up";
+		return 0;
+	}
+	return 1;
+}
+
+void cloudlink_connectivity_check(struct agentd *ad)
+{
+	struct chan *ch = supervisor_chan(&ad->sv, D_CLOUDSYNCD);
+	const char *why;
+	int on = connectivity_wanted(ad, &why);
+	json_t *m;
+
+	if (ch == NULL || !config_managed(&ad->cfg) || on == ad->connectivity_check)
+		return;
+	log_info("connectivity check %s", why);
+	m = json_pack("{s:b}", "connectivity_check", on);
+	if (chan_send_json(ch, MSG_CLOUD_SETTINGS, 0, 0, m) == 0)
+		ad->connectivity_check = on;
+	json_decref(m);
+}
+
+/* cloudsyncd reached the cloud, or no longer does: said as the balena
+ * supervisor says it, with the LED pattern while it cannot. A cloud out of
+ * reach never makes agentd unhealthy (docs/operations.md). */
+static int cloudlink_connectivity(struct agentd *ad, json_t *body)
+{
+	json_t *v = json_object_get(body, "connected");
+
+	if (!json_is_boolean(v))
+		return -1;
+	if (ad->cloud_connected == json_is_true(v))
+		return 0;
+	ad->cloud_connected = json_is_true(v);
+	log_info("%s",
+		 ad->cloud_connected ? "Internet Connectivity: OK" : "Waiting for connectivity...");
+	led_pattern(&ad->led, !ad->cloud_connected);
+	return 0;
 }
 
 void cloudlink_config(struct agentd *ad, json_t *c)
@@ -148,6 +224,14 @@ void cloudlink_config(struct agentd *ad, json_t *c)
 			json_object_set_new(c, "request_timeout_ms", json_integer(atol(t)));
 	}
 	initial_report(ad, c);
+	{
+		const char *why;
+
+		ad->connectivity_check = connectivity_wanted(ad, &why);
+		if (!ad->connectivity_check)
+			log_info("connectivity check %s", why);
+	}
+	json_object_set_new(c, "connectivity_check", json_boolean(ad->connectivity_check));
 	{ /* a preloaded release to pin the device to (apps.json pinDevice) */
 		char *pin = db_config_get(ad->db, "pinDevice");
 		json_t *j = pin ? json_loads(pin, 0, NULL) : NULL;
@@ -324,6 +408,8 @@ static int cloudlink_dispatch(struct daemon *d, const struct frame_hdr *hdr, jso
 
 	(void)d;
 	switch (hdr->type) {
+	case MSG_CLOUD_CONNECTIVITY:
+		return cloudlink_connectivity(ad, body);
 	case MSG_CLOUD_PINNED:
 		db_config_set(ad->db, "pinDevice", NULL);
 		log_info("the preloaded release is pinned");
@@ -344,8 +430,8 @@ static int cloudlink_dispatch(struct daemon *d, const struct frame_hdr *hdr, jso
 void cloudlink_init(struct agentd *ad)
 {
 	static const enum msg_type types[] = {MSG_CLOUD_PROVISIONED, MSG_CLOUD_TARGET,
-					      MSG_CLOUD_REPORTED, MSG_CLOUD_INITIAL_REPORTED,
-					      MSG_CLOUD_PINNED};
+					      MSG_CLOUD_REPORTED,    MSG_CLOUD_INITIAL_REPORTED,
+					      MSG_CLOUD_PINNED,      MSG_CLOUD_CONNECTIVITY};
 	size_t i;
 
 	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++)

@@ -78,6 +78,7 @@ static void on_ping(evutil_socket_t fd, short what, void *arg)
 	/* The cloud's view (metrics included): cloudsyncd sends what changed. */
 	if (++ad->ticks % 6 == 0)
 		cloudlink_report_state(ad);
+	cloudlink_connectivity_check(ad); /* the VPN may have come or gone */
 }
 
 #ifdef AGENTD_TEST_HOOKS

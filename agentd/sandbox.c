@@ -21,6 +21,8 @@
  * attacker wants of a root process: ptrace, mount and namespaces, module
  * loading, kexec, reboot(2), bpf, perf, keyrings, other processes' memory,
  * the clock, swap, raw sockets of families other than the four it uses.
+ * (The one module agentd loads, an UP board's acpi_configfs, is loaded
+ * during start-up, before this: boot_start() in device/boot.c.)
  *
  * The list is per architecture like the children's: the calls below exist
  * under these names on every architecture libseccomp knows (a name an

@@ -77,6 +77,7 @@ static void on_applied(void *arg)
 static void on_target_set(void *arg)
 {
 	host_update(arg);
+	cloudlink_connectivity_check(arg);
 }
 
 int agentd_wire(struct agentd *ad, const char *self)
@@ -103,6 +104,8 @@ int agentd_wire(struct agentd *ad, const char *self)
 	ad->keys = (struct keys){.db = ad->db, .changed = on_keys_changed, .arg = ad};
 	ad->followed = json_object();
 	ad->journals = json_object();
+	ad->cloud_connected = ad->connectivity_check = -1;
+	led_init(&ad->led, ad->base, ad->paths.led_file);
 	reboot_init(ad);
 	host_init(ad);
 	enginelink_init(ad);
@@ -123,6 +126,14 @@ int agentd_wire(struct agentd *ad, const char *self)
 	env.data_dir = ad->data_dir;
 	env.engine_sock = ad->engine_sock;
 	env.boot_dir = ad->paths.boot_dir;
+	env.boot = (struct boot_env){.cfg = &ad->cfg,
+				     .config_path = ad->config_path,
+				     .configfs_dir = ad->paths.configfs_dir,
+				     .acpi_tables_dir = ad->paths.acpi_tables_dir,
+				     .odmdata_device = ad->paths.odmdata_device,
+				     .odmdata_force_ro = ad->paths.odmdata_force_ro,
+				     .configfs_modprobe = ad->set.configfs_modprobe,
+				     .host_root = ad->paths.host_root};
 	env.hooks = (struct apply_hooks){.arg = ad,
 					 .applied = on_applied,
 					 .downloading = on_applied,
@@ -143,6 +154,7 @@ void agentd_unwire(struct agentd *ad)
 	power_free(&ad->power);
 	api_blink_free(ad);
 	host_free(ad);
+	led_free(&ad->led);
 	cloudlink_free(ad);
 	apply_free(ad->apply);
 	ad->apply = NULL;

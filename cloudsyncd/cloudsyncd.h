@@ -53,6 +53,12 @@ struct cloud {
 	char delta_token[2048];     /* the last registry token, for delta_token_url */
 	char delta_token_url[2048];
 	int64_t delta_token_at; /* when it was got (ms, monotonic) */
+	/* connectivity.c */
+	int check_on;            /* the check runs (else the cloud counts as reachable) */
+	int connected;           /* what agentd was told last: 1, 0, -1 nothing yet */
+	char check_url[300];     /* "http://host:port/" of the API endpoint, "" if none */
+	struct event *ev_check;  /* owned */
+	struct xfer *check_xfer; /* the check in flight, or NULL */
 };
 
 /* delta.c */
@@ -104,6 +110,15 @@ void cloud_initial_setup(struct cloud *c, struct event_base *base);
 void cloud_initial_teardown(struct cloud *c);
 /// Report the initial config, if agentd asked for it (once provisioned).
 void cloud_initial_start(struct cloud *c);
+
+/* connectivity.c */
+/// "http://host:port/" for a TCP check of the API endpoint (443 for https, 80
+/// for http, unless it names a port). -1 when it is no http(s) URL.
+int cloud_connect_url(const char *endpoint, char *out, size_t len);
+void cloud_connectivity_setup(struct cloud *c, struct event_base *base, int on);
+void cloud_connectivity_teardown(struct cloud *c);
+/// SUPERVISOR_CONNECTIVITY_CHECK as agentd has it (off while the VPN is up).
+void cloud_connectivity_set(struct cloud *c, int on);
 
 /* tags.c */
 void cloud_tags_setup(struct cloud *c, struct event_base *base);

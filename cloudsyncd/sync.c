@@ -246,7 +246,10 @@ void cloud_settings(struct cloud *c, json_t *body)
 {
 	json_int_t poll = json_integer_value(json_object_get(body, "poll_interval_ms"));
 	json_int_t timeout = json_integer_value(json_object_get(body, "request_timeout_ms"));
+	json_t *check = json_object_get(body, "connectivity_check");
 
+	if (json_is_boolean(check))
+		cloud_connectivity_set(c, json_is_true(check));
 	if (poll > 0)
 		c->poll_interval_ms = (long)poll;
 	if (timeout > 0)
@@ -396,6 +399,8 @@ int cloud_setup(struct cloud *c, struct event_base *base, json_t *config)
 	cloud_logs_setup(c, base);
 	cloud_tags_setup(c, base);
 	cloud_initial_setup(c, base);
+	cloud_connectivity_setup(c, base,
+				 !json_is_false(json_object_get(config, "connectivity_check")));
 	c->sent = json_is_object(json_object_get(config, "report_cache"))
 			  ? json_deep_copy(json_object_get(config, "report_cache"))
 			  : json_object();
@@ -410,6 +415,7 @@ void cloud_teardown(struct cloud *c)
 	cloud_logs_teardown(c);
 	cloud_tags_teardown(c);
 	cloud_initial_teardown(c);
+	cloud_connectivity_teardown(c);
 	http_free(c->http);
 	if (c->ev_poll)
 		event_free(c->ev_poll);

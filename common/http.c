@@ -430,6 +430,12 @@ struct xfer *http_start(struct http *h, const struct xfer_req *req)
 	cu.easy_setopt(x->easy, CURLOPT_HTTP_CONTENT_DECODING, 0L);
 	if (req->timeout_ms > 0)
 		cu.easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, req->timeout_ms);
+	if (req->connect_only) {
+		cu.easy_setopt(x->easy, CURLOPT_CONNECT_ONLY, 1L);
+		cu.easy_setopt(x->easy, CURLOPT_PROXY, ""); /* the host itself, as a TCP probe */
+		if (req->timeout_ms > 0)
+			cu.easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT_MS, req->timeout_ms);
+	}
 	x->headers = cu.slist_append(NULL, "Expect:");
 	if (req->body != NULL) {
 		if ((x->req_body = strdup(req->body)) == NULL)

@@ -42,6 +42,8 @@ struct xfer_req {
 	void *arg;
 	const char *const *headers; /* more "Name: value" lines, NULL-terminated, or NULL */
 	xfer_read_cb on_read;       /* non-NULL: the body is streamed (chunked) from here */
+	int connect_only;           /* only connect (TCP, no proxy) to the "http://host:port/"
+				       path, and close: on_done says whether it could */
 };
 
 /// Load libcurl and initialise it (TLS included); once, before any other

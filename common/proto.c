@@ -71,6 +71,8 @@ const struct msg_spec msg_catalogue[MSG_TYPE_COUNT] = {
 					D_BIT(D_AGENTD), 4 * KiB, SMALL},
 	[MSG_CLOUD_PINNED] = {"cloud-pinned", D_BIT(D_CLOUDSYNCD), D_BIT(D_AGENTD), 1 * KiB, SMALL},
 	[MSG_CLOUD_DELTA] = {"cloud-delta", D_BIT(D_AGENTD), D_BIT(D_CLOUDSYNCD), 8 * KiB, SMALL},
+	[MSG_CLOUD_CONNECTIVITY] = {"cloud-connectivity", D_BIT(D_CLOUDSYNCD), D_BIT(D_AGENTD),
+				    1 * KiB, SMALL},
 };
 
 const char *msg_name(uint32_t type)

@@ -72,11 +72,14 @@ enum msg_type {
 	MSG_CLOUD_TAGS_GET,    /* agentd -> cloudsyncd  {} request: the cloud's tags */
 	MSG_CLOUD_RESULT,      /* cloudsyncd -> agentd  {tags} reply to MSG_CLOUD_TAGS_GET */
 	MSG_CLOUD_REPORTED,    /* cloudsyncd -> agentd  {sent} what the cloud has: cache it */
-	MSG_CLOUD_SETTINGS,    /* agentd -> cloudsyncd  {poll_interval_ms?, request_timeout_ms?} */
+	MSG_CLOUD_SETTINGS,    /* agentd -> cloudsyncd  {poll_interval_ms?, request_timeout_ms?,
+				  connectivity_check?} */
 	MSG_CLOUD_INITIAL_REPORTED, /* cloudsyncd -> agentd  {endpoint} initial config sent */
 	MSG_CLOUD_PINNED,           /* cloudsyncd -> agentd  {} the preloaded release is pinned */
 	MSG_CLOUD_DELTA, /* agentd -> cloudsyncd  {src, dest, timeout_ms} request: a delta's name
 			    (reply MSG_CLOUD_RESULT {outcome, name?, token?, reason?}) */
+	MSG_CLOUD_CONNECTIVITY, /* cloudsyncd -> agentd  {connected} the API endpoint can
+				   (not) be reached: sent when that changes */
 	MSG_TYPE_COUNT
 };
 

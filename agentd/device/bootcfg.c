@@ -36,6 +36,8 @@ static const char *const forbidden_keys[] = {"disable_commandline_tags",
 					     "init_emmc_clock",
 					     "avoid_safe_mode",
 					     NULL};
+/* the Jetson Orin power and fan settings (powerfan.c), never config.txt lines */
+static const char *const not_config_txt[] = {"power_mode", "fan_profile", NULL};
 static const char *const device_types[] = {"fincm3",       "rt-rpi-300",      "243390-rpi3",
 					   "nebra-hnt",    "revpi-connect",   "revpi-connect-s",
 					   "revpi-core-3", "revpi-connect-4", NULL};
@@ -104,7 +106,8 @@ json_t *bootcfg_from_target(json_t *config, const char *device_type, char *err, 
 		const char *key = k + strlen(PREFIX);
 		const char *s = json_string_value(v);
 
-		if (strncmp(k, PREFIX, strlen(PREFIX)) != 0 || *key == '\0' || s == NULL)
+		if (strncmp(k, PREFIX, strlen(PREFIX)) != 0 || *key == '\0' || s == NULL ||
+		    in_list(not_config_txt, key))
 			continue;
 		if (strlen(key) > KEY_MAX ||
 		    key[strspn(key, "abcdefghijklmnopqrstuvwxyz"
@@ -259,4 +262,151 @@ char *bootcfg_render(const char *current, json_t *target, json_t *managed_before
 		return NULL;
 	}
 	return text;
+}
+
+/* --- What config.txt sets now (the balena supervisor's reading of it) ------- */
+
+/* dtparams of the base device tree, whichever overlay they follow */
+static int base_param(const char *p)
+{
+	size_t n = strlen(p);
+	static const char *const base[] = {"audio",
+					   "spi",
+					   "i2c",
+					   "i2c_arm",
+					   "i2c_vc",
+					   "i2c_baudrate",
+					   "i2c_arm_baudrate",
+					   "i2c_vc_baudrate",
+					   NULL};
+	size_t k = 0;
+	int i;
+
+	while (k < n && p[k] != '=')
+		k++;
+	for (i = 0; base[i] != NULL; i++)
+		if (strlen(base[i]) == k && strncmp(base[i], p, k) == 0)
+			return 1;
+	return 0;
+}
+
+/* The comma-separated parts of v[0..n) ("" is one empty part). */
+static json_t *split_commas(const char *v, size_t n)
+{
+	json_t *out = json_array();
+	size_t start = 0, i;
+
+	for (i = 0; i <= n; i++)
+		if (i == n || v[i] == ',') {
+			json_array_append_new(out, json_stringn(v + start, i - start));
+			start = i + 1;
+		}
+	return out;
+}
+
+static void push(json_t *conf, const char *key, const char *v, size_t n)
+{
+	json_t *list = json_object_get(conf, key);
+
+	if (list == NULL)
+		json_object_set_new(conf, key, list = json_array());
+	json_array_append_new(list, json_stringn(v, n));
+}
+
+json_t *bootcfg_current(const char *text)
+{
+	/* overlays in order, each with the parameters that followed it; the
+	 * first is the base device tree */
+	json_t *conf = json_object(), *overlays = json_array(), *params = json_array(), *out;
+	const char *p = text ? text : "", *next, *k;
+	json_t *v, *e, *probe;
+	size_t i;
+
+	json_array_append_new(overlays, json_string(""));
+	json_array_append_new(params, json_array());
+	for (; *p != '\0'; p = next) {
+		const char *eol = strchr(p, '\n'), *eq, *s = p;
+		size_t n = eol ? (size_t)(eol - p) : strlen(p);
+
+		next = eol ? eol + 1 : p + n;
+		if (n > 0 && p[n - 1] == '\r')
+			n--;
+		while (n > 0 && (*s == ' ' || *s == '\t'))
+			s++, n--;
+		if (n == 0 || *s == '#' || (probe = json_stringn(s, n)) == NULL)
+			continue; /* blank, a comment, or not UTF-8 */
+		json_decref(probe);
+		if ((eq = memchr(s, '=', n)) != NULL && eq > s) {
+			char key[KEY_MAX + 1];
+			const char *val = eq + 1;
+			size_t kl = (size_t)(eq - s), vl = n - kl - 1;
+
+			if (kl > KEY_MAX)
+				continue;
+			snprintf(key, sizeof(key), "%.*s", (int)kl, s);
+			if (strcmp(key, "dtparam") == 0) {
+				json_t *cur = json_array_get(params, json_array_size(params) - 1);
+				json_t *parts = split_commas(val, vl);
+
+				json_array_foreach(parts, i, e)
+					json_array_append(base_param(json_string_value(e))
+								  ? json_array_get(params, 0)
+								  : cur,
+							  e);
+				json_decref(parts);
+			} else if (strcmp(key, "dtoverlay") == 0) {
+				json_t *parts = split_commas(val, vl);
+
+				json_array_append(overlays, json_array_get(parts, 0));
+				json_array_remove(parts, 0);
+				json_array_append_new(params, parts);
+			} else if (in_list(array_keys, key)) {
+				push(conf, key, val, vl);
+			} else {
+				json_object_set_new(conf, key, json_stringn(val, vl));
+			}
+		} else if (n > 10 && strncmp(s, "initramfs ", 10) == 0) {
+			json_object_set_new(conf, "initramfs", json_stringn(s + 10, n - 10));
+		}
+	}
+	json_array_foreach(overlays, i, v) {
+		json_t *ps = json_array_get(params, i);
+		size_t j;
+
+		if (i == 0) {
+			json_array_foreach(ps, j, e)
+				push(conf, "dtparam", json_string_value(e), json_string_length(e));
+			continue;
+		}
+		{
+			char *joined = NULL;
+			size_t len = 0;
+			FILE *f = open_memstream(&joined, &len);
+
+			if (f == NULL)
+				continue;
+			fputs(json_string_value(v), f);
+			json_array_foreach(ps, j, e)
+				fprintf(f, ",%s", json_string_value(e));
+			if (fclose(f) == 0)
+				push(conf, "dtoverlay", joined, len);
+			free(joined);
+		}
+	}
+	json_decref(overlays);
+	json_decref(params);
+	/* as config vars: lists as "a","b" */
+	out = json_object();
+	json_object_foreach(conf, k, v) {
+		char name[KEY_MAX + 32], *s = NULL;
+
+		snprintf(name, sizeof(name), PREFIX "%s", k);
+		if (json_is_array(v) && (s = json_dumps(v, JSON_COMPACT)) != NULL)
+			json_object_set_new(out, name, json_stringn(s + 1, strlen(s) - 2));
+		else if (json_is_string(v))
+			json_object_set(out, name, v);
+		free(s);
+	}
+	json_decref(conf);
+	return out;
 }

@@ -22,4 +22,10 @@ json_t *bootcfg_keys(json_t *target);
 /// then the target's lines. Malloc'd.
 char *bootcfg_render(const char *current, json_t *target, json_t *managed_before);
 
+/// What config.txt sets now, as config vars, read as the balena supervisor
+/// reads it: {"HOST_CONFIG_<key>": "value"}, the list keys as "\"a\",\"b\""
+/// (a dtoverlay with the dtparams that follow it, the base device tree's
+/// dtparams in dtparam).
+json_t *bootcfg_current(const char *text);
+
 #endif

@@ -151,6 +151,7 @@ char *file_read_text(const char *path)
 	char *text = NULL, buf[4096];
 	size_t len = 0, n;
 	FILE *f = fopen(path, "re"), *m;
+	int failed;
 
 	if (f == NULL)
 		return NULL;
@@ -160,12 +161,46 @@ char *file_read_text(const char *path)
 	}
 	while ((n = fread(buf, 1, sizeof(buf), f)) > 0 && len < 1024 * 1024)
 		fwrite(buf, 1, n, m);
+	failed = ferror(f); /* a directory, an I/O error: not "" */
 	fclose(f);
-	if (fclose(m) != 0) {
+	if (fclose(m) != 0 || failed) {
 		free(text);
 		return NULL;
 	}
 	return text;
+}
+
+unsigned char *file_read_bytes(const char *path, size_t max, size_t *len)
+{
+	unsigned char *buf = NULL;
+	struct stat st;
+	size_t n = 0, size;
+	ssize_t r;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd == -1)
+		return NULL;
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) || (size_t)st.st_size > max ||
+	    (buf = malloc((size_t)st.st_size + 1)) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	size = (size_t)st.st_size;
+	while (n < size) {
+		if ((r = read(fd, buf + n, size - n)) == -1 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	if (n < size) {
+		free(buf);
+		return NULL;
+	}
+	buf[n] = '\0';
+	*len = n;
+	return buf;
 }
 
 int file_write_atomic(const char *path, const char *data, size_t len, mode_t mode, char *err,

@@ -29,6 +29,9 @@ int config_managed(const struct device_config *cfg);
 
 /// The text of a (small: 1 MB at most) file, malloc'd; NULL if unreadable.
 char *file_read_text(const char *path);
+/// The bytes of a file of at most `max` bytes, malloc'd (with a NUL after
+/// them), their number in *len; NULL if it cannot be read or is larger.
+unsigned char *file_read_bytes(const char *path, size_t max, size_t *len);
 /// Replace `path` with `len` bytes of `data`, atomically and durably (temp
 /// file, fsync, rename, fsync of the directory), with `mode`.
 int file_write_atomic(const char *path, const char *data, size_t len, mode_t mode, char *err,

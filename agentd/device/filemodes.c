@@ -18,7 +18,7 @@
 static const char *const data_files[] = {
 	PATHS_DB_FILE, /* the API keys, the target, what agentd made */
 	PATHS_DB_FILE "-wal", PATHS_DB_FILE "-shm", PATHS_DB_FILE "-journal",
-	"boot-config.json", /* the config.txt keys agentd wrote */
+	"boot-config.json", /* the boot-config keys agentd wrote */
 };
 static const char *const run_files[] = {
 	"state-report-cache",  /* what the cloud has of the device's state */

@@ -41,27 +41,30 @@ static void identity_arch(char *out, size_t len)
 		snprintf(out, len, "%.31s", u.machine);
 }
 
-/* PRETTY_NAME of the OS's os-release, or "Linux". */
-static void identity_os(const char *path, char *out, size_t len)
+/* PRETTY_NAME of the OS's os-release, or "Linux"; META_BALENA_VERSION, or "". */
+static void identity_os(const char *path, struct device_id *id)
 {
 	char line[256];
 	FILE *f;
 
-	snprintf(out, len, "Linux");
+	snprintf(id->os_version, sizeof(id->os_version), "Linux");
 	if ((f = fopen(path, "re")) == NULL)
 		return;
 	while (fgets(line, sizeof(line), f) != NULL) {
-		char *v;
+		char *v = strchr(line, '=');
 
-		if (strncmp(line, "PRETTY_NAME=", 12) != 0)
+		if (v == NULL)
 			continue;
-		v = line + 12;
-		v[strcspn(v, "\n")] = '\0';
+		*v++ = '\0';
+		v[strcspn(v, "\r\n")] = '\0';
 		if (v[0] == '"') {
 			v++;
 			v[strcspn(v, "\"")] = '\0';
 		}
-		snprintf(out, len, "%.127s", v);
+		if (strcmp(line, "PRETTY_NAME") == 0)
+			snprintf(id->os_version, sizeof(id->os_version), "%.127s", v);
+		else if (strcmp(line, "META_BALENA_VERSION") == 0)
+			snprintf(id->os_meta_version, sizeof(id->os_meta_version), "%.63s", v);
 	}
 	fclose(f);
 }
@@ -105,7 +108,7 @@ int identity_load(struct device_id *id, struct device_config *cfg, const char *c
 	identity_device_type(boot_dir, id->type, sizeof(id->type), id->arch, sizeof(id->arch));
 	if (id->type[0] == '\0')
 		snprintf(id->type, sizeof(id->type), "unknown");
-	identity_os(os_release, id->os_version, sizeof(id->os_version));
+	identity_os(os_release, id);
 	return 0;
 }
 

@@ -16,6 +16,7 @@ struct device_id {
 	char type[64];
 	char arch[32];
 	char os_version[128];
+	char os_meta_version[64]; /* META_BALENA_VERSION ("2.45.1+rev3"), "" if none */
 };
 
 /// Fill `id` from config.json (`cfg`, written back to `config_path` when a

@@ -109,6 +109,17 @@ void paths_resolve(struct paths *p, const struct paths_flags *f, const struct se
 	     "/etc/os-release");
 	pick(p->led_file, sizeof(p->led_file), set->led_file_set ? set->led_file : NULL,
 	     env("LED_FILE"), "", set->led_file);
+	/* some boards' boot config, the VPN's status: the host's, or agentd.json's */
+	pick(p->configfs_dir, sizeof(p->configfs_dir), set->configfs_dir, NULL, p->host_root,
+	     "/sys/kernel/config");
+	pick(p->acpi_tables_dir, sizeof(p->acpi_tables_dir), set->acpi_tables_dir, NULL,
+	     p->host_root, "/boot/acpi-tables");
+	pick(p->odmdata_device, sizeof(p->odmdata_device), set->odmdata_device, NULL, p->host_root,
+	     "/dev/mmcblk0boot0");
+	pick(p->odmdata_force_ro, sizeof(p->odmdata_force_ro), set->odmdata_force_ro, NULL,
+	     p->host_root, "/sys/block/mmcblk0boot0/force_ro");
+	pick(p->vpn_status_dir, sizeof(p->vpn_status_dir), set->vpn_status_dir, NULL, p->host_root,
+	     "/run/openvpn/vpn_status");
 	/* agentd's data: /data in the container (bound by the start script) */
 	pick(rel, sizeof(rel), f->data_dir, env("AGENTD_DATA_DIR"), "", "/data");
 	paths_set_data_dir(p, rel);

@@ -40,6 +40,12 @@ struct paths {
 	char os_release[PATH_MAX];   /* the host OS's os-release */
 	char dbus[PATH_MAX];         /* the host's system bus address, "" = none: use commands */
 	char led_file[PATH_MAX];     /* what POST /v1/blink writes */
+	/* the device files of some boards' boot config (boot.h), the VPN's status */
+	char configfs_dir[PATH_MAX];     /* /sys/kernel/config */
+	char acpi_tables_dir[PATH_MAX];  /* /boot/acpi-tables */
+	char odmdata_device[PATH_MAX];   /* /dev/mmcblk0boot0 */
+	char odmdata_force_ro[PATH_MAX]; /* /sys/block/mmcblk0boot0/force_ro */
+	char vpn_status_dir[PATH_MAX];   /* /run/openvpn/vpn_status */
 };
 
 /// Work out every location (see above). The host root is $AGENTD_HOST_ROOT,

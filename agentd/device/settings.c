@@ -27,6 +27,8 @@ void settings_default(struct settings *s)
 	s->api_max_connections = 128;
 	snprintf(s->boot_dir, sizeof(s->boot_dir), "/mnt/boot");
 	snprintf(s->state_dir, sizeof(s->state_dir), "/mnt/state");
+	s->configfs_modprobe[0] = strdup("modprobe");
+	s->configfs_modprobe[1] = strdup("acpi_configfs");
 }
 
 void settings_free(struct settings *s)
@@ -36,7 +38,8 @@ void settings_free(struct settings *s)
 	for (i = 0; i < 16; i++) {
 		free(s->reboot_command[i]);
 		free(s->shutdown_command[i]);
-		s->reboot_command[i] = s->shutdown_command[i] = NULL;
+		free(s->configfs_modprobe[i]);
+		s->reboot_command[i] = s->shutdown_command[i] = s->configfs_modprobe[i] = NULL;
 	}
 }
 
@@ -164,10 +167,24 @@ static int get_dir(json_t *root, const char *key, char *out, size_t outlen, cons
 
 int settings_load(const char *path, struct settings *s, char *err, size_t errlen)
 {
-	static const char *const keys[] = {"user",      "handshake_timeout_ms", "ping_interval_ms",
-					   "daemons",   "reboot_command",       "shutdown_command",
-					   "led_file",  "api_max_connections",  "boot_dir",
-					   "state_dir", "host_firewall",        NULL};
+	static const char *const keys[] = {"user",
+					   "handshake_timeout_ms",
+					   "ping_interval_ms",
+					   "daemons",
+					   "reboot_command",
+					   "shutdown_command",
+					   "led_file",
+					   "api_max_connections",
+					   "boot_dir",
+					   "state_dir",
+					   "host_firewall",
+					   "configfs_dir",
+					   "acpi_tables_dir",
+					   "configfs_modprobe",
+					   "odmdata_device",
+					   "odmdata_force_ro",
+					   "vpn_status_dir",
+					   NULL};
 	char where[512];
 	json_error_t jerr;
 	json_t *root, *v, *dv;
@@ -201,7 +218,8 @@ int settings_load(const char *path, struct settings *s, char *err, size_t errlen
 		     errlen) == -1)
 		goto out;
 	if (get_argv(root, "reboot_command", s->reboot_command, where, err, errlen) == -1 ||
-	    get_argv(root, "shutdown_command", s->shutdown_command, where, err, errlen) == -1)
+	    get_argv(root, "shutdown_command", s->shutdown_command, where, err, errlen) == -1 ||
+	    get_argv(root, "configfs_modprobe", s->configfs_modprobe, where, err, errlen) == -1)
 		goto out;
 	if ((v = json_object_get(root, "led_file")) != NULL) {
 		if (!json_is_string(v) || json_string_length(v) >= sizeof(s->led_file)) {
@@ -223,7 +241,17 @@ int settings_load(const char *path, struct settings *s, char *err, size_t errlen
 	s->state_dir_set |= json_object_get(root, "state_dir") != NULL;
 	if (get_dir(root, "boot_dir", s->boot_dir, sizeof(s->boot_dir), where, err, errlen) == -1 ||
 	    get_dir(root, "state_dir", s->state_dir, sizeof(s->state_dir), where, err, errlen) ==
-		    -1)
+		    -1 ||
+	    get_dir(root, "configfs_dir", s->configfs_dir, sizeof(s->configfs_dir), where, err,
+		    errlen) == -1 ||
+	    get_dir(root, "acpi_tables_dir", s->acpi_tables_dir, sizeof(s->acpi_tables_dir), where,
+		    err, errlen) == -1 ||
+	    get_dir(root, "odmdata_device", s->odmdata_device, sizeof(s->odmdata_device), where,
+		    err, errlen) == -1 ||
+	    get_dir(root, "odmdata_force_ro", s->odmdata_force_ro, sizeof(s->odmdata_force_ro),
+		    where, err, errlen) == -1 ||
+	    get_dir(root, "vpn_status_dir", s->vpn_status_dir, sizeof(s->vpn_status_dir), where,
+		    err, errlen) == -1)
 		goto out;
 	if ((v = json_object_get(root, "daemons")) != NULL) {
 		if (!json_is_object(v)) {

@@ -14,6 +14,13 @@
  *     "boot_dir": "/mnt/boot",           PATCH host-config writes system-proxy/ here
  *     "state_dir": "/mnt/state",         a host OS update in progress leaves breadcrumbs here
  *     "host_firewall": false,            keep the host firewall (HOST_FIREWALL_MODE) here too
+ *     "configfs_dir": "/sys/kernel/config",         UP board: ACPI tables are loaded here
+ *     "acpi_tables_dir": "/boot/acpi-tables",       ... from here (<name>.aml)
+ *     "configfs_modprobe": ["modprobe", "acpi_configfs"], run when configfs has no acpi/table
+ *     "odmdata_device": "/dev/mmcblk0boot0",        TX2: the ODM data's block device
+ *     "odmdata_force_ro": "/sys/block/mmcblk0boot0/force_ro",  ... and its write lock
+ *     "vpn_status_dir": "/run/openvpn/vpn_status",  the connectivity check pauses while
+ *                                        an "active" file is in it
  *     "daemons": {
  *       "apid": { "restart": "always", "backoff_initial_ms": 100,
  *                 "backoff_max_ms": 30000, "stable_after_ms": 60000,
@@ -44,6 +51,11 @@ struct settings {
 	/* Which of led_file, boot_dir, state_dir agentd.json set (else paths.c
 	 * may find them from the environment or the host root). */
 	int led_file_set, boot_dir_set, state_dir_set;
+	/* Device files of some boards, and the VPN's status ("" = not set: the
+	 * host root's, see paths.c). */
+	char configfs_dir[256], acpi_tables_dir[256], odmdata_device[256], odmdata_force_ro[256];
+	char vpn_status_dir[256];
+	char *configfs_modprobe[16]; /* argv, NULL-terminated; owned */
 	/* "host_firewall": keep the host's BALENA-FIREWALL chain (default: only as
 	 * the balenaOS supervisor, where a host root is found) */
 	int host_firewall, host_firewall_set;

@@ -21,7 +21,7 @@ static const struct {
 	[STORAGE_CONFIG_JSON] = {"config.json", "config_json"},
 	[STORAGE_REPORT_CACHE] = {"the state report cache", "report_cache"},
 	[STORAGE_TARGET_CONFIG] = {"target-state-config", "target_state_config"},
-	[STORAGE_BOOT_CONFIG] = {"the record of config.txt's keys", "boot_config"},
+	[STORAGE_BOOT_CONFIG] = {"the record of the boot config agentd wrote", "boot_config"},
 };
 
 static struct {

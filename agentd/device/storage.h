@@ -20,7 +20,7 @@ enum storage_kind {
 	STORAGE_CONFIG_JSON,   /* config.json */
 	STORAGE_REPORT_CACHE,  /* what the cloud has of the state (run dir) */
 	STORAGE_TARGET_CONFIG, /* target-state-config, for the host OS (run dir) */
-	STORAGE_BOOT_CONFIG,   /* the config.txt keys agentd wrote (data dir) */
+	STORAGE_BOOT_CONFIG,   /* the boot-config keys agentd wrote (data dir) */
 	STORAGE_COUNT
 };
 

@@ -294,6 +294,11 @@ static int config_truthy(json_t *target, const char *key)
 	return s != NULL && (!strcmp(s, "1") || !strcasecmp(s, "true") || !strcasecmp(s, "on"));
 }
 
+json_t *apply_boot_current(struct apply *a)
+{
+	return boot_config_current(&a->boot);
+}
+
 int apply_local_mode(struct apply *a)
 {
 	return !config_managed(a->env.cfg) || config_truthy(a->target, "SUPERVISOR_LOCAL_MODE");
@@ -2078,7 +2083,17 @@ struct apply *apply_new(const struct apply_env *env)
 	if (a == NULL)
 		return NULL;
 	a->env = *env;
-	boot_init(&a->boot, env->run_dir, env->data_dir, env->boot_dir, env->id->type);
+	{
+		struct boot_env be = env->boot;
+
+		be.run_dir = env->run_dir;
+		be.data_dir = env->data_dir;
+		be.boot_dir = env->boot_dir;
+		be.device_type = env->id->type;
+		be.os_meta_version = env->id->os_meta_version;
+		boot_init(&a->boot, &be);
+		boot_start(&a->boot); /* before agentd confines itself (main.c) */
+	}
 	/* A new agentd holds no lock: what a stopped one held is given back. */
 	if ((n = lock_sweep(env->run_dir)) > 0)
 		log_info("update locks: removed %d lock file%s a stopped agentd held", n,

@@ -21,6 +21,7 @@
 #include <jansson.h>
 #include <sqlite3.h>
 
+#include "boot.h"
 #include "config.h"
 #include "engine.h"
 #include "identity.h"
@@ -65,6 +66,9 @@ struct apply_env {
 	const char *run_dir, *data_dir, *engine_sock, *boot_dir;
 	const char *host_run_dir; /* run_dir as the host's engine sees it (bind sources) */
 	const char *preload;      /* apps.json, the first target of a new device */
+	/* the boot configuration's files and devices (its run_dir, data_dir,
+	 * boot_dir and device_type are taken from the fields above) */
+	struct boot_env boot;
 	struct apply_hooks hooks;
 };
 
@@ -89,6 +93,9 @@ json_t *apply_target(struct apply *a);
 /// apps: {"<appId>": App object}}; `source` is where the apps came from
 /// ("local", or the cloud's API endpoint). New reference.
 json_t *apply_target_instanced(struct apply *a, const char *source);
+/// The device's boot configuration now, read back from its files, as config
+/// vars (boot.h). New reference.
+json_t *apply_boot_current(struct apply *a);
 /// Local mode: no cloud (unmanaged), or SUPERVISOR_LOCAL_MODE is on.
 int apply_local_mode(struct apply *a);
 /// {appState, overallDownloadProgress, images} for the API.

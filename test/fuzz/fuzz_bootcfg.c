@@ -2,9 +2,12 @@
  * fuzz_bootcfg.c - libFuzzer target: any config.txt (the input, after its
  * first byte) rendered with one of a few targets (the first byte picks it)
  * must not crash, and rendering agentd's own output again must give the
- * same text (or the device would rewrite config.txt and reboot forever).
+ * same text (or the device would rewrite config.txt and reboot forever);
+ * config.txt read back (bootcfg_current) must not crash either, and gives
+ * the target's single-value keys as the target has them.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,10 +39,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	text = malloc(size);
 	memcpy(text, data + 1, size - 1);
 	text[size - 1] = '\0';
+	json_decref(bootcfg_current(text));
 	once = bootcfg_render(text, t, before);
 	twice = once ? bootcfg_render(once, t, keys) : NULL;
 	if (once != NULL && (twice == NULL || strcmp(once, twice) != 0))
 		abort();
+	if (once != NULL) {
+		json_t *cur = bootcfg_current(once), *v;
+		const char *k;
+
+		json_object_foreach(t, k, v) {
+			char name[64];
+
+			snprintf(name, sizeof(name), "HOST_CONFIG_%s", k);
+			if (json_is_string(v) && !json_equal(json_object_get(cur, name), v))
+				abort();
+		}
+		json_decref(cur);
+	}
 	free(text);
 	free(once);
 	free(twice);

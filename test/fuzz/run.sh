@@ -59,12 +59,18 @@ build logdemux test/fuzz/fuzz_logdemux.c enginectl/stream.c && run logdemux || f
 build jsonstream test/fuzz/fuzz_jsonstream.c enginectl/stream.c && run jsonstream ||
 	failed=$((failed + 1))
 build bootcfg test/fuzz/fuzz_bootcfg.c agentd/device/bootcfg.c && run bootcfg || failed=$((failed + 1))
+build extlinux test/fuzz/fuzz_extlinux.c agentd/device/extlinux.c agentd/device/textlines.c &&
+	run extlinux || failed=$((failed + 1))
+build uenv test/fuzz/fuzz_uenv.c agentd/device/uenv.c agentd/device/extlinux.c agentd/device/textlines.c &&
+	run uenv || failed=$((failed + 1))
+build configfs test/fuzz/fuzz_configfs.c agentd/device/configfs.c && run configfs || failed=$((failed + 1))
+build splash test/fuzz/fuzz_splash.c agentd/device/splash.c common/base64.c && run splash || failed=$((failed + 1))
 build hresp test/fuzz/fuzz_hresp.c enginectl/hresp.c && run hresp || failed=$((failed + 1))
 build route test/fuzz/fuzz_route.c apid/routes.c apid/reply.c apid/auth.c apid/api_health.c apid/api_logs.c apid/conns.c \
 	apid/forward.c apid/sandbox.c common/chan.c common/frame.c common/proto.c common/log.c \
 	common/child.c common/sandbox.c && run route ||
 	failed=$((failed + 1))
-build config test/fuzz/fuzz_config.c agentd/device/config.c agentd/device/storage.c common/log.c \
+build config test/fuzz/fuzz_config.c agentd/device/config.c agentd/device/storage.c agentd/device/powerfan.c common/log.c \
 	common/clock.c && run config || failed=$((failed + 1))
 build settings test/fuzz/fuzz_settings.c agentd/device/settings.c agentd/supervisor/restart.c common/proto.c &&
 	run settings || failed=$((failed + 1))

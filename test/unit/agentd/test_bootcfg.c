@@ -154,6 +154,72 @@ static void lines_added_below_the_marker_and_crlf_files_are_kept(void **state)
 	json_decref(t);
 }
 
+static void assert_vars(json_t *got, const char *want_text)
+{
+	json_t *want = test_json(want_text);
+
+	if (!json_equal(got, want)) {
+		char *g = json_dumps(got, JSON_SORT_KEYS);
+
+		fail_msg("got %s, want %s", g ? g : "NULL", want_text);
+	}
+	json_decref(want);
+}
+
+/* The balena supervisor's cases: config.txt read back as config vars. */
+static void current_values_are_read_as_the_balena_supervisor_reads_them(void **state)
+{
+	json_t *cur;
+
+	(void)state;
+	cur = bootcfg_current("dtparam=i2c_arm=on\ndtparam=spi=on\ndisable_splash=1\n"
+			      "dtparam=audio=on\ngpu_mem=16");
+	assert_vars(cur, "{\"HOST_CONFIG_dtparam\":\"\\\"i2c_arm=on\\\",\\\"spi=on\\\","
+			 "\\\"audio=on\\\"\",\"HOST_CONFIG_disable_splash\":\"1\","
+			 "\"HOST_CONFIG_gpu_mem\":\"16\"}");
+	json_decref(cur);
+	/* an overlay takes the dtparams that follow it, but not the base ones */
+	cur = bootcfg_current("# image\n[pi4]\ndtoverlay=lirc-rpi\ndtparam=gpio_out_pin=17\n"
+			      "dtparam=gpio_in_pin=13,audio=on\ndtoverlay=balena-fin\r\n"
+			      "initramfs initramf.gz 0x00800000\ngpio=4=op\ngpio=5=ip\n");
+	assert_vars(cur, "{\"HOST_CONFIG_dtoverlay\":\"\\\"lirc-rpi,gpio_out_pin=17,"
+			 "gpio_in_pin=13\\\",\\\"balena-fin\\\"\",\"HOST_CONFIG_dtparam\":"
+			 "\"\\\"audio=on\\\"\",\"HOST_CONFIG_initramfs\":\"initramf.gz "
+			 "0x00800000\",\"HOST_CONFIG_gpio\":\"\\\"4=op\\\",\\\"5=ip\\\"\"}");
+	json_decref(cur);
+	/* what agentd writes reads back as the target it came from */
+	{
+		json_t *t = from("{\"HOST_CONFIG_gpu_mem\":\"128\",\"HOST_CONFIG_dtoverlay\":"
+				 "\"\\\"vc4-kms-v3d,cma-256\\\"\"}",
+				 "raspberrypi4-64");
+		char *text = bootcfg_render("kernel=zImage\n", t, NULL);
+
+		cur = bootcfg_current(text);
+		assert_vars(cur,
+			    "{\"HOST_CONFIG_kernel\":\"zImage\",\"HOST_CONFIG_gpu_mem\":"
+			    "\"128\",\"HOST_CONFIG_dtoverlay\":\"\\\"vc4-kms-v3d,cma-256\\\"\"}");
+		json_decref(cur);
+		free(text);
+		json_decref(t);
+	}
+	cur = bootcfg_current(NULL);
+	assert_vars(cur, "{}");
+	json_decref(cur);
+}
+
+/* The Orin's power and fan settings are config.json's (powerfan.c), never
+ * config.txt lines. */
+static void power_and_fan_vars_are_not_config_txt_lines(void **state)
+{
+	json_t *t = from("{\"HOST_CONFIG_power_mode\":\"low\",\"HOST_CONFIG_fan_profile\":"
+			 "\"quiet\",\"HOST_CONFIG_gpu_mem\":\"16\"}",
+			 "raspberrypi4-64");
+
+	(void)state;
+	assert_vars(t, "{\"gpu_mem\":\"16\"}");
+	json_decref(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -163,6 +229,8 @@ int main(void)
 		cmocka_unit_test(render_keeps_other_lines_and_replaces_managed_ones),
 		cmocka_unit_test(managed_lines_apply_to_every_board),
 		cmocka_unit_test(lines_added_below_the_marker_and_crlf_files_are_kept),
+		cmocka_unit_test(current_values_are_read_as_the_balena_supervisor_reads_them),
+		cmocka_unit_test(power_and_fan_vars_are_not_config_txt_lines),
 	};
 
 	return cmocka_run_group_tests_name("bootcfg", tests, NULL, NULL);

@@ -48,6 +48,11 @@ static void plain_host_uses_the_defaults(void **state)
 	assert_string_equal(p.os_release, "/etc/os-release");
 	assert_string_equal(p.led_file, "/sys/class/leds/led0/brightness");
 	assert_string_equal(p.dbus, "");
+	assert_string_equal(p.configfs_dir, "/sys/kernel/config");
+	assert_string_equal(p.acpi_tables_dir, "/boot/acpi-tables");
+	assert_string_equal(p.odmdata_device, "/dev/mmcblk0boot0");
+	assert_string_equal(p.odmdata_force_ro, "/sys/block/mmcblk0boot0/force_ro");
+	assert_string_equal(p.vpn_status_dir, "/run/openvpn/vpn_status");
 	settings_free(&set);
 }
 
@@ -86,6 +91,13 @@ static void the_host_root_holds_the_hosts_files(void **state)
 	snprintf(want, sizeof(want), "unix:path=%s", sock);
 	assert_string_equal(p.dbus, want);
 	assert_string_equal(p.led_file, "/sys/class/leds/x/brightness");
+	/* the boards' device files and the VPN's status are the host's */
+	snprintf(want, sizeof(want), "%s/sys/kernel/config", dir);
+	assert_string_equal(p.configfs_dir, want);
+	snprintf(want, sizeof(want), "%s/dev/mmcblk0boot0", dir);
+	assert_string_equal(p.odmdata_device, want);
+	snprintf(want, sizeof(want), "%s/run/openvpn/vpn_status", dir);
+	assert_string_equal(p.vpn_status_dir, want);
 	settings_free(&set);
 	test_rmtree(dir);
 	free(dir);
@@ -107,7 +119,9 @@ static void flags_environment_and_agentd_json_win(void **state)
 	snprintf(set.state_dir, sizeof(set.state_dir), "/st");
 	set.led_file_set = 1;
 	snprintf(set.led_file, sizeof(set.led_file), "/led");
+	snprintf(set.odmdata_device, sizeof(set.odmdata_device), "/tmp/odm");
 	paths_resolve(&p, &f, &set);
+	assert_string_equal(p.odmdata_device, "/tmp/odm");
 	assert_string_equal(p.config, "/cfg/config.json");
 	assert_string_equal(p.boot_dir, "/nonexistent-root/boot2");
 	assert_string_equal(p.state_dir, "/st");

@@ -91,6 +91,38 @@ static void bad_files_are_clear_errors(void **state)
 	expect_error("{\"boot_dir\":\"\"}", "boot_dir");
 	expect_error("{\"boot_dir\":7}", "boot_dir");
 	expect_error("{\"state_dir\":\"\"}", "state_dir");
+	expect_error("{\"configfs_dir\":true}", "configfs_dir");
+	expect_error("{\"odmdata_device\":\"\"}", "odmdata_device");
+	expect_error("{\"configfs_modprobe\":\"modprobe\"}", "configfs_modprobe");
+	expect_error("{\"configfs_modprobe\":[]}", "configfs_modprobe");
+}
+
+/* The boot configuration's device files and the VPN's status: "" until
+ * agentd.json names them (then paths.c looks under the host root). */
+static void device_paths_are_unset_until_named(void **state)
+{
+	struct settings s;
+	char err[256];
+
+	(void)state;
+	settings_default(&s);
+	assert_string_equal(s.configfs_dir, "");
+	assert_string_equal(s.odmdata_device, "");
+	assert_string_equal(s.configfs_modprobe[0], "modprobe");
+	assert_string_equal(s.configfs_modprobe[1], "acpi_configfs");
+	assert_null(s.configfs_modprobe[2]);
+	test_write_file(path, "{\"configfs_dir\":\"/c\",\"acpi_tables_dir\":\"/a\","
+			      "\"odmdata_device\":\"/d\",\"odmdata_force_ro\":\"/f\","
+			      "\"vpn_status_dir\":\"/v\",\"configfs_modprobe\":[\"true\"]}");
+	assert_int_equal(settings_load(path, &s, err, sizeof(err)), 0);
+	assert_string_equal(s.configfs_dir, "/c");
+	assert_string_equal(s.acpi_tables_dir, "/a");
+	assert_string_equal(s.odmdata_device, "/d");
+	assert_string_equal(s.odmdata_force_ro, "/f");
+	assert_string_equal(s.vpn_status_dir, "/v");
+	assert_string_equal(s.configfs_modprobe[0], "true");
+	assert_null(s.configfs_modprobe[1]);
+	settings_free(&s);
 }
 
 int main(void)
@@ -98,6 +130,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(overrides_apply_to_the_named_daemon_only),
 		cmocka_unit_test(api_cap_and_boot_dir_have_defaults_and_overrides),
+		cmocka_unit_test(device_paths_are_unset_until_named),
 		cmocka_unit_test(bad_files_are_clear_errors),
 	};
 
