@@ -95,7 +95,7 @@ COMMON_SRCS := common/log.c common/proto.c common/frame.c common/chan.c common/s
 AGENTD_SUPERVISOR_SRCS := $(addprefix agentd/supervisor/,restart.c notify.c kmsg.c dispatch.c \
 	supervise.c)
 AGENTD_DEVICE_SRCS := $(addprefix agentd/device/,sysmsg.c storage.c config.c settings.c paths.c db.c identity.c \
-	keys.c netinfo.c led.c textlines.c bootcfg.c extlinux.c uenv.c configfs.c odmdata.c splash.c powerfan.c \
+	keys.c netinfo.c led.c textlines.c kcmdline.c bootcfg.c extlinux.c uenv.c configfs.c odmdata.c splash.c powerfan.c \
 	boot.c hostconfig.c power.c firewall.c hostctl.c filemodes.c)
 AGENTD_STATE_SRCS := $(addprefix agentd/state/,target.c compose.c named.c plan.c contract.c \
 	locks.c store.c instanced.c adopt.c takeover.c apply.c applocks.c)

@@ -20,4 +20,16 @@ static inline int jsonx_has_string(json_t *arr, const char *s)
 	return 0;
 }
 
+/// The keys of the object `obj` as a new array of strings (empty for NULL):
+/// the keys a boot-config target sets, for its next render's managed_before.
+static inline json_t *jsonx_keys(json_t *obj)
+{
+	json_t *keys = json_array(), *v;
+	const char *k;
+
+	json_object_foreach(obj, k, v)
+		json_array_append_new(keys, json_string(k));
+	return keys;
+}
+
 #endif

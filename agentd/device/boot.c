@@ -18,6 +18,7 @@
 #include "bootcfg.h"
 #include "configfs.h"
 #include "extlinux.h"
+#include "jsonx.h"
 #include "log.h"
 #include "odmdata.h"
 #include "powerfan.h"
@@ -264,9 +265,9 @@ static char *uenv_render_err(const char *text, json_t *target, json_t *before, c
 
 static const struct text_backend text_backends[] = {
 	{BB_CONFIG_TXT, "config.txt", 1, bootcfg_from_target, bootcfg_keys, txt_render},
-	{BB_EXTLINUX, "extlinux/extlinux.conf", 0, ext_from_target, extlinux_keys, extlinux_render},
-	{BB_UENV, "extra_uEnv.txt", 0, ext_from_target, extlinux_keys, uenv_render_err},
-	{BB_CONFIGFS, "configfs.json", 1, cfs_from_target, configfs_keys, configfs_render},
+	{BB_EXTLINUX, "extlinux/extlinux.conf", 0, ext_from_target, jsonx_keys, extlinux_render},
+	{BB_UENV, "extra_uEnv.txt", 0, ext_from_target, jsonx_keys, uenv_render_err},
+	{BB_CONFIGFS, "configfs.json", 1, cfs_from_target, jsonx_keys, configfs_render},
 };
 
 static void text_apply(struct round *r, const struct text_backend *tb)
@@ -658,7 +659,7 @@ static void powerfan_apply(struct round *r)
 		refuse(b, BB_POWERFAN, err);
 	} else if (rc == 0) {
 		accepted(b, BB_POWERFAN); /* config.json says it already */
-		keys = powerfan_keys(target);
+		keys = jsonx_keys(target);
 		record_again(r, BB_POWERFAN, keys);
 		json_decref(keys);
 	} else if ((what = json_dumps(target, JSON_COMPACT)) != NULL) {
@@ -675,7 +676,7 @@ static void powerfan_apply(struct round *r)
 
 				json_object_set(r->rebooting, "power_mode", pm ? pm : json_null());
 			}
-			keys = powerfan_keys(target);
+			keys = jsonx_keys(target);
 			state_record(r, BB_POWERFAN, keys);
 			json_decref(keys);
 		}

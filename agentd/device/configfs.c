@@ -99,16 +99,6 @@ bad:
 	return NULL;
 }
 
-json_t *configfs_keys(json_t *target)
-{
-	json_t *keys = json_array(), *v;
-	const char *k;
-
-	json_object_foreach(target, k, v)
-		json_array_append_new(keys, json_string(k));
-	return keys;
-}
-
 /* configfs.json as an object; missing or blank text is {}. NULL when it is
  * anything else. */
 static json_t *parse(const char *text)

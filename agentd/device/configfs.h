@@ -21,8 +21,6 @@ int configfs_table_name_ok(const char *name);
 /// {"ssdt"?: ["name", ...]} from the target's HOST_CONFIGFS_* vars; NULL with
 /// the reason for an unknown key or a name that is not a table name.
 json_t *configfs_from_target(json_t *config, char *err, size_t errlen);
-/// The keys a target sets (for the next render's managed_before).
-json_t *configfs_keys(json_t *target);
 /// The table names configfs.json lists (a new list; empty when none).
 json_t *configfs_tables(const char *text);
 /// What configfs.json sets now, as config vars: {"HOST_CONFIGFS_ssdt"?:

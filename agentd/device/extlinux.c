@@ -19,6 +19,7 @@
 
 #include "extlinux.h"
 #include "jsonx.h"
+#include "kcmdline.h"
 #include "textlines.h"
 
 #define READONLY_FROM "2.47.0" /* extlinux.conf moved to a read-only partition */
@@ -136,16 +137,6 @@ bad:
 	return NULL;
 }
 
-json_t *extlinux_keys(json_t *target)
-{
-	json_t *keys = json_array(), *v;
-	const char *k;
-
-	json_object_foreach(target, k, v)
-		json_array_append_new(keys, json_string(k));
-	return keys;
-}
-
 /* --- The file ----------------------------------------------------------------- */
 
 struct ext {
@@ -246,48 +237,21 @@ bad:
 	return -1;
 }
 
-/* The next word of an APPEND value at *p (advanced past it); 0 at the end. */
-static int next_word(const char **p, const char *end, const char **w, size_t *wl)
-{
-	const char *s = *p;
-
-	while (s < end && (*s == ' ' || *s == '\t'))
-		s++;
-	if (s == end)
-		return 0;
-	*w = s;
-	while (s < end && *s != ' ' && *s != '\t')
-		s++;
-	*wl = (size_t)(s - *w);
-	*p = s;
-	return 1;
-}
-
-static int is_isolcpus(const char *w, size_t wl)
-{
-	return wl >= 8 && strncmp(w, "isolcpus", 8) == 0 && (wl == 8 || w[8] == '=');
-}
-
 json_t *extlinux_current(const char *text, char *err, size_t errlen)
 {
 	struct ext e;
-	const char *w, *v, *p, *word;
-	size_t wl, vl, len;
+	const char *w, *v, *p, *val;
+	size_t wl, vl, n;
 	json_t *out;
 
 	if (ext_parse(&e, text, err, errlen) == -1)
 		return NULL;
 	out = json_object();
 	directive(&e.l[e.append], &w, &wl, &v, &vl);
-	for (p = v; next_word(&p, v + vl, &word, &len);) {
-		const char *val = len > 9 ? word + 9 : "";
-		size_t n = len > 9 ? len - 9 : 0;
-
-		if (!is_isolcpus(word, len))
-			continue;
+	for (p = v; kcmdline_next_isolcpus(&p, v + vl, &val, &n);) {
 		if (memchr(val, '=', n) != NULL) {
-			snprintf(err, errlen, "Unable to parse invalid value: %.*s",
-				 (int)(len < 200 ? len : 200), word);
+			snprintf(err, errlen, "Unable to parse invalid value: isolcpus=%.*s",
+				 (int)(n < 191 ? n : 191), val);
 			json_decref(out);
 			free(e.l);
 			return NULL;
@@ -312,43 +276,6 @@ static void put_directive(FILE *f, const struct textline *l, const char *value)
 		(int)(l->full - l->len), l->p + l->len);
 }
 
-/* APPEND's new value, or NULL when the line stays as it is. */
-static char *append_value(const struct textline *l, json_t *target, int managed)
-{
-	const char *want = json_string_value(json_object_get(target, "isolcpus"));
-	const char *w, *v, *p, *word;
-	size_t wl, vl, len, same = 0, count = 0;
-	char *out = NULL;
-	size_t outlen = 0;
-	FILE *f;
-
-	directive(l, &w, &wl, &v, &vl);
-	for (p = v; next_word(&p, v + vl, &word, &len);) {
-		if (!is_isolcpus(word, len))
-			continue;
-		count++;
-		if (want != NULL &&
-		    (want[0] == '\0'
-			     ? len == 8
-			     : len == 9 + strlen(want) && strncmp(word + 9, want, len - 9) == 0))
-			same++;
-	}
-	if (want != NULL ? count == 1 && same == 1 : !managed || count == 0)
-		return NULL;
-	if ((f = open_memstream(&out, &outlen)) == NULL)
-		return NULL;
-	for (p = v, count = 0; next_word(&p, v + vl, &word, &len);)
-		if (!is_isolcpus(word, len))
-			fprintf(f, "%s%.*s", count++ ? " " : "", (int)len, word);
-	if (want != NULL)
-		fprintf(f, "%sisolcpus%s%s", count ? " " : "", want[0] ? "=" : "", want);
-	if (fclose(f) != 0) {
-		free(out);
-		return NULL;
-	}
-	return out;
-}
-
 char *extlinux_render(const char *text, json_t *target, json_t *managed_before, char *err,
 		      size_t errlen)
 {
@@ -362,7 +289,10 @@ char *extlinux_render(const char *text, json_t *target, json_t *managed_before, 
 
 	if (ext_parse(&e, text, err, errlen) == -1)
 		return NULL;
-	append = append_value(&e.l[e.append], target, jsonx_has_string(managed_before, "isolcpus"));
+	directive(&e.l[e.append], &w, &wl, &v, &vl);
+	append =
+		kcmdline_set_isolcpus(v, vl, json_string_value(json_object_get(target, "isolcpus")),
+				      jsonx_has_string(managed_before, "isolcpus"));
 	for (i = e.label; i < e.end; i++)
 		if (directive(&e.l[i], &w, &wl, &v, &vl) && is_word(w, wl, "FDT")) {
 			nfdt++;

@@ -22,8 +22,6 @@ int extlinux_applies(const char *device_type, const char *os_meta_version);
 /// (prefixes already stripped; an empty fdt is no fdt); NULL with the reason
 /// for an unknown key or a bad value.
 json_t *extlinux_from_target(json_t *config, char *err, size_t errlen);
-/// The keys a target sets (for the next render's managed_before).
-json_t *extlinux_keys(json_t *target);
 /// What the file sets now, as config vars: {"HOST_EXTLINUX_isolcpus"?,
 /// "HOST_EXTLINUX_fdt"?} of the default entry; NULL with the reason when the
 /// file has no default entry or it has no APPEND line.

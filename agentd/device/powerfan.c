@@ -54,16 +54,6 @@ json_t *powerfan_from_target(json_t *config, char *err, size_t errlen)
 	return out;
 }
 
-json_t *powerfan_keys(json_t *target)
-{
-	json_t *keys = json_array(), *v;
-	const char *k;
-
-	json_object_foreach(target, k, v)
-		json_array_append_new(keys, json_string(k));
-	return keys;
-}
-
 static const char *field_value(json_t *root, size_t i)
 {
 	return json_string_value(json_object_get(

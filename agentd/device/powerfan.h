@@ -17,8 +17,6 @@ int powerfan_applies(const char *device_type);
 /// other HOST_CONFIG_ vars are config.txt's, for other boards: ignored); NULL
 /// with the reason for a bad value.
 json_t *powerfan_from_target(json_t *config, char *err, size_t errlen);
-/// The keys a target sets (for the next render's managed_before).
-json_t *powerfan_keys(json_t *target);
 /// What config.json (`root`) sets now, as config vars:
 /// {"HOST_CONFIG_power_mode"?, "HOST_CONFIG_fan_profile"?}.
 json_t *powerfan_current(json_t *root);

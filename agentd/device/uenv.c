@@ -18,6 +18,7 @@
 
 #include "extlinux.h"
 #include "jsonx.h"
+#include "kcmdline.h"
 #include "textlines.h"
 #include "uenv.h"
 
@@ -78,34 +79,12 @@ static int is_entry(const struct textline *l, const char *name, const char **val
 	       strncmp(l->p + lead, name, nl - lead) == 0;
 }
 
-/* The next blank-separated word of [*p, end). */
-static int next_word(const char **p, const char *end, const char **w, size_t *wl)
-{
-	const char *s = *p;
-
-	while (s < end && (*s == ' ' || *s == '\t'))
-		s++;
-	if (s == end)
-		return 0;
-	*w = s;
-	while (s < end && *s != ' ' && *s != '\t')
-		s++;
-	*wl = (size_t)(s - *w);
-	*p = s;
-	return 1;
-}
-
-static int is_isolcpus(const char *w, size_t wl)
-{
-	return wl >= 8 && strncmp(w, "isolcpus", 8) == 0 && (wl == 8 || w[8] == '=');
-}
-
 json_t *uenv_current(const char *text)
 {
 	json_t *out = json_object();
 	struct textline *l;
-	const char *v, *w, *p;
-	size_t n, i, vl, wl;
+	const char *v, *p, *val;
+	size_t n, i, vl, len;
 
 	if (out == NULL || textlines_split(text, &l, &n) == -1) {
 		json_decref(out);
@@ -116,50 +95,12 @@ json_t *uenv_current(const char *text)
 			json_object_set_new(out, EXTLINUX_PREFIX "fdt", json_stringn(v, vl));
 		} else if (is_entry(&l[i], CMD_NAME, &v, &vl)) {
 			json_object_del(out, EXTLINUX_PREFIX "isolcpus");
-			for (p = v; next_word(&p, v + vl, &w, &wl);)
-				if (is_isolcpus(w, wl))
-					json_object_set_new(out, EXTLINUX_PREFIX "isolcpus",
-							    json_stringn(wl > 9 ? w + 9 : "",
-									 wl > 9 ? wl - 9 : 0));
+			for (p = v; kcmdline_next_isolcpus(&p, v + vl, &val, &len);)
+				json_object_set_new(out, EXTLINUX_PREFIX "isolcpus",
+						    json_stringn(val, len));
 		}
 	}
 	free(l);
-	return out;
-}
-
-/* extra_os_cmdline's new value, or NULL when the line stays; *drop when the
- * line goes (nothing is left in it). */
-static char *cmdline_value(const char *v, size_t vl, const char *want, int managed, int *drop)
-{
-	const char *p, *w;
-	size_t wl, count = 0, same = 0, kept = 0, len = 0;
-	char *out = NULL;
-	FILE *f;
-
-	*drop = 0;
-	for (p = v; next_word(&p, v + vl, &w, &wl);) {
-		if (!is_isolcpus(w, wl))
-			continue;
-		count++;
-		if (want != NULL &&
-		    (want[0] == '\0' ? wl == 8
-				     : wl == 9 + strlen(want) && strncmp(w + 9, want, wl - 9) == 0))
-			same++;
-	}
-	if (want != NULL ? count == 1 && same == 1 : !managed || count == 0)
-		return NULL;
-	if ((f = open_memstream(&out, &len)) == NULL)
-		return NULL;
-	for (p = v; next_word(&p, v + vl, &w, &wl);)
-		if (!is_isolcpus(w, wl))
-			fprintf(f, "%s%.*s", kept++ ? " " : "", (int)wl, w);
-	if (want != NULL)
-		fprintf(f, "%sisolcpus%s%s", kept++ ? " " : "", want[0] ? "=" : "", want);
-	if (fclose(f) != 0) {
-		free(out);
-		return NULL;
-	}
-	*drop = kept == 0;
 	return out;
 }
 
@@ -173,7 +114,7 @@ char *uenv_render(const char *text, json_t *target, json_t *managed_before)
 	const char *v;
 	size_t n, i, vl, nfdt = 0, len = 0;
 	long last_fdt = -1, last_cmd = -1;
-	int fdt_same = 0, drop = 0, ended = 1;
+	int fdt_same = 0, ended = 1;
 	char *cmd = NULL, *out = NULL;
 	FILE *f;
 
@@ -190,7 +131,7 @@ char *uenv_render(const char *text, json_t *target, json_t *managed_before)
 	}
 	if (last_cmd >= 0) {
 		is_entry(&l[last_cmd], CMD_NAME, &v, &vl);
-		cmd = cmdline_value(v, vl, iso, iso_managed, &drop);
+		cmd = kcmdline_set_isolcpus(v, vl, iso, iso_managed);
 	}
 	if ((f = open_memstream(&out, &len)) == NULL) {
 		free(cmd);
@@ -209,7 +150,7 @@ char *uenv_render(const char *text, json_t *target, json_t *managed_before)
 			continue;
 		}
 		if ((long)i == last_cmd && cmd != NULL) {
-			if (!drop)
+			if (cmd[0] != '\0') /* with no word left, the line goes */
 				fprintf(f, "%s=%s%.*s", CMD_NAME, cmd, (int)(l[i].full - l[i].len),
 					l[i].p + l[i].len);
 			continue;

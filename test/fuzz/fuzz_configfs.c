@@ -6,8 +6,8 @@
  */
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 
+#include "bootfuzz.h"
 #include "configfs.h"
 
 static const char *const targets[] = {
@@ -19,36 +19,24 @@ static const char *const targets[] = {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	json_t *t, *keys, *before = NULL, *tables;
-	char *text, *once, *twice, err[256];
+	struct bootfuzz b;
+	char *once, err[256];
+	json_t *tables, *want;
 
-	if (size == 0)
+	if (!bootfuzz_start(&b, data, size, targets, "[\"ssdt\"]"))
 		return 0;
-	t = json_loads(targets[data[0] % 4], 0, NULL);
-	keys = configfs_keys(t);
-	if (data[0] & 0x10)
-		before = json_pack("[s]", "ssdt");
-	text = malloc(size);
-	memcpy(text, data + 1, size - 1);
-	text[size - 1] = '\0';
-	json_decref(configfs_current(text));
-	json_decref(configfs_tables(text));
-	once = configfs_render(text, t, before, err, sizeof(err));
+	json_decref(configfs_current(b.text));
+	json_decref(configfs_tables(b.text));
+	once = configfs_render(b.text, b.target, b.before, err, sizeof(err));
 	if (once != NULL) {
-		twice = configfs_render(once, t, keys, err, sizeof(err));
-		if (twice == NULL || strcmp(once, twice) != 0)
-			abort();
-		free(twice);
+		bootfuzz_same_again(once,
+				    configfs_render(once, b.target, b.keys, err, sizeof(err)));
 		tables = configfs_tables(once);
-		if (json_object_get(t, "ssdt") != NULL &&
-		    !json_equal(tables, json_object_get(t, "ssdt")))
+		if ((want = json_object_get(b.target, "ssdt")) != NULL && !json_equal(tables, want))
 			abort();
 		json_decref(tables);
 	}
-	free(text);
 	free(once);
-	json_decref(before);
-	json_decref(keys);
-	json_decref(t);
+	bootfuzz_end(&b);
 	return 0;
 }

@@ -7,8 +7,8 @@
  */
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 
+#include "bootfuzz.h"
 #include "extlinux.h"
 
 static const char *const targets[] = {
@@ -20,43 +20,23 @@ static const char *const targets[] = {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	json_t *t, *keys, *before = NULL, *cur;
-	char *text, *once, *twice, err[256];
-	const char *k;
-	json_t *v;
+	struct bootfuzz b;
+	char *once, err[256];
+	json_t *cur;
 
-	if (size == 0)
+	if (!bootfuzz_start(&b, data, size, targets, "[\"isolcpus\", \"fdt\"]"))
 		return 0;
-	t = json_loads(targets[data[0] % 4], 0, NULL);
-	keys = extlinux_keys(t);
-	if (data[0] & 0x10)
-		before = json_pack("[s, s]", "isolcpus", "fdt");
-	text = malloc(size);
-	memcpy(text, data + 1, size - 1);
-	text[size - 1] = '\0';
-	json_decref(extlinux_current(text, err, sizeof(err)));
-	once = extlinux_render(text, t, before, err, sizeof(err));
+	json_decref(extlinux_current(b.text, err, sizeof(err)));
+	once = extlinux_render(b.text, b.target, b.before, err, sizeof(err));
 	if (once != NULL) {
-		twice = extlinux_render(once, t, keys, err, sizeof(err));
-		if (twice == NULL || strcmp(once, twice) != 0)
-			abort();
-		free(twice);
+		bootfuzz_same_again(once,
+				    extlinux_render(once, b.target, b.keys, err, sizeof(err)));
 		if ((cur = extlinux_current(once, err, sizeof(err))) != NULL) {
-			json_object_foreach(t, k, v) {
-				const char *got = json_string_value(json_object_get(
-					cur, !strcmp(k, "fdt") ? EXTLINUX_PREFIX "fdt"
-							       : EXTLINUX_PREFIX "isolcpus"));
-
-				if (got == NULL || strcmp(got, json_string_value(v)) != 0)
-					abort();
-			}
+			bootfuzz_reads_back(cur, b.target, EXTLINUX_PREFIX);
 			json_decref(cur);
 		}
 	}
-	free(text);
 	free(once);
-	json_decref(before);
-	json_decref(keys);
-	json_decref(t);
+	bootfuzz_end(&b);
 	return 0;
 }

@@ -6,8 +6,8 @@
  */
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 
+#include "bootfuzz.h"
 #include "extlinux.h"
 #include "uenv.h"
 
@@ -20,41 +20,21 @@ static const char *const targets[] = {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	json_t *t, *keys, *before = NULL, *cur, *v;
-	char *text, *once, *twice;
-	const char *k;
+	struct bootfuzz b;
+	char *once;
+	json_t *cur;
 
-	if (size == 0)
+	if (!bootfuzz_start(&b, data, size, targets, "[\"isolcpus\", \"fdt\"]"))
 		return 0;
-	t = json_loads(targets[data[0] % 4], 0, NULL);
-	keys = extlinux_keys(t);
-	if (data[0] & 0x10)
-		before = json_pack("[s, s]", "isolcpus", "fdt");
-	text = malloc(size);
-	memcpy(text, data + 1, size - 1);
-	text[size - 1] = '\0';
-	json_decref(uenv_current(text));
-	once = uenv_render(text, t, before);
+	json_decref(uenv_current(b.text));
+	once = uenv_render(b.text, b.target, b.before);
 	if (once != NULL) {
-		twice = uenv_render(once, t, keys);
-		if (twice == NULL || strcmp(once, twice) != 0)
-			abort();
-		free(twice);
+		bootfuzz_same_again(once, uenv_render(once, b.target, b.keys));
 		cur = uenv_current(once);
-		json_object_foreach(t, k, v) {
-			const char *got = json_string_value(json_object_get(
-				cur, !strcmp(k, "fdt") ? EXTLINUX_PREFIX "fdt"
-						       : EXTLINUX_PREFIX "isolcpus"));
-
-			if (got == NULL || strcmp(got, json_string_value(v)) != 0)
-				abort();
-		}
+		bootfuzz_reads_back(cur, b.target, EXTLINUX_PREFIX);
 		json_decref(cur);
 	}
-	free(text);
 	free(once);
-	json_decref(before);
-	json_decref(keys);
-	json_decref(t);
+	bootfuzz_end(&b);
 	return 0;
 }

@@ -59,9 +59,9 @@ build logdemux test/fuzz/fuzz_logdemux.c enginectl/stream.c && run logdemux || f
 build jsonstream test/fuzz/fuzz_jsonstream.c enginectl/stream.c && run jsonstream ||
 	failed=$((failed + 1))
 build bootcfg test/fuzz/fuzz_bootcfg.c agentd/device/bootcfg.c && run bootcfg || failed=$((failed + 1))
-build extlinux test/fuzz/fuzz_extlinux.c agentd/device/extlinux.c agentd/device/textlines.c &&
-	run extlinux || failed=$((failed + 1))
-build uenv test/fuzz/fuzz_uenv.c agentd/device/uenv.c agentd/device/extlinux.c agentd/device/textlines.c &&
+build extlinux test/fuzz/fuzz_extlinux.c agentd/device/extlinux.c agentd/device/kcmdline.c \
+	agentd/device/textlines.c && run extlinux || failed=$((failed + 1))
+build uenv test/fuzz/fuzz_uenv.c agentd/device/uenv.c agentd/device/kcmdline.c agentd/device/textlines.c &&
 	run uenv || failed=$((failed + 1))
 build configfs test/fuzz/fuzz_configfs.c agentd/device/configfs.c && run configfs || failed=$((failed + 1))
 build splash test/fuzz/fuzz_splash.c agentd/device/splash.c common/base64.c && run splash || failed=$((failed + 1))

@@ -29,6 +29,52 @@ static inline json_t *test_json(const char *text)
 	return j;
 }
 
+/* Fail unless `got` (may be NULL) is the JSON written as `want_text`,
+ * saying what it is. */
+static inline void test_assert_json(json_t *got, const char *want_text)
+{
+	json_t *want = test_json(want_text);
+
+	if (!json_equal(got, want)) {
+		char *g = got ? json_dumps(got, JSON_SORT_KEYS) : NULL;
+
+		fail_msg("got %s, want %s", g ? g : "NULL", want_text);
+	}
+	json_decref(want);
+}
+
+/* A boot-config backend's target from config vars written as JSON (its
+ * from_target: extlinux_from_target(), configfs_from_target(), ...); a
+ * refusal fails the test, saying why. */
+static inline json_t *test_from_target(json_t *(*from)(json_t *, char *, size_t),
+				       const char *config_json)
+{
+	json_t *c = test_json(config_json), *t;
+	char err[256] = "";
+
+	t = from(c, err, sizeof(err));
+	json_decref(c);
+	if (t == NULL)
+		fail_msg("rejected: %s", err);
+	return t;
+}
+
+/* Fail unless the backend's from_target refuses the config vars written as
+ * JSON; the reason in err, to check. */
+static inline void test_refused(json_t *(*from)(json_t *, char *, size_t), const char *config_json,
+				char *err, size_t errlen)
+{
+	json_t *c = test_json(config_json), *t;
+
+	err[0] = '\0';
+	t = from(c, err, errlen);
+	json_decref(c);
+	if (t != NULL) {
+		json_decref(t);
+		fail_msg("accepted: %s", config_json);
+	}
+}
+
 /* A fresh private directory under /tmp; the caller removes it. */
 static inline char *test_tmpdir(void)
 {

@@ -15,6 +15,7 @@
 
 #include "base64.h"
 #include "boot.h"
+#include "bootfix.h"
 #include "config.h"
 #include "odmdata.h"
 #include "splash.h"
@@ -216,14 +217,6 @@ static void odm_bytes(unsigned char out[ODMDATA_COPIES])
 	}
 	fclose(f);
 }
-
-static const char extlinux_image[] = "DEFAULT primary\n"
-				     "TIMEOUT 30\n"
-				     "MENU TITLE Boot Options\n"
-				     "LABEL primary\n"
-				     "      MENU LABEL primary Image\n"
-				     "      LINUX /Image\n"
-				     "      APPEND ${cbootargs} ${resin_kernel_root} ro rootwait\n";
 
 static void a_tx2_gets_its_files_and_one_reboot(void **state)
 {

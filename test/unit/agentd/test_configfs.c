@@ -7,29 +7,12 @@
 #include "testutil.h"
 
 #include "configfs.h"
+#include "jsonx.h"
 
+/* The backend's target from config vars; a refusal fails the test. */
 static json_t *target(const char *config_json)
 {
-	json_t *c = test_json(config_json), *t;
-	char err[256] = "";
-
-	t = configfs_from_target(c, err, sizeof(err));
-	json_decref(c);
-	if (t == NULL)
-		fail_msg("rejected: %s", err);
-	return t;
-}
-
-static void assert_json(json_t *got, const char *want_text)
-{
-	json_t *want = test_json(want_text);
-
-	if (!json_equal(got, want)) {
-		char *g = got ? json_dumps(got, JSON_SORT_KEYS) : NULL;
-
-		fail_msg("got %s, want %s", g ? g : "NULL", want_text);
-	}
-	json_decref(want);
+	return test_from_target(configfs_from_target, config_json);
 }
 
 static void up_board_only(void **state)
@@ -43,31 +26,28 @@ static void up_board_only(void **state)
 
 static void one_name_or_a_quoted_list(void **state)
 {
-	json_t *t, *c;
+	json_t *t;
 	char err[256];
 
 	(void)state;
 	t = target("{\"HOST_CONFIGFS_ssdt\":\"spidev1.0\",\"HOST_CONFIG_x\":\"1\"}");
-	assert_json(t, "{\"ssdt\":[\"spidev1.0\"]}");
+	test_assert_json(t, "{\"ssdt\":[\"spidev1.0\"]}");
 	json_decref(t);
 	t = target("{\"HOST_CONFIGFS_ssdt\":\"\\\"spidev1.0\\\", \\\"i2c-tmp\\\"\"}");
-	assert_json(t, "{\"ssdt\":[\"spidev1.0\",\"i2c-tmp\"]}");
+	test_assert_json(t, "{\"ssdt\":[\"spidev1.0\",\"i2c-tmp\"]}");
 	json_decref(t);
 	t = target("{\"HOST_CONFIGFS_ssdt\":\"\"}");
-	assert_json(t, "{}");
+	test_assert_json(t, "{}");
 	json_decref(t);
 	/* refused: another key, a name with a path in it */
-	c = test_json("{\"HOST_CONFIGFS_dsdt\":\"x\"}");
-	assert_null(configfs_from_target(c, err, sizeof(err)));
+	test_refused(configfs_from_target, "{\"HOST_CONFIGFS_dsdt\":\"x\"}", err, sizeof(err));
 	assert_string_equal(err, "Attempt to change blacklisted config value dsdt");
-	json_decref(c);
-	c = test_json("{\"HOST_CONFIGFS_ssdt\":\"\\\"ok\\\",\\\"../../etc/x\\\"\"}");
-	assert_null(configfs_from_target(c, err, sizeof(err)));
+	test_refused(configfs_from_target,
+		     "{\"HOST_CONFIGFS_ssdt\":\"\\\"ok\\\",\\\"../../etc/x\\\"\"}", err,
+		     sizeof(err));
 	assert_non_null(strstr(err, "is not an ACPI table name"));
-	json_decref(c);
-	c = test_json("{\"HOST_CONFIGFS_ssdt\":\"\\\"a\\\",\\\"\\\"\"}");
-	assert_null(configfs_from_target(c, err, sizeof(err)));
-	json_decref(c);
+	test_refused(configfs_from_target, "{\"HOST_CONFIGFS_ssdt\":\"\\\"a\\\",\\\"\\\"\"}", err,
+		     sizeof(err));
 	assert_true(configfs_table_name_ok("spidev1.0"));
 	assert_false(configfs_table_name_ok(".."));
 	assert_false(configfs_table_name_ok("a/b"));
@@ -76,7 +56,7 @@ static void one_name_or_a_quoted_list(void **state)
 static void render_keeps_other_keys_and_unchanged_text(void **state)
 {
 	json_t *t = target("{\"HOST_CONFIGFS_ssdt\":\"\\\"a\\\",\\\"b\\\"\"}");
-	json_t *keys = configfs_keys(t), *none = json_object(), *cur;
+	json_t *keys = jsonx_keys(t), *none = json_object(), *cur;
 	char err[256], *out, *same, *gone;
 	const char *pretty = "{\n  \"other\": 1,\n  \"ssdt\": [\"a\", \"b\"]\n}\n";
 
@@ -96,10 +76,10 @@ static void render_keeps_other_keys_and_unchanged_text(void **state)
 	gone = configfs_render(out, none, NULL, err, sizeof(err));
 	assert_string_equal(gone, out);
 	cur = configfs_current(out);
-	assert_json(cur, "{\"HOST_CONFIGFS_ssdt\":\"\\\"a\\\",\\\"b\\\"\"}");
+	test_assert_json(cur, "{\"HOST_CONFIGFS_ssdt\":\"\\\"a\\\",\\\"b\\\"\"}");
 	json_decref(cur);
 	cur = configfs_tables(pretty);
-	assert_json(cur, "[\"a\",\"b\"]");
+	test_assert_json(cur, "[\"a\",\"b\"]");
 	json_decref(cur);
 	free(out);
 	free(same);
@@ -119,7 +99,7 @@ static void a_file_that_is_no_object_is_left_alone(void **state)
 	assert_non_null(strstr(err, "is not a JSON object"));
 	assert_null(configfs_render("{\"ssdt\":", t, NULL, err, sizeof(err)));
 	cur = configfs_current("not json");
-	assert_json(cur, "{}");
+	test_assert_json(cur, "{}");
 	json_decref(cur);
 	json_decref(t);
 }

@@ -7,7 +7,9 @@
  */
 #include "testutil.h"
 
+#include "bootfix.h"
 #include "extlinux.h"
+#include "jsonx.h"
 
 /* The balena supervisor's test file: a default entry with FDT and isolcpus. */
 static const char parse_case[] =
@@ -22,37 +24,10 @@ static const char parse_case[] =
 	"      FDT /boot/mycustomdtb.dtb\n"
 	"      APPEND ${cbootargs} ${resin_kernel_root} ro rootwait isolcpus=3\n";
 
-/* Its file to write into (the image's extlinux.conf). */
-static const char image_conf[] = "DEFAULT primary\n"
-				 "TIMEOUT 30\n"
-				 "MENU TITLE Boot Options\n"
-				 "LABEL primary\n"
-				 "      MENU LABEL primary Image\n"
-				 "      LINUX /Image\n"
-				 "      APPEND ${cbootargs} ${resin_kernel_root} ro rootwait\n";
-
+/* The backend's target from config vars; a refusal fails the test. */
 static json_t *target(const char *config_json)
 {
-	json_t *c = test_json(config_json), *t;
-	char err[256] = "";
-
-	t = extlinux_from_target(c, err, sizeof(err));
-	json_decref(c);
-	if (t == NULL)
-		fail_msg("rejected: %s", err);
-	return t;
-}
-
-static void assert_json(json_t *got, const char *want_text)
-{
-	json_t *want = test_json(want_text);
-
-	if (!json_equal(got, want)) {
-		char *g = got ? json_dumps(got, JSON_SORT_KEYS) : NULL;
-
-		fail_msg("got %s, want %s", g ? g : "NULL", want_text);
-	}
-	json_decref(want);
+	return test_from_target(extlinux_from_target, config_json);
 }
 
 static char *render(const char *text, json_t *t, json_t *before)
@@ -116,32 +91,26 @@ static void variables_isolcpus_and_fdt_only(void **state)
 	json_t *t = target("{\"HOST_EXTLINUX_isolcpus\":\"1,2,3\",\"HOST_EXTLINUX_fdt\":"
 			   "\"/boot/my.dtb\",\"HOST_CONFIG_gpu_mem\":\"16\","
 			   "\"SUPERVISOR_POLL_INTERVAL\":\"60000\"}");
-	json_t *c;
 	char err[256];
 
 	(void)state;
-	assert_json(t, "{\"isolcpus\":\"1,2,3\",\"fdt\":\"/boot/my.dtb\"}");
+	test_assert_json(t, "{\"isolcpus\":\"1,2,3\",\"fdt\":\"/boot/my.dtb\"}");
 	json_decref(t);
 	/* an empty fdt leaves FDT alone; an empty isolcpus is the bare word */
 	t = target("{\"HOST_EXTLINUX_fdt\":\"\",\"HOST_EXTLINUX_isolcpus\":\"\"}");
-	assert_json(t, "{\"isolcpus\":\"\"}");
+	test_assert_json(t, "{\"isolcpus\":\"\"}");
 	json_decref(t);
 	/* anything else is refused, saying why */
-	c = test_json("{\"HOST_EXTLINUX_rootwait\":\"\"}");
-	assert_null(extlinux_from_target(c, err, sizeof(err)));
+	test_refused(extlinux_from_target, "{\"HOST_EXTLINUX_rootwait\":\"\"}", err, sizeof(err));
 	assert_string_equal(err, "Attempt to change blacklisted config value rootwait");
-	json_decref(c);
-	c = test_json("{\"HOST_EXTLINUX_isolcpus\":\"1 init=/bin/sh\"}");
-	assert_null(extlinux_from_target(c, err, sizeof(err)));
+	test_refused(extlinux_from_target, "{\"HOST_EXTLINUX_isolcpus\":\"1 init=/bin/sh\"}", err,
+		     sizeof(err));
 	assert_non_null(strstr(err, "not a CPU list"));
-	json_decref(c);
-	c = test_json("{\"HOST_EXTLINUX_isolcpus\":\"3=2\"}");
-	assert_null(extlinux_from_target(c, err, sizeof(err)));
-	json_decref(c);
-	c = test_json("{\"HOST_EXTLINUX_fdt\":\"/boot/a.dtb\\nAPPEND x\"}");
-	assert_null(extlinux_from_target(c, err, sizeof(err)));
+	test_refused(extlinux_from_target, "{\"HOST_EXTLINUX_isolcpus\":\"3=2\"}", err,
+		     sizeof(err));
+	test_refused(extlinux_from_target, "{\"HOST_EXTLINUX_fdt\":\"/boot/a.dtb\\nAPPEND x\"}",
+		     err, sizeof(err));
 	assert_non_null(strstr(err, "not a device tree file"));
-	json_decref(c);
 }
 
 static void current_values_come_from_the_default_entry(void **state)
@@ -150,8 +119,8 @@ static void current_values_come_from_the_default_entry(void **state)
 	json_t *cur = extlinux_current(parse_case, err, sizeof(err));
 
 	(void)state;
-	assert_json(cur, "{\"HOST_EXTLINUX_fdt\":\"/boot/mycustomdtb.dtb\","
-			 "\"HOST_EXTLINUX_isolcpus\":\"3\"}");
+	test_assert_json(cur, "{\"HOST_EXTLINUX_fdt\":\"/boot/mycustomdtb.dtb\","
+			      "\"HOST_EXTLINUX_isolcpus\":\"3\"}");
 	json_decref(cur);
 	/* several entries: only the default one counts */
 	cur = extlinux_current("DEFAULT primary\n# Comment\n\nTIMEOUT 30\nMENU TITLE Boot "
@@ -160,7 +129,7 @@ static void current_values_come_from_the_default_entry(void **state)
 			       "LINUX test3\n      FDT /boot/mycustomdtb.dtb\n      APPEND test4 "
 			       "isolcpus=9",
 			       err, sizeof(err));
-	assert_json(cur, "{\"HOST_EXTLINUX_fdt\":\"/boot/mycustomdtb.dtb\"}");
+	test_assert_json(cur, "{\"HOST_EXTLINUX_fdt\":\"/boot/mycustomdtb.dtb\"}");
 	json_decref(cur);
 }
 
@@ -212,8 +181,8 @@ static void a_target_writes_append_and_fdt_and_keeps_the_rest(void **state)
 {
 	json_t *t = target("{\"HOST_EXTLINUX_fdt\":\"/boot/mycustomdtb.dtb\","
 			   "\"HOST_EXTLINUX_isolcpus\":\"2\"}");
-	json_t *keys = extlinux_keys(t);
-	char *once = render(image_conf, t, NULL), *twice, *flat;
+	json_t *keys = jsonx_keys(t);
+	char *once = render(extlinux_image, t, NULL), *twice, *flat;
 
 	(void)state;
 	assert_string_equal(once, "DEFAULT primary\n"
@@ -248,7 +217,7 @@ static void values_change_in_place_and_vars_taken_away_go(void **state)
 {
 	json_t *t = target("{\"HOST_EXTLINUX_fdt\":\"/boot/other.dtb\","
 			   "\"HOST_EXTLINUX_isolcpus\":\"1,2\"}");
-	json_t *keys = extlinux_keys(t), *none = json_object();
+	json_t *keys = jsonx_keys(t), *none = json_object();
 	char *changed = render(parse_case, t, NULL), *gone, *kept;
 
 	(void)state;

@@ -7,30 +7,13 @@
  */
 #include "testutil.h"
 
+#include "jsonx.h"
 #include "powerfan.h"
 
-static void assert_json(json_t *got, const char *want_text)
-{
-	json_t *want = test_json(want_text);
-
-	if (!json_equal(got, want)) {
-		char *g = got ? json_dumps(got, JSON_SORT_KEYS) : NULL;
-
-		fail_msg("got %s, want %s", g ? g : "NULL", want_text);
-	}
-	json_decref(want);
-}
-
+/* The backend's target from config vars; a refusal fails the test. */
 static json_t *target(const char *config_json)
 {
-	json_t *c = test_json(config_json), *t;
-	char err[256] = "";
-
-	t = powerfan_from_target(c, err, sizeof(err));
-	json_decref(c);
-	if (t == NULL)
-		fail_msg("rejected: %s", err);
-	return t;
+	return test_from_target(powerfan_from_target, config_json);
 }
 
 static void orin_boards_only(void **state)
@@ -47,16 +30,14 @@ static void the_two_vars_and_nothing_else(void **state)
 {
 	json_t *t = target("{\"HOST_CONFIG_power_mode\":\"low\",\"HOST_CONFIG_fan_profile\":"
 			   "\"quiet\",\"HOST_CONFIG_gpu_mem\":\"16\"}");
-	json_t *c;
 	char err[256];
 
 	(void)state;
-	assert_json(t, "{\"power_mode\":\"low\",\"fan_profile\":\"quiet\"}");
+	test_assert_json(t, "{\"power_mode\":\"low\",\"fan_profile\":\"quiet\"}");
 	json_decref(t);
-	c = test_json("{\"HOST_CONFIG_power_mode\":\"low\\nhigh\"}");
-	assert_null(powerfan_from_target(c, err, sizeof(err)));
+	test_refused(powerfan_from_target, "{\"HOST_CONFIG_power_mode\":\"low\\nhigh\"}", err,
+		     sizeof(err));
 	assert_non_null(strstr(err, "HOST_CONFIG_power_mode: not a power mode"));
-	json_decref(c);
 }
 
 static void config_json_gets_os_power_and_fan(void **state)
@@ -65,19 +46,19 @@ static void config_json_gets_os_power_and_fan(void **state)
 				 "\"fan\":{\"speed\":3}}}");
 	json_t *t = target("{\"HOST_CONFIG_power_mode\":\"high\","
 			   "\"HOST_CONFIG_fan_profile\":\"cool\"}");
-	json_t *keys = powerfan_keys(t), *cur;
+	json_t *keys = jsonx_keys(t), *cur;
 	char err[256];
 	int reboot = -1;
 
 	(void)state;
 	assert_int_equal(powerfan_render(root, t, NULL, &reboot, err, sizeof(err)), 1);
 	assert_int_equal(reboot, 1);
-	assert_json(root,
-		    "{\"uuid\":\"u\",\"os\":{\"kernel\":{\"extraFirmwareVol\":\"x\"},"
-		    "\"fan\":{\"speed\":3,\"profile\":\"cool\"},\"power\":{\"mode\":\"high\"}}}");
+	test_assert_json(
+		root, "{\"uuid\":\"u\",\"os\":{\"kernel\":{\"extraFirmwareVol\":\"x\"},"
+		      "\"fan\":{\"speed\":3,\"profile\":\"cool\"},\"power\":{\"mode\":\"high\"}}}");
 	cur = powerfan_current(root);
-	assert_json(cur, "{\"HOST_CONFIG_power_mode\":\"high\",\"HOST_CONFIG_fan_profile\":"
-			 "\"cool\"}");
+	test_assert_json(cur, "{\"HOST_CONFIG_power_mode\":\"high\",\"HOST_CONFIG_fan_profile\":"
+			      "\"cool\"}");
 	json_decref(cur);
 	/* again: nothing changes */
 	assert_int_equal(powerfan_render(root, t, keys, &reboot, err, sizeof(err)), 0);
@@ -92,8 +73,8 @@ static void config_json_gets_os_power_and_fan(void **state)
 	t = json_object();
 	assert_int_equal(powerfan_render(root, t, keys, &reboot, err, sizeof(err)), 1);
 	assert_int_equal(reboot, 1);
-	assert_json(root, "{\"uuid\":\"u\",\"os\":{\"kernel\":{\"extraFirmwareVol\":\"x\"},"
-			  "\"fan\":{\"speed\":3}}}");
+	test_assert_json(root, "{\"uuid\":\"u\",\"os\":{\"kernel\":{\"extraFirmwareVol\":\"x\"},"
+			       "\"fan\":{\"speed\":3}}}");
 	json_decref(t);
 	json_decref(keys);
 	json_decref(root);
@@ -108,7 +89,7 @@ static void values_agentd_did_not_write_stay_and_bad_os_is_refused(void **state)
 
 	(void)state;
 	assert_int_equal(powerfan_render(root, none, NULL, &reboot, err, sizeof(err)), 0);
-	assert_json(root, "{\"os\":{\"power\":{\"mode\":\"mid\"}}}");
+	test_assert_json(root, "{\"os\":{\"power\":{\"mode\":\"mid\"}}}");
 	json_decref(root);
 	root = test_json("{\"os\":\"nope\"}");
 	assert_int_equal(powerfan_render(root, t, NULL, &reboot, err, sizeof(err)), -1);
@@ -121,7 +102,7 @@ static void values_agentd_did_not_write_stay_and_bad_os_is_refused(void **state)
 	/* no os yet: made */
 	root = test_json("{}");
 	assert_int_equal(powerfan_render(root, t, NULL, &reboot, err, sizeof(err)), 1);
-	assert_json(root, "{\"os\":{\"power\":{\"mode\":\"low\"}}}");
+	test_assert_json(root, "{\"os\":{\"power\":{\"mode\":\"low\"}}}");
 	json_decref(root);
 	json_decref(none);
 	json_decref(t);

@@ -8,30 +8,13 @@
 #include "testutil.h"
 
 #include "extlinux.h"
+#include "jsonx.h"
 #include "uenv.h"
 
+/* The backend's target from config vars; a refusal fails the test. */
 static json_t *target(const char *config_json)
 {
-	json_t *c = test_json(config_json), *t;
-	char err[256] = "";
-
-	t = extlinux_from_target(c, err, sizeof(err));
-	json_decref(c);
-	if (t == NULL)
-		fail_msg("rejected: %s", err);
-	return t;
-}
-
-static void assert_json(json_t *got, const char *want_text)
-{
-	json_t *want = test_json(want_text);
-
-	if (!json_equal(got, want)) {
-		char *g = got ? json_dumps(got, JSON_SORT_KEYS) : NULL;
-
-		fail_msg("got %s, want %s", g ? g : "NULL", want_text);
-	}
-	json_decref(want);
+	return test_from_target(extlinux_from_target, config_json);
 }
 
 static void device_types_whose_boot_reads_extra_uenv(void **state)
@@ -98,17 +81,17 @@ static void current_values_are_fdt_and_isolcpus_only(void **state)
 	(void)state;
 	cur = uenv_current("custom_fdt_file=mycustom.dtb\n"
 			   "extra_os_cmdline=isolcpus=3,4 splash console=tty0\n");
-	assert_json(cur, "{\"HOST_EXTLINUX_fdt\":\"mycustom.dtb\","
-			 "\"HOST_EXTLINUX_isolcpus\":\"3,4\"}");
+	test_assert_json(cur, "{\"HOST_EXTLINUX_fdt\":\"mycustom.dtb\","
+			      "\"HOST_EXTLINUX_isolcpus\":\"3,4\"}");
 	json_decref(cur);
 	/* no supported entry, and lines that are no entry at all */
 	cur = uenv_current("fdt=something_else\n isolcpus\n 123.12=5\nanother_value\n");
-	assert_json(cur, "{}");
+	test_assert_json(cur, "{}");
 	json_decref(cur);
 	/* U-Boot imports the lines in order: the last of a name counts */
 	cur = uenv_current("extra_os_cmdline=isolcpus=1\ncustom_fdt_file=a.dtb\r\n"
 			   "extra_os_cmdline=quiet\ncustom_fdt_file=b.dtb");
-	assert_json(cur, "{\"HOST_EXTLINUX_fdt\":\"b.dtb\"}");
+	test_assert_json(cur, "{\"HOST_EXTLINUX_fdt\":\"b.dtb\"}");
 	json_decref(cur);
 }
 
@@ -120,7 +103,7 @@ static void a_target_sets_its_entries_and_keeps_the_rest(void **state)
 			    "_data\n";
 	json_t *t = target("{\"HOST_EXTLINUX_fdt\":\"/boot/mycustomdtb.dtb\","
 			   "\"HOST_EXTLINUX_isolcpus\":\"2\"}");
-	json_t *keys = extlinux_keys(t);
+	json_t *keys = jsonx_keys(t);
 	char *once = uenv_render(image, t, NULL), *twice, *fresh;
 
 	(void)state;
@@ -148,7 +131,7 @@ static void vars_taken_away_undo_only_what_agentd_wrote(void **state)
 			    "extra_os_firmware_class_path=/var/lib/docker/volumes/extra-firmware/"
 			    "_data\n";
 	json_t *t = target("{\"HOST_EXTLINUX_fdt\":\"a.dtb\",\"HOST_EXTLINUX_isolcpus\":\"1\"}");
-	json_t *keys = extlinux_keys(t), *none = json_object();
+	json_t *keys = jsonx_keys(t), *none = json_object();
 	char *set = uenv_render(image, t, NULL), *gone, *kept, *emptied;
 
 	(void)state;
