@@ -14,26 +14,35 @@ LIBEXECDIR ?= $(PREFIX)/libexec/agentd
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 DESTDIR    ?=
 
-# Cross builds (docs/operations.md, "A new board or architecture"): `make ARCH=arm64`
-# or `make ARCH=armhf` builds the binaries, the unit tests and the test build into
+# Cross builds (docs/operations.md, "A new board or architecture"): `make ARCH=arm64`,
+# `armhf`, `i386` or `rpi` builds the binaries, the unit tests and the test build into
 # build/<arch>/ with Debian's cross gcc against a sysroot unpacked from Debian's
-# packages (build/sysroot-<arch>, see below). Without ARCH, or with the build
-# machine's own, nothing of this applies.
+# packages (build/sysroot-<arch>, see below). rpi (ARMv6: Raspberry Pi Zero and 1) is
+# Debian's armel (ARMv5TE, soft-float calls), which runs on ARMv6; the image carries
+# its own libraries, so the board's OS may be hard-float. Without ARCH, or with the
+# build machine's own, nothing of this applies.
 HOST_ARCH := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
 ARCH      ?= $(HOST_ARCH)
 ifneq ($(ARCH),$(HOST_ARCH))
 TRIPLET_arm64 := aarch64-linux-gnu
 TRIPLET_armhf := arm-linux-gnueabihf
+TRIPLET_i386  := i686-linux-gnu
+TRIPLET_rpi   := arm-linux-gnueabi
 TRIPLET := $(TRIPLET_$(ARCH))
 ifeq ($(TRIPLET),)
-$(error ARCH=$(ARCH): cross builds know arm64 and armhf)
+$(error ARCH=$(ARCH): cross builds know arm64, armhf, i386 and rpi)
 endif
+# Debian's name of the architecture, and its library directory (multiarch)
+DEBARCH_rpi := armel
+DEBARCH := $(or $(DEBARCH_$(ARCH)),$(ARCH))
+MULTIARCH_i386 := i386-linux-gnu
+MULTIARCH := $(or $(MULTIARCH_$(ARCH)),$(TRIPLET))
 CROSS   := 1
 SYSROOT := $(CURDIR)/build/sysroot-$(ARCH)
 BUILD   ?= build/$(ARCH)
 CC      := $(TRIPLET)-gcc --sysroot=$(SYSROOT)
 PKG     := PKG_CONFIG_SYSROOT_DIR=$(SYSROOT) PKG_CONFIG_PATH= \
-	PKG_CONFIG_LIBDIR=$(SYSROOT)/usr/lib/$(TRIPLET)/pkgconfig:$(SYSROOT)/usr/share/pkgconfig pkg-config
+	PKG_CONFIG_LIBDIR=$(SYSROOT)/usr/lib/$(MULTIARCH)/pkgconfig:$(SYSROOT)/usr/share/pkgconfig pkg-config
 endif
 
 BUILD   ?= build
@@ -50,10 +59,12 @@ CFLAGS := -std=gnu11 $(OPT) -g $(WARN) -D_GNU_SOURCE \
 	$(VARIANT_CFLAGS)
 LDFLAGS := -Wl,--as-needed $(VARIANT_LDFLAGS)
 
-# The ARM builds and their VMs (test/arm/): cross compilers, the sysroots' and VM
-# images' unpacker (mmdebstrap; depmod, cpio, mke2fs for the images), qemu-system for
-# the VMs (x86 for the bench's comparison), qemu-user for trace.sh, scmp_sys_resolver.
-ARM_DEBIAN_PKGS := gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf mmdebstrap kmod cpio e2fsprogs \
+# The cross builds and their VMs (test/arm/): cross compilers (arm64, armhf, rpi,
+# i386), the sysroots' and VM images' unpacker (mmdebstrap; depmod, cpio, mke2fs for
+# the images), unshare for the native i386 check, qemu-system for the VMs (x86 for the
+# bench's comparison), qemu-user for trace.sh and rpi's ARMv6 unit tests, scmp_sys_resolver.
+ARM_DEBIAN_PKGS := gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf gcc-arm-linux-gnueabi \
+	gcc-i686-linux-gnu mmdebstrap kmod cpio e2fsprogs util-linux \
 	qemu-system-arm qemu-system-x86 qemu-user-static binfmt-support seccomp
 # Build-time check that the libraries are there, with the fix in the message.
 DEBIAN_PKGS := build-essential pkg-config libevent-dev libjansson-dev libsqlite3-dev \
@@ -71,13 +82,13 @@ pc = $(shell $(PKG) $(1) $(2) 2>/dev/null)
 ifdef CROSS
 SYSROOT_PKGS := libc6-dev $(filter-out libclang-%,$(filter lib%-dev zlib1g-dev,$(DEBIAN_PKGS))) \
 	iptables
-SYSROOT_RECIPE := $(shell echo '$(ARCH) $(SYSROOT_PKGS)' | cat - test/arm/sysroot.sh \
+SYSROOT_RECIPE := $(shell echo '$(DEBARCH) $(SYSROOT_PKGS)' | cat - test/arm/sysroot.sh \
 	test/arm/mirror.sh | cksum | cut -d' ' -f1)
 ifneq ($(filter-out deps clean format format-check,$(or $(MAKECMDGOALS),all)),)
 include $(SYSROOT)/sysroot.mk
 endif
 $(SYSROOT)/sysroot.mk: $(if $(filter $(SYSROOT_RECIPE),$(SYSROOT_BUILT)),,FORCE)
-	@sh test/arm/sysroot.sh $(ARCH) $(SYSROOT) $(SYSROOT_RECIPE) $(SYSROOT_PKGS)
+	@sh test/arm/sysroot.sh $(DEBARCH) $(SYSROOT) $(SYSROOT_RECIPE) $(SYSROOT_PKGS)
 FORCE:
 endif
 
@@ -192,13 +203,15 @@ asan:
 # The balenaOS supervisor image (image/mkimage.py): a FROM-scratch root with these
 # binaries and the libraries they need, as a `docker load` archive.
 AGENTD_VERSION := $(shell sed -n 's/^\#define AGENTD_VERSION_STR "\(.*\)"/\1/p' common/proto.h)
-# ARCH names balena's architecture: amd64, aarch64 (arm64), armv7hf (armhf).
+# ARCH names balena's architecture: amd64, aarch64 (arm64), armv7hf (armhf), i386, rpi.
 IMAGE_ARCH_arm64 := aarch64
 IMAGE_ARCH_armhf := armv7hf
+IMAGE_ARCH_i386  := i386
+IMAGE_ARCH_rpi   := rpi
 IMAGE_ARCH ?= $(or $(IMAGE_ARCH_$(ARCH)),amd64)
 IMAGE_TAG  ?= agentd/$(IMAGE_ARCH)-supervisor:$(AGENTD_VERSION)
 IMAGE      := $(BUILD)/image/agentd-$(IMAGE_ARCH).tar
-IMAGE_FLAGS := $(if $(CROSS),--sysroot $(SYSROOT) --triplet $(TRIPLET) --strip $(TRIPLET)-strip)
+IMAGE_FLAGS := $(if $(CROSS),--sysroot $(SYSROOT) --triplet $(MULTIARCH) --strip $(TRIPLET)-strip)
 
 # Daemons with test-only hooks (a child calls a forbidden syscall on SIGUSR2).
 # (build/test, or build/<arch>/test for ARCH)

@@ -97,7 +97,7 @@ struct agentd {
 	struct event *ev_blink; /* owned: POST /v1/blink's LED timer while it blinks */
 	json_t *cloud_pending;  /* owned: a cloud target not stored yet (full disk), or NULL */
 	struct event *ev_cloud_retry; /* owned: tries cloud_pending again */
-	int blinks;             /* half seconds it has blinked */
+	int blinks;                   /* half seconds it has blinked */
 };
 
 /* containers.c */

@@ -4,12 +4,14 @@
  * libevent loop, talk on its channel and write log lines; nothing more.
  */
 #include <errno.h>
+#include <limits.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -103,6 +105,27 @@ int sandbox_drop_user(const char *user)
 	return 0;
 }
 
+int sandbox_nr_here(long nr)
+{
+	if (nr >= 0)
+		return 1;
+#if defined(__i386__)
+	/* i386's glibc reaches every socket call through socketcall(2): libseccomp
+	 * names them by pseudo numbers -101 (socket) to -120 (sendmmsg) and turns a
+	 * rule for one into socketcall(SYS_<call>, ...) and the direct syscall, where
+	 * the kernel has one (Linux >= 4.3). socketcall's arguments are in memory, so
+	 * a condition on them (socket's family) holds for the direct call only. */
+	if (nr <= -101 && nr >= -120)
+		return 1;
+#endif
+	return 0; /* a pseudo number: a syscall of other architectures only */
+}
+
+int sandbox_rule_here(const struct sandbox_rule *r)
+{
+	return (r->arches == 0 || (r->arches & SB_NATIVE) != 0) && sandbox_nr_here(r->nr);
+}
+
 static int sandbox_add(scmp_filter_ctx ctx, const struct sandbox_rule *r)
 {
 	uint32_t action = r->action == SB_ACT_ALLOW ? SCMP_ACT_ALLOW : SCMP_ACT_ERRNO(r->err);
@@ -110,7 +133,7 @@ static int sandbox_add(scmp_filter_ctx ctx, const struct sandbox_rule *r)
 
 	/* A rule for other architectures, or a syscall this one does not have
 	 * (libseccomp's pseudo numbers are negative), is not an error. */
-	if ((r->arches != 0 && (r->arches & SB_NATIVE) == 0) || r->nr < 0)
+	if (!sandbox_rule_here(r))
 		return 0;
 	if (r->narg)
 		rc = seccomp_rule_add(ctx, action, r->nr, 1, r->arg);
@@ -197,10 +220,16 @@ static void sandbox_tally_one(const struct sandbox_rule *r, void *arg)
 	struct sandbox_tally *t = arg;
 	size_t i;
 
-	if (r->nr < 0)
-		return; /* not a syscall of this architecture */
+	if (!sandbox_rule_here(r))
+		return; /* not a syscall of this architecture, or not kept for it */
 	if (r->nr == t->find)
 		t->found = 1;
+#if defined(__i386__)
+	/* the kernel names a socket call socketcall (102) on i386: which one it
+	 * was is in memory; any socket call in the list may have been it */
+	if (t->find == __NR_socketcall && r->nr <= -101)
+		t->found = 1;
+#endif
 	for (i = 0; i < t->n; i++)
 		if (t->seen[i] == r->nr)
 			return;
@@ -223,7 +252,7 @@ int sandbox_names(const struct sandbox_policy *const *pols, size_t npols, long n
 	struct sandbox_tally t;
 
 	memset(&t, 0, sizeof(t));
-	t.find = nr < 0 ? -2 : nr;
+	t.find = sandbox_nr_here(nr) ? nr : LONG_MIN;
 	sandbox_each(pols, npols, sandbox_tally_one, &t);
 	return t.found;
 }
