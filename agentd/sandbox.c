@@ -247,24 +247,57 @@ static const struct sandbox_rule agentd_rules[] = {
  * and its name in AGENTD_SANDBOX_ARCH.
  */
 static const struct sandbox_rule agentd_arch_rules[] = {
+	SB_ALLOW_ON(SB_ILP32, _newselect), /* select() on 32-bit */
 	SB_ALLOW_ON(SB_X86_64 | SB_ILP32, access),
-	SB_ALLOW_ON(SB_X86_64, arch_prctl), /* exec'd: the dynamic loader sets up TLS */
+	SB_ALLOW_ON(SB_X86_64, arch_prctl),      /* exec'd: the dynamic loader sets up TLS */
+	SB_ALLOW_ON(SB_ARM32, arm_fadvise64_64), /* posix_fadvise() on 32-bit arm */
 	SB_ALLOW_ON(SB_X86_64 | SB_ILP32, chmod),
 	SB_ALLOW_ON(SB_X86_64, chown),
+	SB_ALLOW_ON(SB_ILP32, chown32),
+	SB_ALLOW_ON(SB_ILP32, clock_getres_time64),
 	SB_ALLOW_ON(SB_X86_64 | SB_ILP32, dup2),
-	SB_ALLOW_ON(SB_X86_64, fork),
-	SB_ALLOW_ON(SB_X86_64, getdents),
+	SB_ALLOW_ON(SB_I386, fadvise64_64), /* posix_fadvise() on i386 */
+	SB_ALLOW_ON(SB_ILP32, fchown32),    /* fchown(): lock files to nobody */
+	SB_ALLOW_ON(SB_X86_64 | SB_ILP32, fork),
+	SB_ALLOW_ON(SB_ILP32, fstat64), /* stat() where the kernel has no statx */
+	SB_ALLOW_ON(SB_ILP32, fstatat64),
+	SB_ALLOW_ON(SB_ILP32, fstatfs64),
+	SB_ALLOW_ON(SB_ILP32, ftruncate64), /* ftruncate(): sqlite's WAL */
+	SB_ALLOW_ON(SB_X86_64 | SB_ILP32, getdents),
+	SB_ALLOW_ON(SB_ILP32, getegid32),
+	SB_ALLOW_ON(SB_ILP32, geteuid32),
+	SB_ALLOW_ON(SB_ILP32, getgid32),
+	SB_ALLOW_ON(SB_ILP32, getgroups32),
+	SB_ALLOW_ON(SB_ILP32, getresgid32),
+	SB_ALLOW_ON(SB_ILP32, getresuid32),
 	SB_ALLOW_ON(SB_X86_64, getrlimit),
+	SB_ALLOW_ON(SB_ILP32, getuid32),
 	SB_ALLOW_ON(SB_X86_64, lstat),
+	SB_ALLOW_ON(SB_ILP32, lstat64),
 	SB_ALLOW_ON(SB_X86_64 | SB_ILP32, mkdir),
 	SB_ALLOW_ON(SB_X86_64 | SB_ILP32, open),
 	SB_ALLOW_ON(SB_X86_64 | SB_ILP32, pipe),
 	SB_ALLOW_ON(SB_X86_64 | SB_ILP32, poll),
+	SB_ALLOW_ON(SB_ILP32, ppoll_time64),
+	SB_ALLOW_ON(SB_ILP32, pselect6_time64),
 	SB_ALLOW_ON(SB_X86_64 | SB_ILP32, readlink),
+	SB_ALLOW_ON(SB_ILP32, recv), /* the children's recv(): its own call there */
 	SB_ALLOW_ON(SB_X86_64 | SB_ILP32, rename),
 	SB_ALLOW_ON(SB_X86_64 | SB_ILP32, rmdir),
 	SB_ALLOW_ON(SB_X86_64, select),
+	SB_ALLOW_ON(SB_I386, set_thread_area), /* exec'd: the dynamic loader sets up TLS */
+	SB_ALLOW_ON(SB_ARM32, set_tls),        /* the same on 32-bit arm */
+	SB_ALLOW_ON(SB_ILP32, setgid32),
+	SB_ALLOW_ON(SB_ILP32, setgroups32),
+	SB_ALLOW_ON(SB_ILP32, setresgid32), /* apid and cloudsyncd become nobody */
+	SB_ALLOW_ON(SB_ILP32, setresuid32),
+	SB_ALLOW_ON(SB_ILP32, setuid32),
 	SB_ALLOW_ON(SB_X86_64, stat),
+	SB_ALLOW_ON(SB_ILP32, stat64),
+	SB_ALLOW_ON(SB_ILP32, statfs64), /* sqlite, and agentd's free-space figures */
+	SB_ALLOW_ON(SB_ILP32, timerfd_settime64),
+	SB_ALLOW_ON(SB_ILP32, truncate64),
+	SB_ALLOW_ON(SB_ILP32, ugetrlimit), /* getrlimit() on i386 and arm */
 	SB_ALLOW_ON(SB_X86_64 | SB_ILP32, unlink),
 	SB_ALLOW_ON(SB_X86_64 | SB_ILP32, vfork),
 };

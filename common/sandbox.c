@@ -22,12 +22,12 @@
  * test/arm/trace.sh and in the ARM VMs, see docs/operations.md): the
  * comments say which function a name is on which architecture. */
 const struct sandbox_rule sandbox_base[] = {
-	SB_ALLOW(_llseek),         /* lseek() on armhf */
+	SB_ALLOW(_llseek),         /* lseek() on the 32-bit ones */
 	SB_ALLOW(brk),             /* malloc */
 	SB_ALLOW(clock_gettime),   /* libevent timers, when the vDSO is unavailable */
-	SB_ALLOW(clock_gettime64), /* clock_gettime() on armhf (kernels >= 5.1) */
+	SB_ALLOW(clock_gettime64), /* clock_gettime() on 32-bit (kernels >= 5.1) */
 	SB_ALLOW(clock_nanosleep),
-	SB_ALLOW(clock_nanosleep_time64), /* armhf */
+	SB_ALLOW(clock_nanosleep_time64), /* 32-bit */
 	SB_ALLOW(close),
 	SB_ALLOW(epoll_ctl),
 	SB_ALLOW_ON(SB_X86_64 | SB_ARM64, epoll_pwait), /* epoll_wait() on arm64 */
@@ -35,18 +35,18 @@ const struct sandbox_rule sandbox_base[] = {
 	SB_ALLOW(exit),
 	SB_ALLOW(exit_group),
 	SB_ALLOW_ON(SB_X86_64 | SB_ARM64, fcntl), /* O_NONBLOCK, FD_CLOEXEC on received fds */
-	SB_ALLOW(fcntl64),                        /* fcntl() on armhf */
+	SB_ALLOW(fcntl64),                        /* fcntl() on 32-bit */
 	SB_ALLOW_ON(SB_X86_64 | SB_ARM64, fstat), /* stdio */
 	SB_ALLOW(futex),
-	SB_ALLOW(futex_time64), /* armhf: futex waits with a timeout */
+	SB_ALLOW(futex_time64), /* 32-bit: futex waits with a timeout */
 	SB_ALLOW(getpid),
 	SB_ALLOW(getrandom), /* libevent's arc4random seeding */
 	SB_ALLOW(gettid),
-	SB_ALLOW_ON(SB_X86_64 | SB_ARM64, gettimeofday), /* armhf: clock_gettime64 */
+	SB_ALLOW_ON(SB_X86_64 | SB_ARM64, gettimeofday), /* 32-bit: clock_gettime64 */
 	SB_ALLOW_ON(SB_X86_64 | SB_ARM64, lseek),
 	SB_ALLOW(madvise), /* free() returning memory */
 	SB_ALLOW(mmap),    /* malloc of large blocks */
-	SB_ALLOW(mmap2),   /* mmap() on armhf */
+	SB_ALLOW(mmap2),   /* mmap() on 32-bit */
 	SB_ALLOW(mremap),
 	SB_ALLOW(munmap),
 	SB_ALLOW(newfstatat), /* fstat() on glibc >= 2.33 */
@@ -57,11 +57,11 @@ const struct sandbox_rule sandbox_base[] = {
 	SB_ALLOW(rt_sigaction), /* libevent restores signal handlers on shutdown */
 	SB_ALLOW(rt_sigprocmask),
 	SB_ALLOW(rt_sigreturn),       /* libevent signal handlers for SIGTERM */
-	SB_ALLOW(send),               /* send() on armhf: the channel's output */
+	SB_ALLOW(send),               /* send() on 32-bit arm (i386: socketcall) */
 	SB_ALLOW(sendmsg),            /* channel output */
 	SB_ALLOW(sendto),             /* send() is sendto() on x86_64 and arm64 */
-	SB_ALLOW(sigreturn),          /* armhf: after a handler without SA_SIGINFO (libevent's) */
-	SB_ALLOW_ON(SB_ARMHF, statx), /* fstat() on armhf */
+	SB_ALLOW(sigreturn),          /* 32-bit: after a handler without SA_SIGINFO (libevent's) */
+	SB_ALLOW_ON(SB_ILP32, statx), /* fstat() on armhf, rpi and i386 */
 	SB_ALLOW(write),              /* log lines on stderr */
 	SB_ALLOW(writev),
 };
