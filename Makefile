@@ -38,6 +38,12 @@ DEBARCH := $(or $(DEBARCH_$(ARCH)),$(ARCH))
 MULTIARCH_i386 := i386-linux-gnu
 MULTIARCH := $(or $(MULTIARCH_$(ARCH)),$(TRIPLET))
 CROSS   := 1
+# 32-bit: 64-bit file offsets and inode numbers (readdir() of a file system with
+# large ones fails with EOVERFLOW otherwise), as Debian builds its own programs;
+# time_t stays 32-bit there, as in the libraries of the sysroot.
+LFS_armhf := -D_FILE_OFFSET_BITS=64
+LFS_i386  := -D_FILE_OFFSET_BITS=64
+LFS_rpi   := -D_FILE_OFFSET_BITS=64
 SYSROOT := $(CURDIR)/build/sysroot-$(ARCH)
 BUILD   ?= build/$(ARCH)
 CC      := $(TRIPLET)-gcc --sysroot=$(SYSROOT)
@@ -55,7 +61,7 @@ VARIANT_LDFLAGS ?=
 WARN   := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes
 CFLAGS := -std=gnu11 $(OPT) -g $(WARN) -D_GNU_SOURCE \
 	-DAGENTD_LIBEXEC_DIR='"$(LIBEXECDIR)"' -Icommon -Iagentd -Iagentd/supervisor -Iagentd/device \
-	-Iagentd/state -Ienginectl -Iapid -Icloudsyncd \
+	-Iagentd/state -Ienginectl -Iapid -Icloudsyncd $(LFS_$(ARCH)) \
 	$(VARIANT_CFLAGS)
 LDFLAGS := -Wl,--as-needed $(VARIANT_LDFLAGS)
 
@@ -98,6 +104,16 @@ LIBS_ENGINECTL  := $(call pc,--libs,libevent jansson libseccomp)
 LIBS_APID       := $(LIBS_CHILD)
 LIBS_CLOUDSYNCD := $(call pc,--libs,libevent jansson libseccomp zlib) -ldl
 CFLAGS += $(call pc,--cflags,libevent jansson sqlite3 libcurl libseccomp)
+
+# Objects are made again when the compiler or its flags change (e.g. another
+# variant into the same BUILD): $(BUILD)/obj/.flags holds the last ones.
+FLAGS_NOW := $(CC) $(CFLAGS)
+ifneq ($(filter-out deps clean format format-check,$(or $(MAKECMDGOALS),all)),)
+ifneq ($(FLAGS_NOW),$(file <$(BUILD)/obj/.flags))
+$(shell mkdir -p $(BUILD)/obj)
+$(file >$(BUILD)/obj/.flags,$(FLAGS_NOW))
+endif
+endif
 
 COMMON_SRCS := common/log.c common/proto.c common/frame.c common/chan.c common/sandbox.c \
 	common/child.c common/buf.c common/clock.c common/base64.c
@@ -149,7 +165,7 @@ depcheck:
 deps:
 	@sh test/deps.sh $(DEBIAN_PKGS)
 
-$(BUILD)/obj/%.o: %.c
+$(BUILD)/obj/%.o: %.c $(BUILD)/obj/.flags
 	@mkdir -p $(dir $@)
 	@echo "CC $<"; $(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
@@ -157,7 +173,7 @@ $(BUILD)/gen/migrations.c: $(MIGRATIONS) migrations/embed.sh
 	@mkdir -p $(dir $@)
 	sh migrations/embed.sh $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/obj/gen/migrations.o: $(BUILD)/gen/migrations.c
+$(BUILD)/obj/gen/migrations.o: $(BUILD)/gen/migrations.c $(BUILD)/obj/.flags
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 

@@ -121,26 +121,39 @@ int sandbox_nr_here(long nr)
 	return 0; /* a pseudo number: a syscall of other architectures only */
 }
 
+long sandbox_rule_nr(const struct sandbox_rule *r)
+{
+	long nr = r->nr;
+
+	/* SCMP_SYS() is what the build's headers say; an architecture's private
+	 * calls may be missing there (arm's set_tls, __ARM_NR_set_tls): asked of
+	 * libseccomp by name then. */
+	if (!sandbox_nr_here(nr))
+		nr = seccomp_syscall_resolve_name(r->name);
+	return sandbox_nr_here(nr) ? nr : LONG_MIN;
+}
+
 int sandbox_rule_here(const struct sandbox_rule *r)
 {
-	return (r->arches == 0 || (r->arches & SB_NATIVE) != 0) && sandbox_nr_here(r->nr);
+	return (r->arches == 0 || (r->arches & SB_NATIVE) != 0) && sandbox_rule_nr(r) != LONG_MIN;
 }
 
 static int sandbox_add(scmp_filter_ctx ctx, const struct sandbox_rule *r)
 {
 	uint32_t action = r->action == SB_ACT_ALLOW ? SCMP_ACT_ALLOW : SCMP_ACT_ERRNO(r->err);
-	int rc;
+	int rc, nr;
 
 	/* A rule for other architectures, or a syscall this one does not have
 	 * (libseccomp's pseudo numbers are negative), is not an error. */
 	if (!sandbox_rule_here(r))
 		return 0;
+	nr = (int)sandbox_rule_nr(r);
 	if (r->narg)
-		rc = seccomp_rule_add(ctx, action, r->nr, 1, r->arg);
+		rc = seccomp_rule_add(ctx, action, nr, 1, r->arg);
 	else
-		rc = seccomp_rule_add(ctx, action, r->nr, 0);
+		rc = seccomp_rule_add(ctx, action, nr, 0);
 	if (rc < 0)
-		log_error("sandbox: cannot add %s (%d): %s", r->name, r->nr, strerror(-rc));
+		log_error("sandbox: cannot add %s (%d): %s", r->name, nr, strerror(-rc));
 	return rc;
 }
 
@@ -220,21 +233,24 @@ static void sandbox_tally_one(const struct sandbox_rule *r, void *arg)
 	struct sandbox_tally *t = arg;
 	size_t i;
 
+	long nr;
+
 	if (!sandbox_rule_here(r))
 		return; /* not a syscall of this architecture, or not kept for it */
-	if (r->nr == t->find)
+	nr = sandbox_rule_nr(r);
+	if (nr == t->find)
 		t->found = 1;
 #if defined(__i386__)
 	/* the kernel names a socket call socketcall (102) on i386: which one it
 	 * was is in memory; any socket call in the list may have been it */
-	if (t->find == __NR_socketcall && r->nr <= -101)
+	if (t->find == __NR_socketcall && nr <= -101)
 		t->found = 1;
 #endif
 	for (i = 0; i < t->n; i++)
-		if (t->seen[i] == r->nr)
+		if (t->seen[i] == nr)
 			return;
 	if (t->n < sizeof(t->seen) / sizeof(t->seen[0]))
-		t->seen[t->n++] = r->nr;
+		t->seen[t->n++] = nr;
 }
 
 size_t sandbox_count(const struct sandbox_policy *const *pols, size_t npols)

@@ -107,6 +107,9 @@ int sandbox_apply_all(const struct sandbox_policy *const *pols, size_t npols,
 /// that a rule can allow: a real number, or on i386 libseccomp's pseudo number
 /// of a socket call (made through socketcall(2) there).
 int sandbox_nr_here(long nr);
+/// The number rule `r` adds on this architecture (SCMP_SYS() as built, or
+/// libseccomp's by its name where the headers lack it), LONG_MIN if none.
+long sandbox_rule_nr(const struct sandbox_rule *r);
 /// Whether rule `r` adds anything on this architecture: its syscall is one
 /// (sandbox_nr_here) and it is kept for this architecture.
 int sandbox_rule_here(const struct sandbox_rule *r);

@@ -83,8 +83,9 @@ static int covered(const struct sandbox_rule *rules, size_t n)
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		if (sandbox_rule_here(&rules[i]) && !sandbox_names(agentd_pols, 2, rules[i].nr)) {
-			print_error("agentd's allow-list lacks syscall %d\n", rules[i].nr);
+		if (sandbox_rule_here(&rules[i]) &&
+		    !sandbox_names(agentd_pols, 2, sandbox_rule_nr(&rules[i]))) {
+			print_error("agentd's allow-list lacks %s\n", rules[i].name);
 			return 0;
 		}
 	return 1;

@@ -11,6 +11,8 @@
  */
 #include "testutil.h"
 
+#include <limits.h>
+
 #include "agentd.h"
 #include "apid.h"
 #include "cloudsyncd.h"
@@ -150,13 +152,15 @@ static void the_built_number_is_this_architectures(void **state)
 			const struct sandbox_rule *r = &t[k].rules[i];
 			int nr = seccomp_syscall_resolve_name(r->name);
 
-			if (nr >= 0)
-				assert_int_equal(r->nr, nr);
+			long eff = sandbox_rule_nr(r);
+
+			if (nr >= 0) /* arm's set_tls: by name, the headers lack it */
+				assert_int_equal(eff, nr);
 			else if (sandbox_nr_here(nr)) /* i386: a socket call's pseudo
 							 number, or its direct call's */
-				assert_true(r->nr == nr || r->nr >= 0);
+				assert_true(eff == nr || eff >= 0);
 			else
-				assert_false(sandbox_nr_here(r->nr));
+				assert_true(eff == LONG_MIN);
 		}
 }
 
