@@ -22,8 +22,10 @@ suite layers python3 test/tools/layers.py build/obj
 suite unit make --no-print-directory unit
 suite asan make --no-print-directory asan
 suite fuzz sh test/fuzz/run.sh "${FUZZ_SECONDS:-5}"
-# ARM: cross builds, then unit tests and a smoke under the real filters in a VM of
-# each architecture (test/arm/arm-check.sh; images cached in build/vm-<arch>/).
+# The other architectures: cross builds, then unit tests and a smoke under the real
+# filters in a VM of each ARM architecture (images cached in build/vm-<arch>/), rpi's
+# unit tests on an ARMv6 CPU (qemu-user), i386 on this machine's kernel
+# (test/arm/arm-check.sh).
 suite arm make --no-print-directory arm-check
 
 # The integration tests need a real engine and registry: a private pair,
@@ -48,7 +50,7 @@ else
 fi
 
 # A suite that died before its summary line counts as a failure.
-for s in layers unit fuzz integration format arm64 armhf; do
+for s in layers unit fuzz integration format arm64 armhf rpi armv6 i386 images; do
 	grep -q "^$s: [0-9]* passed, [0-9]* failed" "$log" || {
 		echo "$s: no summary line (suite did not run to the end)"
 		echo "$s: 0 passed, 1 failed" >>"$log"
