@@ -288,7 +288,8 @@ bench: all $(BUILD)/bench-plan $(IMAGE)
 	@python3 test/bench/bench_arm.py
 	@python3 test/bench/bench_faults.py
 
-# FUZZ_SECONDS per target (docs/operations.md: how long 10 million runs take);
+# FUZZ_SECONDS per target, or FUZZ_RUNS executions each (docs/operations.md: how long
+# 10 million runs take);
 # fuzz-corpus also replaces test/fuzz/corpus/* by a minimised merge of what it found.
 # Sustained work with figures (RSS per process over the phases, CPU per 1,000
 # requests); about 12 minutes; not part of check.
@@ -297,10 +298,10 @@ soak: all
 
 FUZZ_SECONDS ?= 60
 fuzz:
-	@sh test/fuzz/run.sh $(FUZZ_SECONDS)
+	@FUZZ_RUNS=$(FUZZ_RUNS) sh test/fuzz/run.sh $(FUZZ_SECONDS)
 
 fuzz-corpus:
-	@MERGE=1 sh test/fuzz/run.sh $(FUZZ_SECONDS)
+	@FUZZ_RUNS=$(FUZZ_RUNS) MERGE=1 sh test/fuzz/run.sh $(FUZZ_SECONDS)
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(UNITDIR)

@@ -39,8 +39,11 @@ static void logs_drop(struct log_client *lc)
 
 static void logs_on_close(struct evhttp_connection *conn, void *arg)
 {
+	struct log_client *lc = arg;
+
 	(void)conn;
-	logs_drop(arg);
+	request_forget(lc->req); /* the stream never ended: the request is ours */
+	logs_drop(lc);
 }
 
 static void logs_send(struct log_client *lc, const char *text, size_t len)

@@ -56,6 +56,11 @@ void routes_dispatch(struct apid *a, struct evhttp_request *req);
 void reply_text(struct evhttp_request *req, int status, const char *body);
 /// Send `body` (borrowed) as JSON with `status`.
 void reply_json(struct evhttp_request *req, int status, json_t *body);
+/// A request whose client hung up before it was answered: libevent hands an
+/// unfinished request (a stream, or one waiting for agentd) back to its user
+/// to free. Call from the connection's close callback; it frees `req` only
+/// when libevent let it go.
+void request_forget(struct evhttp_request *req);
 
 /* forward.c */
 /// Ask agentd to answer `req` for `route`; params are the path's values.

@@ -35,6 +35,7 @@ static void forward_on_close(struct evhttp_connection *conn, void *arg)
 	struct pending *p = arg;
 
 	(void)conn;
+	request_forget(p->req); /* never answered: the request is ours */
 	p->req = NULL;
 	p->conn = NULL;
 }
@@ -91,8 +92,11 @@ static void relay_on_event(struct bufferevent *be, short what, void *arg)
 
 static void relay_on_close(struct evhttp_connection *conn, void *arg)
 {
+	struct relay *r = arg;
+
 	(void)conn;
-	relay_free(arg, 1);
+	request_forget(r->req); /* the stream never ended: the request is ours */
+	relay_free(r, 1);
 }
 
 static void relay_start(struct apid *a, struct evhttp_request *req, int fd, int stream_id)
@@ -150,11 +154,13 @@ static void forward_on_reply(struct chan *ch, const struct frame_hdr *hdr, json_
 	}
 	if (hdr == NULL || hdr->type != MSG_API_REPLY ||
 	    json_unpack(body, "{s:I}", "status", &status) == -1 || status < 100 || status > 599) {
-		reply_json(p->req, 503,
-			   json_pack("{s:s, s:s}", "status", "failed", "message",
-				     hdr && hdr->type == MSG_ERROR
-					     ? json_string_value(json_object_get(body, "error"))
-					     : "agentd did not answer"));
+		json_t *m = json_pack("{s:s, s:s}", "status", "failed", "message",
+				      hdr && hdr->type == MSG_ERROR
+					      ? json_string_value(json_object_get(body, "error"))
+					      : "agentd did not answer");
+
+		reply_json(p->req, 503, m);
+		json_decref(m);
 	} else if (status == 204 || (json_is_null(json_object_get(body, "json")) &&
 				     json_object_get(body, "text") == NULL)) {
 		evhttp_send_reply(p->req, (int)status, NULL, NULL); /* no body */
@@ -191,7 +197,10 @@ static json_t *query_object(const char *q)
 
 static void reply_bad_request(struct evhttp_request *req, const char *msg)
 {
-	reply_json(req, 400, json_pack("{s:s, s:s}", "status", "failed", "message", msg));
+	json_t *m = json_pack("{s:s, s:s}", "status", "failed", "message", msg);
+
+	reply_json(req, 400, m);
+	json_decref(m);
 }
 
 /* The request body: JSON, a form, or nothing. -1 (answered 400) if malformed,

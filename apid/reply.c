@@ -65,6 +65,12 @@ void reply_text(struct evhttp_request *req, int status, const char *body)
 	reply_buf(req, status, "text/plain; charset=utf-8", body, strlen(body));
 }
 
+void request_forget(struct evhttp_request *req)
+{
+	if (req != NULL && evhttp_request_get_connection(req) == NULL)
+		evhttp_request_free(req);
+}
+
 void reply_json(struct evhttp_request *req, int status, json_t *body)
 {
 	char *text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);

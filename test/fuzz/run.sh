@@ -6,7 +6,8 @@
 # "fuzz: N passed, N failed". A crash leaves its input in
 # build/fuzz/<target>.crashes/ (once fixed, copy it into the tree's corpus:
 # it is then a regression input every run replays). With MERGE=1 the tree's
-# corpus is replaced by a minimised merge of both (`make fuzz-corpus`).
+# corpus is replaced by a minimised merge of both (`make fuzz-corpus`); with
+# FUZZ_RUNS=N each target runs N executions instead of SECONDS.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 secs=${1:-10}
@@ -38,9 +39,13 @@ run() { # name [libFuzzer flags...]
 	name=$1; shift
 	wanted "$name" || return 0
 	mkdir -p "$out/$name.corpus" "$out/$name.crashes" "test/fuzz/corpus/$name"
-	if "$out/bin-$name" -max_total_time="$secs" -max_len=65536 -artifact_prefix="$out/$name.crashes/" \
+	# FUZZ_RUNS=N: N executions instead of SECONDS (-runs; the time is printed)
+	limit="-max_total_time=$secs"
+	[ -n "${FUZZ_RUNS:-}" ] && limit="-runs=$FUZZ_RUNS"
+	started=$(date +%s)
+	if "$out/bin-$name" "$limit" -max_len=65536 -artifact_prefix="$out/$name.crashes/" \
 		"$@" "$out/$name.corpus" "test/fuzz/corpus/$name" >"$out/$name.log" 2>&1; then
-		echo "fuzz: $name ok ($(grep -o 'Done [0-9]* runs' "$out/$name.log" | tail -1) in ${secs} s)"
+		echo "fuzz: $name ok ($(grep -o 'Done [0-9]* runs' "$out/$name.log" | tail -1) in $(($(date +%s) - started)) s)"
 		passed=$((passed + 1))
 		if [ "${MERGE:-0}" = 1 ]; then
 			merge "$name" || echo "fuzz: $name: merge failed"
@@ -59,7 +64,8 @@ build route test/fuzz/fuzz_route.c apid/routes.c apid/reply.c apid/auth.c apid/a
 	apid/forward.c apid/sandbox.c common/chan.c common/frame.c common/proto.c common/log.c \
 	common/child.c common/sandbox.c && run route ||
 	failed=$((failed + 1))
-build config test/fuzz/fuzz_config.c agentd/device/config.c && run config || failed=$((failed + 1))
+build config test/fuzz/fuzz_config.c agentd/device/config.c agentd/device/storage.c common/log.c \
+	common/clock.c && run config || failed=$((failed + 1))
 build settings test/fuzz/fuzz_settings.c agentd/device/settings.c agentd/supervisor/restart.c common/proto.c &&
 	run settings || failed=$((failed + 1))
 build target test/fuzz/fuzz_target.c agentd/state/target.c agentd/state/named.c agentd/state/compose.c &&
