@@ -253,10 +253,12 @@ $(IMAGE): $(BINS) image/mkimage.py
 	@python3 image/mkimage.py --build $(BUILD) --arch $(IMAGE_ARCH) --tag $(IMAGE_TAG) \
 	  --version $(AGENTD_VERSION) --out $@ $(IMAGE_FLAGS)
 
-# The proof on ARM kernels (test/arm/arm-check.sh): `make ARCH=arm64|armhf all test-build`,
-# then both in a Debian VM of their architecture (qemu-system, images cached in
-# build/vm-<arch>/): unit tests and a smoke of the real binaries under their seccomp
-# filters. Ends with "arm64: N passed, N failed" and "armhf: N passed, N failed".
+# The proof on the other architectures' kernels (test/arm/arm-check.sh): `make
+# ARCH=arm64|armhf|rpi|i386 all test-build`, then arm64, armhf and rpi each in a Debian
+# VM (qemu-system, images cached in build/vm-<arch>/): unit tests and a smoke of the
+# real binaries under their seccomp filters; rpi's unit tests on an ARMv6 CPU
+# (qemu-user); i386's tests on this machine's kernel. Ends with "arm64: N passed, N
+# failed" and the same for armhf, rpi, armv6 and i386.
 arm-check:
 	@sh test/arm/arm-check.sh
 

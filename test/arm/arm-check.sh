@@ -10,6 +10,9 @@
 #     -cpu arm1176);
 #   - i386 on this machine's own kernel (i386-check.sh: a root of i386
 #     packages in private namespaces), the same unit tests, smoke and workload.
+# First, all at once: the four cross builds (a cold one unpacks its sysroot
+# first) and the VM images and i386 root (vm-build.sh; made again only when
+# their recipe changes): cold, most of this is waiting for Debian's mirror.
 # Prints each one's output in turn (indented), the time of every step, and ends
 # with the summary lines "arm64: ...", "armhf: ...", "rpi: ...", "armv6: ..." and
 # "i386: N passed, N failed" (test/check.sh adds them up).
@@ -20,17 +23,40 @@ now() { date +%s; }
 status=0
 ARCHES="arm64 armhf rpi i386"
 VMS="arm64 armhf rpi"
+t0=$(now)
+pids=
 for a in $ARCHES; do
-	t=$(now)
-	if make --no-print-directory ARCH=$a -j2 all test-build > "build/arm-check-$a.log" 2>&1; then
-		echo "arm-check: $a cross build (sysroot included) $(($(now) - t)) s"
-		echo ok > "build/arm-check-$a.built"
-	else
-		tail -n 30 "build/arm-check-$a.log" | sed 's/^/  /'
-		echo "arm-check: $a cross build failed (build/arm-check-$a.log)"
-		rm -f "build/arm-check-$a.built"
-	fi
+	rm -f "build/arm-check-$a.built"
+	(
+		t=$(now)
+		if make --no-print-directory ARCH=$a -j2 all test-build > "build/arm-check-$a.log" 2>&1
+		then
+			echo "arm-check: $a cross build (sysroot included) $(($(now) - t)) s"
+			echo ok > "build/arm-check-$a.built"
+		else
+			tail -n 30 "build/arm-check-$a.log" | sed 's/^/  /'
+			echo "arm-check: $a cross build failed (build/arm-check-$a.log)"
+		fi
+	) > "build/arm-check-$a.step" 2>&1 &
+	pids="$pids $!"
+	# its VM image or root, unless cached (vm-check.sh and i386-check.sh see it is)
+	(
+		t=$(now)
+		if bash test/arm/vm-build.sh $a build/vm-$a > "build/arm-check-$a.image.log" 2>&1
+		then
+			echo "arm-check: $a VM image or root $(($(now) - t)) s:" \
+				"$(tail -n 1 "build/arm-check-$a.image.log")"
+		else
+			tail -n 30 "build/arm-check-$a.image.log" | sed 's/^/  /'
+			echo "arm-check: $a VM image failed (build/arm-check-$a.image.log)"
+		fi
+	) > "build/arm-check-$a.image.step" 2>&1 &
+	pids="$pids $!"
 done
+for p in $pids; do wait "$p"; done
+for a in $ARCHES; do cat "build/arm-check-$a.step" "build/arm-check-$a.image.step"; done
+rm -f build/arm-check-*.step
+echo "arm-check: the cross builds and VM images, all at once $(($(now) - t0)) s"
 t=$(now)
 pids=
 for a in $VMS; do
@@ -40,7 +66,7 @@ for a in $VMS; do
 	fi
 done
 for p in $pids; do wait "$p" || status=1; done
-echo "arm-check: the three VMs (image, boot, tests) $(($(now) - t)) s"
+echo "arm-check: the three VMs (boot, tests) $(($(now) - t)) s"
 # rpi's unit tests on an ARMv6 CPU, and i386 here: after the VMs, which keep
 # both cores busy
 t=$(now)
