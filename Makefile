@@ -75,7 +75,7 @@ ARM_DEBIAN_PKGS := gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf gcc-arm-linux-g
 # Build-time check that the libraries are there, with the fix in the message.
 DEBIAN_PKGS := build-essential pkg-config libevent-dev libjansson-dev libsqlite3-dev \
 	libcurl4-openssl-dev zlib1g-dev libseccomp-dev libcmocka-dev python3 curl openssl clang \
-	libclang-rt-14-dev docker.io docker-registry busybox-static iptables iproute2 binutils \
+	libclang-rt-14-dev docker.io docker-registry skopeo busybox-static iptables iproute2 binutils \
 	ca-certificates \
 	libsystemd-dev dbus python3-dbusmock stress-ng \
 	$(ARM_DEBIAN_PKGS)
@@ -151,7 +151,7 @@ UNIT_BINS := $(patsubst %,$(BUILD)/test/unit/%,$(UNIT_TESTS))
 UNIT_LIBS := $(call pc,--libs,cmocka libevent jansson sqlite3 libseccomp libcurl zlib libsystemd)
 
 .PHONY: all check unit asan test-build integration cli run bench soak sync image-path fuzz fuzz-corpus install deps depcheck image \
-	format format-check clean arm-check
+	format format-check clean arm-check image-index
 all: depcheck $(BINS) $(BUILD)/engine-drive
 ifdef CROSS
 all: $(UNIT_BINS) # run on the target (test/arm/vm-check.sh)
@@ -252,6 +252,20 @@ sync:
 $(IMAGE): $(BINS) image/mkimage.py
 	@python3 image/mkimage.py --build $(BUILD) --arch $(IMAGE_ARCH) --tag $(IMAGE_TAG) \
 	  --version $(AGENTD_VERSION) --out $@ $(IMAGE_FLAGS)
+
+# The multi-arch index (image/mkindex.py): `make image` for each of balena's five
+# architectures, then one OCI archive of them, whose index gives each its platform
+# (skopeo publishes it: docs/operations.md).
+IMAGE_ARCHES := amd64 i386 arm64 armhf rpi
+IMAGE_INDEX  := build/image/agentd-supervisor.oci.tar
+image_of = $(if $(filter $(HOST_ARCH),$(1)),build,build/$(1))/image/agentd-$(or \
+	$(IMAGE_ARCH_$(1)),amd64).tar
+image-index:
+	@for a in $(IMAGE_ARCHES); do \
+	  $(MAKE) --no-print-directory ARCH=$$a image || exit 1; done
+	@$(MAKE) --no-print-directory $(IMAGE_INDEX)
+$(IMAGE_INDEX): $(foreach a,$(IMAGE_ARCHES),$(call image_of,$(a))) image/mkindex.py
+	@python3 image/mkindex.py --version $(AGENTD_VERSION) --out $@ $(filter %.tar,$^)
 
 # The proof on the other architectures' kernels (test/arm/arm-check.sh): `make
 # ARCH=arm64|armhf|rpi|i386 all test-build`, then arm64, armhf and rpi each in a Debian
