@@ -151,7 +151,7 @@ UNIT_BINS := $(patsubst %,$(BUILD)/test/unit/%,$(UNIT_TESTS))
 UNIT_LIBS := $(call pc,--libs,cmocka libevent jansson sqlite3 libseccomp libcurl zlib libsystemd)
 
 .PHONY: all check unit asan test-build integration cli run bench soak sync image-path fuzz fuzz-corpus install deps depcheck image \
-	format format-check clean arm-check image-index
+	format format-check clean arm-check image-index image-check
 all: depcheck $(BINS) $(BUILD)/engine-drive
 ifdef CROSS
 all: $(UNIT_BINS) # run on the target (test/arm/vm-check.sh)
@@ -255,7 +255,8 @@ $(IMAGE): $(BINS) image/mkimage.py
 
 # The multi-arch index (image/mkindex.py): `make image` for each of balena's five
 # architectures, then one OCI archive of them, whose index gives each its platform
-# (skopeo publishes it: docs/operations.md).
+# (skopeo publishes it: docs/operations.md). image-check proves it against the
+# private registry and engine (test/image/index_check.py; "images: N passed").
 IMAGE_ARCHES := amd64 i386 arm64 armhf rpi
 IMAGE_INDEX  := build/image/agentd-supervisor.oci.tar
 image_of = $(if $(filter $(HOST_ARCH),$(1)),build,build/$(1))/image/agentd-$(or \
@@ -266,6 +267,8 @@ image-index:
 	@$(MAKE) --no-print-directory $(IMAGE_INDEX)
 $(IMAGE_INDEX): $(foreach a,$(IMAGE_ARCHES),$(call image_of,$(a))) image/mkindex.py
 	@python3 image/mkindex.py --version $(AGENTD_VERSION) --out $@ $(filter %.tar,$^)
+image-check: image-index
+	@python3 test/image/index_check.py $(IMAGE_INDEX) $(AGENTD_VERSION)
 
 # The proof on the other architectures' kernels (test/arm/arm-check.sh): `make
 # ARCH=arm64|armhf|rpi|i386 all test-build`, then arm64, armhf and rpi each in a Debian

@@ -1,7 +1,8 @@
 #!/bin/sh
 # check.sh - what `make check` runs: the unit tests, the unit tests under
-# ASan+UBSan, the integration tests against real processes, and the
-# formatting check. Each suite prints "<suite>: N passed, N failed"; this
+# ASan+UBSan, the other architectures (builds, VMs), the multi-arch image
+# index, the integration tests against real processes, and the formatting
+# check. Each suite prints "<suite>: N passed, N failed"; this
 # script adds them up and ends with the overall "N passed, N failed" line.
 # The layering of the source tree (no circles, rooms call only downwards)
 # is checked first, on the objects `make all` built.
@@ -39,6 +40,9 @@ if bash test/harness/engine-up.sh "$engine_dir" >/dev/null; then
 else
 	echo "engine: could not start a private engine; engine tests will fail"
 fi
+# The images of the five architectures in one multi-arch index, pushed to the
+# private registry with skopeo and pulled by the engine (test/image/index_check.py).
+suite images make --no-print-directory image-check
 make --no-print-directory cli
 suite integration make --no-print-directory integration
 echo "== format"
