@@ -12,12 +12,15 @@
 # `make ARCH=i386 all test-build` first (make arm-check does both).
 #   usage: i386-check.sh
 # STRACE=1 runs vm-tests.sh's strace mode instead (the workload under strace,
-# into build/i386/trace/). Ends with "i386: N passed, N failed".
+# into build/i386/trace/), BENCH=N its bench (N starts, exec -> first /ping).
+# Ends with "i386: N passed, N failed".
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 build=build/i386 vm=build/vm-i386
 run=$build/vm/run.sh
-if [ ! -x "$build/test/agentd" ] || [ ! -d "$build/test/unit" ]; then
+if [ -n "${BENCH:-}" ] && [ -x "$build/agentd" ]; then
+	: # the bench needs the release build only
+elif [ ! -x "$build/test/agentd" ] || [ ! -d "$build/test/unit" ]; then
 	echo "i386-check: $build is not built: make ARCH=i386 all test-build"
 	echo "i386: 0 passed, 1 failed"
 	exit 1
@@ -30,8 +33,8 @@ if ! bash test/arm/vm-build.sh i386 "$vm"; then
 fi
 t1=$(date +%s)
 mkdir -p "$build/vm"
-printf 'ARCH=i386 BUILD=%s NATIVE=1 STRACE=%s exec sh test/arm/vm-tests.sh\n' "$build" \
-	"${STRACE:-}" > "$run"
+printf 'ARCH=i386 BUILD=%s NATIVE=1 BENCH=%s STRACE=%s exec sh test/arm/vm-tests.sh\n' \
+	"$build" "${BENCH:-}" "${STRACE:-}" > "$run"
 rm -f "$run.out"
 # In the namespaces: what vm-init.sh does in a VM (the mounts, lo, the name
 # the workload's fake cloud is reached by), then the tests from /host.
@@ -57,7 +60,7 @@ rc=$?
 t2=$(date +%s)
 cat "$run.out"
 echo "i386-check: root $((t1 - t0)) s, tests $((t2 - t1)) s (this machine's kernel)"
-[ -n "${STRACE:-}" ] && exit "$rc"
+[ -n "${BENCH:-}${STRACE:-}" ] && exit "$rc"
 if ! grep -q "^i386: [0-9]* passed, [0-9]* failed$" "$run.out"; then
 	echo "i386-check: the tests did not finish (status $rc)"
 	echo "i386: 0 passed, 1 failed"
