@@ -21,13 +21,13 @@ enum sandbox_mode {
 enum sandbox_action { SB_ACT_ALLOW, SB_ACT_ERRNO };
 
 /* The architectures this project builds for and traces its processes on
- * (test/arm/, test/i386/): balena's amd64, aarch64, armv7hf, i386 and rpi. A
- * rule is for every architecture that has its syscall, unless it names some
- * of these: then only for those, e.g. statx, which glibc calls for fstat() on
- * the 32-bit ones but not on x86_64 or arm64, where it exists too. rpi is
- * Debian's armel (the same ARM EABI calls as armhf, soft-float, ARMv5TE code
- * that runs on the Pi Zero's and Pi 1's ARMv6). On an architecture not
- * listed here every rule applies. */
+ * (test/arm/; i386 natively there, i386-check.sh): balena's amd64, aarch64,
+ * armv7hf, i386 and rpi. A rule is for every architecture that has its
+ * syscall, unless it names some of these: then only for those, e.g. statx,
+ * which glibc calls for fstat() on the 32-bit ones but not on x86_64 or
+ * arm64, where it exists too. rpi is Debian's armel (the same ARM EABI calls
+ * as armhf, soft-float, ARMv5TE code that runs on the Pi Zero's and Pi 1's
+ * ARMv6). On an architecture not listed here every rule applies. */
 #define SB_X86_64 0x1u
 #define SB_ARM64  0x2u
 #define SB_ARMHF  0x4u
