@@ -14,26 +14,41 @@ LIBEXECDIR ?= $(PREFIX)/libexec/agentd
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 DESTDIR    ?=
 
-# Cross builds (docs/operations.md, "A new board or architecture"): `make ARCH=arm64`
-# or `make ARCH=armhf` builds the binaries, the unit tests and the test build into
+# Cross builds (docs/operations.md, "A new board or architecture"): `make ARCH=arm64`,
+# `armhf`, `i386` or `rpi` builds the binaries, the unit tests and the test build into
 # build/<arch>/ with Debian's cross gcc against a sysroot unpacked from Debian's
-# packages (build/sysroot-<arch>, see below). Without ARCH, or with the build
-# machine's own, nothing of this applies.
+# packages (build/sysroot-<arch>, see below). rpi (ARMv6: Raspberry Pi Zero and 1) is
+# Debian's armel (ARMv5TE, soft-float calls), which runs on ARMv6; the image carries
+# its own libraries, so the board's OS may be hard-float. Without ARCH, or with the
+# build machine's own, nothing of this applies.
 HOST_ARCH := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
 ARCH      ?= $(HOST_ARCH)
 ifneq ($(ARCH),$(HOST_ARCH))
 TRIPLET_arm64 := aarch64-linux-gnu
 TRIPLET_armhf := arm-linux-gnueabihf
+TRIPLET_i386  := i686-linux-gnu
+TRIPLET_rpi   := arm-linux-gnueabi
 TRIPLET := $(TRIPLET_$(ARCH))
 ifeq ($(TRIPLET),)
-$(error ARCH=$(ARCH): cross builds know arm64 and armhf)
+$(error ARCH=$(ARCH): cross builds know arm64, armhf, i386 and rpi)
 endif
+# Debian's name of the architecture, and its library directory (multiarch)
+DEBARCH_rpi := armel
+DEBARCH := $(or $(DEBARCH_$(ARCH)),$(ARCH))
+MULTIARCH_i386 := i386-linux-gnu
+MULTIARCH := $(or $(MULTIARCH_$(ARCH)),$(TRIPLET))
 CROSS   := 1
+# 32-bit: 64-bit file offsets and inode numbers (readdir() of a file system with
+# large ones fails with EOVERFLOW otherwise), as Debian builds its own programs;
+# time_t stays 32-bit there, as in the libraries of the sysroot.
+LFS_armhf := -D_FILE_OFFSET_BITS=64
+LFS_i386  := -D_FILE_OFFSET_BITS=64
+LFS_rpi   := -D_FILE_OFFSET_BITS=64
 SYSROOT := $(CURDIR)/build/sysroot-$(ARCH)
 BUILD   ?= build/$(ARCH)
 CC      := $(TRIPLET)-gcc --sysroot=$(SYSROOT)
 PKG     := PKG_CONFIG_SYSROOT_DIR=$(SYSROOT) PKG_CONFIG_PATH= \
-	PKG_CONFIG_LIBDIR=$(SYSROOT)/usr/lib/$(TRIPLET)/pkgconfig:$(SYSROOT)/usr/share/pkgconfig pkg-config
+	PKG_CONFIG_LIBDIR=$(SYSROOT)/usr/lib/$(MULTIARCH)/pkgconfig:$(SYSROOT)/usr/share/pkgconfig pkg-config
 endif
 
 BUILD   ?= build
@@ -46,19 +61,21 @@ VARIANT_LDFLAGS ?=
 WARN   := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes
 CFLAGS := -std=gnu11 $(OPT) -g $(WARN) -D_GNU_SOURCE \
 	-DAGENTD_LIBEXEC_DIR='"$(LIBEXECDIR)"' -Icommon -Iagentd -Iagentd/supervisor -Iagentd/device \
-	-Iagentd/state -Ienginectl -Iapid -Icloudsyncd \
+	-Iagentd/state -Ienginectl -Iapid -Icloudsyncd $(LFS_$(ARCH)) \
 	$(VARIANT_CFLAGS)
 LDFLAGS := -Wl,--as-needed $(VARIANT_LDFLAGS)
 
-# The ARM builds and their VMs (test/arm/): cross compilers, the sysroots' and VM
-# images' unpacker (mmdebstrap; depmod, cpio, mke2fs for the images), qemu-system for
-# the VMs (x86 for the bench's comparison), qemu-user for trace.sh, scmp_sys_resolver.
-ARM_DEBIAN_PKGS := gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf mmdebstrap kmod cpio e2fsprogs \
+# The cross builds and their VMs (test/arm/): cross compilers (arm64, armhf, rpi,
+# i386), the sysroots' and VM images' unpacker (mmdebstrap; depmod, cpio, mke2fs for
+# the images), unshare for the native i386 check, qemu-system for the VMs (x86 for the
+# bench's comparison), qemu-user for trace.sh and rpi's ARMv6 unit tests, scmp_sys_resolver.
+ARM_DEBIAN_PKGS := gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf gcc-arm-linux-gnueabi \
+	gcc-i686-linux-gnu mmdebstrap kmod cpio e2fsprogs util-linux \
 	qemu-system-arm qemu-system-x86 qemu-user-static binfmt-support seccomp
 # Build-time check that the libraries are there, with the fix in the message.
 DEBIAN_PKGS := build-essential pkg-config libevent-dev libjansson-dev libsqlite3-dev \
 	libcurl4-openssl-dev zlib1g-dev libseccomp-dev libcmocka-dev python3 curl openssl clang \
-	libclang-rt-14-dev docker.io docker-registry busybox-static iptables iproute2 binutils \
+	libclang-rt-14-dev docker.io docker-registry skopeo busybox-static iptables iproute2 binutils \
 	ca-certificates \
 	libsystemd-dev dbus python3-dbusmock stress-ng \
 	$(ARM_DEBIAN_PKGS)
@@ -71,13 +88,13 @@ pc = $(shell $(PKG) $(1) $(2) 2>/dev/null)
 ifdef CROSS
 SYSROOT_PKGS := libc6-dev $(filter-out libclang-%,$(filter lib%-dev zlib1g-dev,$(DEBIAN_PKGS))) \
 	iptables
-SYSROOT_RECIPE := $(shell echo '$(ARCH) $(SYSROOT_PKGS)' | cat - test/arm/sysroot.sh \
+SYSROOT_RECIPE := $(shell echo '$(DEBARCH) $(SYSROOT_PKGS)' | cat - test/arm/sysroot.sh \
 	test/arm/mirror.sh | cksum | cut -d' ' -f1)
 ifneq ($(filter-out deps clean format format-check,$(or $(MAKECMDGOALS),all)),)
 include $(SYSROOT)/sysroot.mk
 endif
 $(SYSROOT)/sysroot.mk: $(if $(filter $(SYSROOT_RECIPE),$(SYSROOT_BUILT)),,FORCE)
-	@sh test/arm/sysroot.sh $(ARCH) $(SYSROOT) $(SYSROOT_RECIPE) $(SYSROOT_PKGS)
+	@sh test/arm/sysroot.sh $(DEBARCH) $(SYSROOT) $(SYSROOT_RECIPE) $(SYSROOT_PKGS)
 FORCE:
 endif
 
@@ -87,6 +104,16 @@ LIBS_ENGINECTL  := $(call pc,--libs,libevent jansson libseccomp)
 LIBS_APID       := $(LIBS_CHILD)
 LIBS_CLOUDSYNCD := $(call pc,--libs,libevent jansson libseccomp zlib) -ldl
 CFLAGS += $(call pc,--cflags,libevent jansson sqlite3 libcurl libseccomp)
+
+# Objects are made again when the compiler or its flags change (e.g. another
+# variant into the same BUILD): $(BUILD)/obj/.flags holds the last ones.
+FLAGS_NOW := $(CC) $(CFLAGS)
+ifneq ($(filter-out deps clean format format-check,$(or $(MAKECMDGOALS),all)),)
+ifneq ($(FLAGS_NOW),$(file <$(BUILD)/obj/.flags))
+$(shell mkdir -p $(BUILD)/obj)
+$(file >$(BUILD)/obj/.flags,$(FLAGS_NOW))
+endif
+endif
 
 COMMON_SRCS := common/log.c common/proto.c common/frame.c common/chan.c common/sandbox.c \
 	common/child.c common/buf.c common/clock.c common/base64.c
@@ -128,7 +155,7 @@ UNIT_BINS := $(patsubst %,$(BUILD)/test/unit/%,$(UNIT_TESTS))
 UNIT_LIBS := $(call pc,--libs,cmocka libevent jansson sqlite3 libseccomp libcurl zlib libsystemd)
 
 .PHONY: all check unit asan test-build integration cli run bench soak sync image-path fuzz fuzz-corpus install deps depcheck image \
-	format format-check clean arm-check
+	format format-check clean arm-check image-index image-check
 all: depcheck $(BINS) $(BUILD)/engine-drive
 ifdef CROSS
 all: $(UNIT_BINS) # run on the target (test/arm/vm-check.sh)
@@ -142,7 +169,7 @@ depcheck:
 deps:
 	@sh test/deps.sh $(DEBIAN_PKGS)
 
-$(BUILD)/obj/%.o: %.c
+$(BUILD)/obj/%.o: %.c $(BUILD)/obj/.flags
 	@mkdir -p $(dir $@)
 	@echo "CC $<"; $(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
@@ -150,7 +177,7 @@ $(BUILD)/gen/migrations.c: $(MIGRATIONS) migrations/embed.sh
 	@mkdir -p $(dir $@)
 	sh migrations/embed.sh $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/obj/gen/migrations.o: $(BUILD)/gen/migrations.c
+$(BUILD)/obj/gen/migrations.o: $(BUILD)/gen/migrations.c $(BUILD)/obj/.flags
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
@@ -196,13 +223,15 @@ asan:
 # The balenaOS supervisor image (image/mkimage.py): a FROM-scratch root with these
 # binaries and the libraries they need, as a `docker load` archive.
 AGENTD_VERSION := $(shell sed -n 's/^\#define AGENTD_VERSION_STR "\(.*\)"/\1/p' common/proto.h)
-# ARCH names balena's architecture: amd64, aarch64 (arm64), armv7hf (armhf).
+# ARCH names balena's architecture: amd64, aarch64 (arm64), armv7hf (armhf), i386, rpi.
 IMAGE_ARCH_arm64 := aarch64
 IMAGE_ARCH_armhf := armv7hf
+IMAGE_ARCH_i386  := i386
+IMAGE_ARCH_rpi   := rpi
 IMAGE_ARCH ?= $(or $(IMAGE_ARCH_$(ARCH)),amd64)
 IMAGE_TAG  ?= agentd/$(IMAGE_ARCH)-supervisor:$(AGENTD_VERSION)
 IMAGE      := $(BUILD)/image/agentd-$(IMAGE_ARCH).tar
-IMAGE_FLAGS := $(if $(CROSS),--sysroot $(SYSROOT) --triplet $(TRIPLET) --strip $(TRIPLET)-strip)
+IMAGE_FLAGS := $(if $(CROSS),--sysroot $(SYSROOT) --triplet $(MULTIARCH) --strip $(TRIPLET)-strip)
 
 # Daemons with test-only hooks (a child calls a forbidden syscall on SIGUSR2).
 # (build/test, or build/<arch>/test for ARCH)
@@ -228,10 +257,29 @@ $(IMAGE): $(BINS) image/mkimage.py
 	@python3 image/mkimage.py --build $(BUILD) --arch $(IMAGE_ARCH) --tag $(IMAGE_TAG) \
 	  --version $(AGENTD_VERSION) --out $@ $(IMAGE_FLAGS)
 
-# The proof on ARM kernels (test/arm/arm-check.sh): `make ARCH=arm64|armhf all test-build`,
-# then both in a Debian VM of their architecture (qemu-system, images cached in
-# build/vm-<arch>/): unit tests and a smoke of the real binaries under their seccomp
-# filters. Ends with "arm64: N passed, N failed" and "armhf: N passed, N failed".
+# The multi-arch index (image/mkindex.py): `make image` for each of balena's five
+# architectures, then one OCI archive of them, whose index gives each its platform
+# (skopeo publishes it: docs/operations.md). image-check proves it against the
+# private registry and engine (test/image/index_check.py; "images: N passed").
+IMAGE_ARCHES := amd64 i386 arm64 armhf rpi
+IMAGE_INDEX  := build/image/agentd-supervisor.oci.tar
+image_of = $(if $(filter $(HOST_ARCH),$(1)),build,build/$(1))/image/agentd-$(or \
+	$(IMAGE_ARCH_$(1)),amd64).tar
+image-index:
+	@for a in $(IMAGE_ARCHES); do \
+	  $(MAKE) --no-print-directory ARCH=$$a image || exit 1; done
+	@$(MAKE) --no-print-directory $(IMAGE_INDEX)
+$(IMAGE_INDEX): $(foreach a,$(IMAGE_ARCHES),$(call image_of,$(a))) image/mkindex.py
+	@python3 image/mkindex.py --version $(AGENTD_VERSION) --out $@ $(filter %.tar,$^)
+image-check: image-index
+	@python3 test/image/index_check.py $(IMAGE_INDEX) $(AGENTD_VERSION)
+
+# The proof on the other architectures' kernels (test/arm/arm-check.sh): `make
+# ARCH=arm64|armhf|rpi|i386 all test-build`, then arm64, armhf and rpi each in a Debian
+# VM (qemu-system, images cached in build/vm-<arch>/): unit tests and a smoke of the
+# real binaries under their seccomp filters; rpi's unit tests on an ARMv6 CPU
+# (qemu-user); i386's tests on this machine's kernel. Ends with "arm64: N passed, N
+# failed" and the same for armhf, rpi, armv6 and i386.
 arm-check:
 	@sh test/arm/arm-check.sh
 

@@ -20,20 +20,32 @@ enum sandbox_mode {
 
 enum sandbox_action { SB_ACT_ALLOW, SB_ACT_ERRNO };
 
-/* The architectures this project traces its children on (test/arm/). A rule
- * is for every architecture that has its syscall, unless it names some of
- * these: then only for those, e.g. statx, which glibc calls for fstat() on
- * armhf but not on x86_64 or arm64, where it exists too. On an architecture
- * not listed here every rule applies. */
+/* The architectures this project builds for and traces its processes on
+ * (test/arm/; i386 natively there, i386-check.sh): balena's amd64, aarch64,
+ * armv7hf, i386 and rpi. A rule is for every architecture that has its
+ * syscall, unless it names some of these: then only for those, e.g. statx,
+ * which glibc calls for fstat() on the 32-bit ones but not on x86_64 or
+ * arm64, where it exists too. rpi is Debian's armel (the same ARM EABI calls
+ * as armhf, soft-float, ARMv5TE code that runs on the Pi Zero's and Pi 1's
+ * ARMv6). On an architecture not listed here every rule applies. */
 #define SB_X86_64 0x1u
 #define SB_ARM64  0x2u
 #define SB_ARMHF  0x4u
+#define SB_I386   0x8u
+#define SB_ARMEL  0x10u
+#define SB_ARM32  (SB_ARMHF | SB_ARMEL) /* the same kernel calls, the same glibc */
+#define SB_ILP32  (SB_ARM32 | SB_I386)  /* 32-bit: _llseek, mmap2, fcntl64, *_time64 */
+#define SB_ALL    (SB_X86_64 | SB_ARM64 | SB_ILP32)
 #if defined(__x86_64__)
 #define SB_NATIVE SB_X86_64
 #elif defined(__aarch64__)
 #define SB_NATIVE SB_ARM64
-#elif defined(__arm__)
+#elif defined(__arm__) && defined(__ARM_PCS_VFP)
 #define SB_NATIVE SB_ARMHF
+#elif defined(__arm__)
+#define SB_NATIVE SB_ARMEL
+#elif defined(__i386__)
+#define SB_NATIVE SB_I386
 #else
 #define SB_NATIVE (~0u)
 #endif
@@ -55,7 +67,7 @@ struct sandbox_rule {
 		.arg = {.arg = (argn), .op = (op_), .datum_a = (a), .datum_b = (b)},               \
 	}
 #define SB_ALLOW(name) SB_RULE(0, name, SB_ACT_ALLOW, 0, 0, 0, 0, 0, 0)
-/* Allowed only on `arches` (SB_X86_64 | SB_ARM64 | SB_ARMHF). */
+/* Allowed only on `arches` (SB_X86_64 | SB_ARM64 | SB_ARMHF | SB_I386 | SB_ARMEL). */
 #define SB_ALLOW_ON(arches, name)         SB_RULE(arches, name, SB_ACT_ALLOW, 0, 0, 0, 0, 0, 0)
 #define SB_ALLOW_ARG(name, argn, op, val) SB_RULE(0, name, SB_ACT_ALLOW, 0, 1, argn, op, val, 0)
 /* Allowed when (arg & mask) == val, e.g. read-only opens. */
@@ -90,6 +102,17 @@ int sandbox_apply(const struct sandbox_policy *pol, enum sandbox_mode mode);
 /// architecture's).
 int sandbox_apply_all(const struct sandbox_policy *const *pols, size_t npols,
 		      enum sandbox_mode mode);
+
+/// Whether `nr` (SCMP_SYS(name) as built) is a syscall of this architecture
+/// that a rule can allow: a real number, or on i386 libseccomp's pseudo number
+/// of a socket call (made through socketcall(2) there).
+int sandbox_nr_here(long nr);
+/// The number rule `r` adds on this architecture (SCMP_SYS() as built, or
+/// libseccomp's by its name where the headers lack it), LONG_MIN if none.
+long sandbox_rule_nr(const struct sandbox_rule *r);
+/// Whether rule `r` adds anything on this architecture: its syscall is one
+/// (sandbox_nr_here) and it is kept for this architecture.
+int sandbox_rule_here(const struct sandbox_rule *r);
 
 /// How many syscalls of this architecture sandbox_base plus `pols` allow
 /// (or fail softly), each counted once.

@@ -1,7 +1,8 @@
 #!/bin/sh
 # check.sh - what `make check` runs: the unit tests, the unit tests under
-# ASan+UBSan, the integration tests against real processes, and the
-# formatting check. Each suite prints "<suite>: N passed, N failed"; this
+# ASan+UBSan, the other architectures (builds, VMs), the multi-arch image
+# index, the integration tests against real processes, and the formatting
+# check. Each suite prints "<suite>: N passed, N failed"; this
 # script adds them up and ends with the overall "N passed, N failed" line.
 # The layering of the source tree (no circles, rooms call only downwards)
 # is checked first, on the objects `make all` built.
@@ -22,8 +23,10 @@ suite layers python3 test/tools/layers.py build/obj
 suite unit make --no-print-directory unit
 suite asan make --no-print-directory asan
 suite fuzz sh test/fuzz/run.sh "${FUZZ_SECONDS:-5}"
-# ARM: cross builds, then unit tests and a smoke under the real filters in a VM of
-# each architecture (test/arm/arm-check.sh; images cached in build/vm-<arch>/).
+# The other architectures: cross builds, then unit tests and a smoke under the real
+# filters in a VM of each ARM architecture (images cached in build/vm-<arch>/), rpi's
+# unit tests on an ARMv6 CPU (qemu-user), i386 on this machine's kernel
+# (test/arm/arm-check.sh).
 suite arm make --no-print-directory arm-check
 
 # The integration tests need a real engine and registry: a private pair,
@@ -37,6 +40,9 @@ if bash test/harness/engine-up.sh "$engine_dir" >/dev/null; then
 else
 	echo "engine: could not start a private engine; engine tests will fail"
 fi
+# The images of the five architectures in one multi-arch index, pushed to the
+# private registry with skopeo and pulled by the engine (test/image/index_check.py).
+suite images make --no-print-directory image-check
 make --no-print-directory cli
 suite integration make --no-print-directory integration
 echo "== format"
@@ -48,7 +54,7 @@ else
 fi
 
 # A suite that died before its summary line counts as a failure.
-for s in layers unit asan fuzz integration format arm64 armhf; do
+for s in layers unit asan fuzz integration format arm64 armhf rpi armv6 i386 images; do
 	grep -q "^$s: [0-9]* passed, [0-9]* failed" "$log" || {
 		echo "$s: no summary line (suite did not run to the end)"
 		echo "$s: 0 passed, 1 failed" >>"$log"

@@ -1,11 +1,12 @@
 #!/bin/sh
 # run-unit.sh - run cmocka unit-test binaries and total their results.
 # Prints one summary line "unit: N passed, N failed" ("$UNIT_LABEL: ..." when
-# set: the ASan+UBSan run says "asan:") and exits non-zero if
-# any test failed, any binary crashed, or nothing ran.
+# set: the ASan+UBSan run says "asan:") and exits non-zero if any test
+# failed, any binary crashed, or nothing ran. RUN_PREFIX, when set, is the
+# command each binary runs under (qemu-user for another CPU).
 passed=0 failed=0 crashed=0
 for t in "$@"; do
-	out=$("$t" 2>&1); rc=$?
+	out=$(${RUN_PREFIX:-} "$t" 2>&1); rc=$?
 	printf '%s\n' "$out" | grep -E '^\[ +(OK|FAILED|PASSED|  ERROR) +\]|^\[  FAILED  \]' | grep -v '^\[ *OK' || true
 	p=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' | tail -1)
 	f=$(printf '%s\n' "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' | tail -1)

@@ -21,6 +21,8 @@ common=(-smp "${SMP:-2}" -m "${MEM:-1024}" -accel tcg,thread=multi -display none
 case $arch in
 arm64) qemu=(qemu-system-aarch64 -M virt -cpu cortex-a57) console=ttyAMA0 ;;
 armhf) qemu=(qemu-system-arm -M virt,highmem=off -cpu cortex-a15) console=ttyAMA0 ;;
+# rpi: the armel root on armhf's ARMv7 kernel (vm-build.sh says why not an ARMv6 board)
+rpi) qemu=(qemu-system-arm -M virt,highmem=off -cpu cortex-a15) console=ttyAMA0 ;;
 amd64) qemu=(qemu-system-x86_64 -M q35 -cpu qemu64) console=ttyS0 ;;
 *) echo "run-vm: unknown ARCH $arch" >&2; exit 2 ;;
 esac

@@ -1,15 +1,21 @@
 #!/usr/bin/env python3
-"""syscalls.py - the children's allow-lists per architecture, and what traces say of them.
+"""syscalls.py - the allow-lists per architecture, and what traces say of them.
 
   syscalls.py lists ARCH            print each child's effective allow-list on ARCH
-                                    (common/sandbox.c's base + the child's own table)
+                                    (common/sandbox.c's base + the child's own table),
+                                    and agentd's (base + agentd/sandbox.c's tables)
   syscalls.py trace ARCH RUNDIR...  qemu-user -strace logs (trace.sh): per child, the
                                     union of the calls made after the sandbox marker
   syscalls.py strace ARCH FILE...   strace -f -o logs from a real kernel (vm-tests.sh):
-                                    the same, after each child's seccomp() call
-For trace/strace it prints, per child, the calls its list lacks on ARCH (exit 1 if any)
-and the entries no run made (to question, not to remove blindly: an error path or
-another kernel may need them). Names are resolved with the build machine's libseccomp.
+                                    the same, after each child's seccomp() call; and
+                                    agentd's own list: every call of agentd and of every
+                                    process it started, after agentd confined itself
+                                    (its prctl(PR_SET_NO_NEW_PRIVS): its filter is loaded
+                                    right after, or none where its list is not written)
+For trace/strace it prints, per child (and for agentd), the calls its list lacks on ARCH
+(exit 1 if any) and the entries no run made (to question, not to remove blindly: an
+error path or another kernel may need them). Names are resolved with the build
+machine's libseccomp. ARCH: amd64, arm64, armhf, i386, rpi.
 """
 import ctypes
 import glob
@@ -19,11 +25,15 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TABLES = {"base": "common/sandbox.c", "enginectl": "enginectl/sandbox.c",
-          "apid": "apid/sandbox.c", "cloudsyncd": "cloudsyncd/sandbox.c"}
+          "apid": "apid/sandbox.c", "cloudsyncd": "cloudsyncd/sandbox.c",
+          "agentd": "agentd/sandbox.c"}
 CHILDREN = ("enginectl", "apid", "cloudsyncd")
-# dpkg architecture -> (libseccomp's token, the SB_* tag of common/sandbox.h)
-ARCHES = {"amd64": (0xC000003E, "SB_X86_64"), "arm64": (0xC00000B7, "SB_ARM64"),
-          "armhf": (0x40000028, "SB_ARMHF")}
+# architecture -> (libseccomp's token, the SB_* tags of common/sandbox.h that include it)
+ARCHES = {"amd64": (0xC000003E, ("SB_X86_64", "SB_ALL")),
+          "arm64": (0xC00000B7, ("SB_ARM64", "SB_ALL")),
+          "armhf": (0x40000028, ("SB_ARMHF", "SB_ARM32", "SB_ILP32", "SB_ALL")),
+          "i386": (0x40000003, ("SB_I386", "SB_ILP32", "SB_ALL")),
+          "rpi": (0x40000028, ("SB_ARMEL", "SB_ARM32", "SB_ILP32", "SB_ALL"))}
 ENTRY = re.compile(
     r"\bSB_(ALLOW|ALLOW_ARG|ALLOW_MASKED|DENY)(_ON)?\(\s*([^,()]+?)\s*(?:,\s*(\w+))?\s*[,)]")
 
@@ -34,8 +44,11 @@ _lib.seccomp_syscall_resolve_num_arch.restype = ctypes.c_void_p
 
 
 def number(arch, name):
-    """The syscall's number on arch, or None if arch has no such call."""
+    """The syscall's number on arch, or None if arch has no such call (on i386 the
+    socket calls, made through socketcall(2), have libseccomp's pseudo numbers)."""
     nr = _lib.seccomp_syscall_resolve_name_arch(ARCHES[arch][0], name.encode())
+    if arch == "i386" and -120 <= nr <= -101:
+        return nr
     return nr if nr >= 0 else None
 
 
@@ -59,13 +72,13 @@ def table(path):
 
 def effective(arch):
     """{child: set of names its filter allows (or denies softly) on arch}."""
-    tag = ARCHES[arch][1]
+    mine = ARCHES[arch][1]
 
     def keep(entries):
         return {n for n, tags, _ in entries if number(arch, n) is not None and
-                (tags is None or tag in [t.strip() for t in tags.split("|")])}
+                (tags is None or set(mine) & {t.strip() for t in tags.split("|")})}
     base = keep(table(TABLES["base"]))
-    return {c: base | keep(table(TABLES[c])) for c in CHILDREN}
+    return {c: base | keep(table(TABLES[c])) for c in CHILDREN + ("agentd",)}
 
 
 def qemu_calls(arch, rundir):
@@ -146,10 +159,25 @@ def strace_calls(path):
     return out
 
 
-def report(arch, seen):
+def agentd_calls(path):
+    """{"agentd": names} from strace -f -o FILE of agentd: every call of every process
+    after agentd's own prctl(PR_SET_NO_NEW_PRIVS) (its filter follows, and everything it
+    starts after inherits it). The first pid of the file is agentd."""
+    names, confined, first = set(), False, None
+    for pid, name, rest in strace_lines(path):
+        if first is None:
+            first = pid
+        if not confined:
+            confined = pid == first and name == "prctl" and rest.startswith("PR_SET_NO_NEW_PRIVS")
+            continue
+        names.add(name)
+    return {"agentd": names}
+
+
+def report(arch, seen, who=CHILDREN):
     allowed = effective(arch)
     bad = 0
-    for c in CHILDREN:
+    for c in who:
         missing = sorted(seen[c] - allowed[c])
         unused = sorted(allowed[c] - seen[c])
         print("%s %s: %d calls seen, %d allowed" % (arch, c, len(seen[c]), len(allowed[c])))
@@ -169,12 +197,14 @@ def main(argv):
         for c, names in effective(arch).items():
             print("%s %s (%d): %s" % (arch, c, len(names), " ".join(sorted(names))))
         return 0
-    seen = {c: set() for c in CHILDREN}
+    who = CHILDREN + (("agentd",) if argv[1] == "strace" else ())
+    seen = {c: set() for c in who}
     for src in argv[3:]:
-        got = qemu_calls(arch, src) if argv[1] == "trace" else strace_calls(src)
-        for c in CHILDREN:
+        got = qemu_calls(arch, src) if argv[1] == "trace" else dict(strace_calls(src),
+                                                                    **agentd_calls(src))
+        for c in who:
             seen[c] |= got[c]
-    return report(arch, seen)
+    return report(arch, seen, who)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 # (or finds cached) the test VM of ARCH, boots it with the repository shared
 # over 9p, and runs test/arm/vm-tests.sh inside on build/ARCH (made before by
 # `make ARCH=ARCH all test-build`; `make arm-check` does both arches).
-#   usage: vm-check.sh arm64|armhf|amd64
+#   usage: vm-check.sh arm64|armhf|rpi|amd64
 # BENCH=N or STRACE=1 run the other modes of vm-tests.sh instead (amd64 is for
 # the bench: the same recipe under the same emulator, to compare).
 # Prints the in-VM output, the time each step took, and ends with the VM's

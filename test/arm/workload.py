@@ -188,6 +188,8 @@ def main():
                 notes.append("not seen: a state report")
             log = ad.log()
             children = ad.children()
+            if not re.search(r"^agentd: confined: .*seccomp allow-list of \d+ calls", log, re.M):
+                notes.append("not seen: agentd confined by its own allow-list")
     if a.out:
         with open(a.out, "w") as f:
             f.write(log)
@@ -199,6 +201,12 @@ def main():
          for r in cloud.requests})))
     calls = sorted(set(re.findall(r"^(\w+): warning: sandbox \(log mode\): called (\S+) \(\d+\)",
                                   log, re.M)))
+    # agentd's own list: agentd itself, or a program it ran (by its name)
+    calls += sorted(set(
+        ("agentd's list, " + re.sub(r" \(pid \d+, run by agentd\)", "", who), name)
+        for who, name in re.findall(
+            r"^agentd: warning: sandbox \(log mode\): (.+?) called (\S+) \(\d+\)", log, re.M)))
+
     for d, name in calls:
         print("workload: log mode: %s called %s" % (d, name))
     killed = re.findall(r"^agentd: error: \S+: sandbox violation.*$", log, re.M)

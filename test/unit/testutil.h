@@ -75,6 +75,14 @@ static inline void test_refused(json_t *(*from)(json_t *, char *, size_t), const
 	}
 }
 
+/* Under qemu-user (rpi's unit tests on an emulated ARMv6 CPU, test/arm/user-check.sh)
+ * no seccomp filter can be loaded: QEMU refuses PR_SET_SECCOMP. A test that loads one
+ * skips there when the runner says so (AGENTD_UNIT_QEMU_USER=1); the VM runs it. */
+static inline int test_no_seccomp(void)
+{
+	return getenv("AGENTD_UNIT_QEMU_USER") != NULL;
+}
+
 /* A fresh private directory under /tmp; the caller removes it. */
 static inline char *test_tmpdir(void)
 {

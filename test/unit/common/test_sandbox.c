@@ -84,6 +84,8 @@ static void every_policy_lets_its_daemon_run(void **state)
 	size_t i;
 
 	(void)state;
+	if (test_no_seccomp())
+		skip();
 	for (i = 0; i < 3; i++)
 		assert_clean_exit(run_sandboxed(policies[i], SANDBOX_KILL, PROBE_NOTHING));
 }
@@ -93,6 +95,8 @@ static void ptrace_kills_every_child(void **state)
 	size_t i;
 
 	(void)state;
+	if (test_no_seccomp())
+		skip();
 	for (i = 0; i < 3; i++)
 		assert_killed_by_sigsys(run_sandboxed(policies[i], SANDBOX_KILL, PROBE_PTRACE));
 }
@@ -102,6 +106,8 @@ static void opening_files_for_writing_kills_every_child(void **state)
 	size_t i;
 
 	(void)state;
+	if (test_no_seccomp())
+		skip();
 	for (i = 0; i < 3; i++)
 		assert_killed_by_sigsys(run_sandboxed(policies[i], SANDBOX_KILL, PROBE_OPEN_WRITE));
 }
@@ -110,6 +116,8 @@ static void opening_files_for_writing_kills_every_child(void **state)
 static void only_cloudsyncd_may_open_files_to_read(void **state)
 {
 	(void)state;
+	if (test_no_seccomp())
+		skip();
 	assert_killed_by_sigsys(run_sandboxed(&enginectl_policy, SANDBOX_KILL, PROBE_OPEN));
 	assert_killed_by_sigsys(run_sandboxed(&apid_policy, SANDBOX_KILL, PROBE_OPEN));
 	assert_clean_exit(run_sandboxed(&cloudsyncd_policy, SANDBOX_KILL, PROBE_OPEN));
@@ -118,6 +126,8 @@ static void only_cloudsyncd_may_open_files_to_read(void **state)
 static void enginectl_may_make_unix_sockets_only(void **state)
 {
 	(void)state;
+	if (test_no_seccomp())
+		skip();
 	assert_clean_exit(run_sandboxed(&enginectl_policy, SANDBOX_KILL, PROBE_UNIX_SOCKET));
 	assert_killed_by_sigsys(run_sandboxed(&enginectl_policy, SANDBOX_KILL, PROBE_INET_SOCKET));
 }
@@ -125,6 +135,8 @@ static void enginectl_may_make_unix_sockets_only(void **state)
 static void apid_may_not_create_sockets(void **state)
 {
 	(void)state;
+	if (test_no_seccomp())
+		skip();
 	assert_killed_by_sigsys(run_sandboxed(&apid_policy, SANDBOX_KILL, PROBE_INET_SOCKET));
 	assert_killed_by_sigsys(run_sandboxed(&apid_policy, SANDBOX_KILL, PROBE_UNIX_SOCKET));
 }
@@ -132,6 +144,8 @@ static void apid_may_not_create_sockets(void **state)
 static void log_mode_reports_instead_of_killing(void **state)
 {
 	(void)state;
+	if (test_no_seccomp())
+		skip();
 	assert_clean_exit(run_sandboxed(&apid_policy, SANDBOX_LOG, PROBE_PTRACE));
 }
 
