@@ -8,6 +8,8 @@
  *   HOST_DISCOVERABILITY   -> start/stop avahi-daemon.service and .socket
  *   a host-config proxy change -> restart balena-proxy-config and redsocks
  *                                 unless they are PartOf redsocks-conf.target
+ *   a service labelled io.balena.features.extra-firmware
+ *                         -> config.json os.kernel.extraFirmwareVol
  *
  * The D-Bus parts need the host's system bus (paths.c finds it in the
  * supervisor container); without one they are skipped, said once in the log,
@@ -24,6 +26,7 @@
 
 #include "agentd.h"
 #include "clock.h"
+#include "config.h"
 #include "firewall.h"
 #include "hostctl.h"
 #include "log.h"
@@ -185,11 +188,76 @@ static void host_discoverability(struct agentd *ad)
 	unit_call(ad, want ? "StartUnit" : "StopUnit", "avahi-daemon.socket", NULL, 0);
 }
 
+/* --- The extra firmware volume ----------------------------------------------- */
+
+#define FIRMWARE_VOLUME "extra-firmware"
+
+/* Whether a service of the target has io.balena.features.extra-firmware. */
+static int wants_extra_firmware(struct agentd *ad)
+{
+	json_t *app, *svc;
+	const char *k, *n;
+
+	json_object_foreach(json_object_get(apply_target(ad->apply), "apps"), k, app)
+		json_object_foreach(json_object_get(app, "services"), n, svc) {
+			json_t *v = json_object_get(json_object_get(svc, "labels"),
+						    "io.balena.features." FIRMWARE_VOLUME);
+
+			if (json_is_true(v) || truthy_or(json_string_value(v), 0))
+				return 1;
+		}
+	return 0;
+}
+
+/* Such a service gets the volume extra-firmware at /extra-firmware (compose.c;
+ * the engine makes the volume with the container); the OS loads firmware from
+ * it once config.json's os.kernel.extraFirmwareVol names it, which is set
+ * here, as the balena supervisor sets it (agentd only once a target needs
+ * it). A write that fails is tried again with the next target. */
+static void host_extra_firmware(struct agentd *ad)
+{
+	json_t *os = json_object_get(ad->cfg.root, "os"), *kernel, *copy, *cos, *ck;
+	const char *was;
+	char err[512];
+
+	if (!wants_extra_firmware(ad))
+		return;
+	kernel = json_object_get(os, "kernel");
+	if ((os != NULL && !json_is_object(os)) || (kernel != NULL && !json_is_object(kernel))) {
+		log_warnx("Malformed config.json: os or os.kernel is not an object: the extra "
+			  "firmware volume is not configured");
+		return;
+	}
+	was = json_string_value(json_object_get(kernel, "extraFirmwareVol"));
+	if (was != NULL && strcmp(was, FIRMWARE_VOLUME) == 0)
+		return;
+	log_info("Configuring extra firmware volume");
+	if (was != NULL)
+		log_info("Extra firmware volume name changed from %s to " FIRMWARE_VOLUME, was);
+	/* written first, then kept: a failed write changes nothing */
+	if ((copy = json_deep_copy(ad->cfg.root)) == NULL)
+		return;
+	if ((cos = json_object_get(copy, "os")) == NULL)
+		json_object_set_new(copy, "os", cos = json_object());
+	if ((ck = json_object_get(cos, "kernel")) == NULL)
+		json_object_set_new(cos, "kernel", ck = json_object());
+	json_object_set_new(ck, "extraFirmwareVol", json_string(FIRMWARE_VOLUME));
+	if (config_write_atomic(ad->config_path, copy, err, sizeof(err)) == 0) {
+		if (os == NULL)
+			json_object_set_new(ad->cfg.root, "os", os = json_object());
+		if (kernel == NULL)
+			json_object_set_new(os, "kernel", kernel = json_object());
+		json_object_set_new(kernel, "extraFirmwareVol", json_string(FIRMWARE_VOLUME));
+	}
+	json_decref(copy);
+}
+
 void host_update(struct agentd *ad)
 {
 	host_firewall(ad);
 	host_vpn(ad);
 	host_discoverability(ad);
+	host_extra_firmware(ad);
 }
 
 int host_vpn_enabled(struct agentd *ad)

@@ -462,6 +462,36 @@ def test_running_false_creates_but_does_not_start():
         assert c["State"]["Status"] == "created"
 
 
+def test_an_extra_firmware_service_gets_the_volume_and_config_json_names_it():
+    aid = app_id()
+    label = {"io.balena.features.extra-firmware": "1"}
+    had_volume = engine().docker("volume", "inspect", "extra-firmware", check=False) != "[]"
+    try:
+        with State(aid) as s:
+            img = s.eng.local_image
+            with open(s.ad.config_path) as f:
+                before = json.load(f)
+            # no service asks for it: config.json is left as it is
+            s.apply(target(aid, "c1", 1, [service(1, "one", img, 11)]))
+            with open(s.ad.config_path) as f:
+                assert json.load(f) == before
+            s.apply(target(aid, "c2", 2, [service(1, "one", img, 11, labels=label)]))
+            mounts = [(m["Type"], m.get("Name"), m["Destination"])
+                      for m in s.containers()["one"][0]["Mounts"]]
+            assert ("volume", "extra-firmware", "/extra-firmware") in mounts, mounts
+            with open(s.ad.config_path) as f:
+                after = json.load(f)
+            assert after.pop("os") == {"kernel": {"extraFirmwareVol": "extra-firmware"}}
+            assert after == before  # every other key kept
+            # said once; another target with it changes nothing more
+            s.apply(target(aid, "c3", 3, [service(1, "one", img, 11, labels=label),
+                                          service(2, "two", img, 12, labels=label)]))
+            assert s.ad.log().count("Configuring extra firmware volume") == 1, s.ad.log_tail()
+    finally:
+        if not had_volume:
+            engine().docker("volume", "rm", "extra-firmware", check=False)
+
+
 def test_invalid_target_is_rejected_whole_and_nothing_changes():
     aid = app_id()
     with State(aid) as s:
