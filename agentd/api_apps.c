@@ -11,6 +11,7 @@
 #include "api.h"
 #include "compose.h"
 #include "locks.h"
+#include "log.h"
 #include "sysmsg.h"
 #include "target.h"
 
@@ -374,6 +375,21 @@ static void app_reset_step(int status, json_t *body, const char *err, void *arg)
 	app_reset_finish(r);
 }
 
+/* The extra firmware volume is purged too, as the balena supervisor purges
+ * it: gone (404) is fine; one another app's container uses (409) is kept,
+ * and said. A service that asks for it gets it anew with its container. */
+static void firmware_removed(int status, json_t *body, const char *err, void *arg)
+{
+	(void)body;
+	if (status == 409)
+		log_info("Purge: the extra firmware volume is in use by another app's container: kept");
+	else if (err != NULL && status != 404)
+		log_warnx("Purge: cannot remove the extra firmware volume: %s", err);
+	else if (err == NULL)
+		log_info("Purged the extra firmware volume");
+	app_reset_step(200, NULL, NULL, arg); /* never a failure of the purge */
+}
+
 static void app_reset_volumes(int status, json_t *body, const char *err, void *arg)
 {
 	struct app_reset *r = arg;
@@ -382,6 +398,9 @@ static void app_reset_volumes(int status, json_t *body, const char *err, void *a
 	char prefix[32];
 
 	snprintf(prefix, sizeof(prefix), "%d_", r->app_id);
+	r->pending++;
+	engine_call(&r->c->ad->engine, "volume.remove", json_pack("{s:s}", "id", "extra-firmware"),
+		    firmware_removed, r);
 	if (err == NULL && status == 200) {
 		json_array_foreach(json_object_get(body, "Volumes"), i, v) {
 			const char *name = json_string_value(json_object_get(v, "Name"));

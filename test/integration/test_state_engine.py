@@ -484,9 +484,23 @@ def test_an_extra_firmware_service_gets_the_volume_and_config_json_names_it():
             assert after.pop("os") == {"kernel": {"extraFirmwareVol": "extra-firmware"}}
             assert after == before  # every other key kept
             # said once; another target with it changes nothing more
-            s.apply(target(aid, "c3", 3, [service(1, "one", img, 11, labels=label),
-                                          service(2, "two", img, 12, labels=label)]))
+            t3 = target(aid, "c3", 3, [service(1, "one", img, 11, labels=label),
+                                       service(2, "two", img, 12, labels=label)])
+            s.apply(t3)
             assert s.ad.log().count("Configuring extra firmware volume") == 1, s.ad.log_tail()
+            # a purge makes the volume anew, as the app's own volumes
+            old = s.containers()["one"][0]["Id"]
+            s.eng.docker("exec", old, "sh", "-c", "echo x > /extra-firmware/marker")
+            st, body = s.ad.http("POST", "/v1/purge", json.dumps({"appId": int(aid)}),
+                                 {"Content-Type": "application/json"})
+            assert st == 200, (st, body)
+            lib.wait_until(lambda: old not in [c["Id"] for cs in s.containers().values()
+                                               for c in cs], 60, what="the purge")
+            s.wait_applied(t3)
+            new = s.containers()["one"][0]["Id"]
+            assert s.eng.docker("exec", new, "sh", "-c", "test -e /extra-firmware/marker && "
+                                "echo kept || echo gone") == "gone"
+            assert "Purged the extra firmware volume" in s.ad.log(), s.ad.log_tail()
     finally:
         if not had_volume:
             engine().docker("volume", "rm", "extra-firmware", check=False)
