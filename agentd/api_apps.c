@@ -382,7 +382,8 @@ static void firmware_removed(int status, json_t *body, const char *err, void *ar
 {
 	(void)body;
 	if (status == 409)
-		log_info("Purge: the extra firmware volume is in use by another app's container: kept");
+		log_info("Purge: the extra firmware volume is in use by another app's container: "
+			 "kept");
 	else if (err != NULL && status != 404)
 		log_warnx("Purge: cannot remove the extra firmware volume: %s", err);
 	else if (err == NULL)
