@@ -320,6 +320,17 @@ static void target_config_dump(struct apply *a)
 	free(text);
 }
 
+/* No delta is shown as waiting for the server any more: one the new target
+ * still wants is asked for at once (and may wait again). */
+static void deltas_not_waiting(struct apply *a)
+{
+	const char *k;
+	json_t *d;
+
+	json_object_foreach(a->deltas, k, d)
+		json_object_del(d, "waiting");
+}
+
 int apply_set_target(struct apply *a, json_t *target, char *err, size_t errlen)
 {
 	json_t *warnings, *w;
@@ -343,6 +354,7 @@ int apply_set_target(struct apply *a, json_t *target, char *err, size_t errlen)
 	a->target = target;
 	json_object_clear(a->rejected);
 	json_object_clear(a->contract_logged);
+	deltas_not_waiting(a);
 	target_config_dump(a);
 	if (a->hold[0] != '\0')
 		log_info("apply: a new target: no longer holding");
@@ -891,6 +903,7 @@ static void fetch_done(int status, json_t *body, const char *err, void *arg)
 /* `image` is being downloaded: the API and the report show it at 0 %. */
 static void fetch_started(struct apply *a, const char *image)
 {
+	json_object_del(json_object_get(a->deltas, image), "waiting");
 	json_object_set_new(a->fetching, image, json_integer(0));
 	if (a->env.hooks.downloading != NULL)
 		a->env.hooks.downloading(a->env.hooks.arg);
@@ -1027,8 +1040,10 @@ static void delta_answered(const char *outcome, const char *name, const char *to
 	}
 	json_object_del(a->fetching, x->image);
 	if (strcmp(outcome, "processing") == 0) {
-		/* not a failure: the delta server is making it, ask again soon */
+		/* not a failure: the delta server is making it, ask again soon;
+		 * meanwhile the image shows as downloading, at 0 % */
 		log_info("apply: the delta for image '%s' is still being made", x->image);
+		json_object_set_new(delta_entry(a, x->image), "waiting", json_true());
 		a->fetch_not_before = now_ms() + DELTA_PROCESSING_MS;
 		if (!a->busy)
 			apply_schedule(a, DELTA_PROCESSING_MS);
@@ -2036,11 +2051,19 @@ int apply_progress(struct apply *a, const char *image, int percent)
 	return 1;
 }
 
+/* Whether the delta to `image` is being made by the server: asked again soon. */
+static int delta_waiting(struct apply *a, const char *image)
+{
+	return json_is_true(json_object_get(json_object_get(a->deltas, image), "waiting"));
+}
+
 int apply_download_progress(struct apply *a, const char *image)
 {
 	json_t *v = a != NULL && image != NULL ? json_object_get(a->fetching, image) : NULL;
 
-	return v != NULL ? (int)json_integer_value(v) : -1;
+	if (v != NULL)
+		return (int)json_integer_value(v);
+	return a != NULL && image != NULL && delta_waiting(a, image) ? 0 : -1;
 }
 
 /* --- Set-up ------------------------------------------------------------- */
@@ -2168,6 +2191,14 @@ json_t *apply_status(struct apply *a)
 							"Downloading", "downloadProgress", v));
 		total += (int)json_integer_value(v);
 		n++;
+	}
+	json_object_foreach(a->deltas, k, v) {
+		if (delta_waiting(a, k) && json_object_get(a->fetching, k) == NULL) {
+			json_array_append_new(images,
+					      json_pack("{s:s, s:s, s:i}", "name", k, "status",
+							"Downloading", "downloadProgress", 0));
+			n++;
+		}
 	}
 	return json_pack("{s:s, s:o, s:o}", "appState",
 			 a->applied && !a->busy ? "applied" : "applying", "overallDownloadProgress",

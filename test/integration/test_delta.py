@@ -123,6 +123,7 @@ class Device:
         image Downloading (seen_downloading)."""
         mark = self.ad.mark()
         self.seen_downloading = False
+        self.not_shown = []  # polls while the server made the delta that showed no download
         self.cloud.target = self.target("c2", 2, self.img2)
         lib.wait_until(lambda: self.watch_download() or self.running("main_20_2_c2")(),
                        timeout, interval=0.2, what="release 2 running; log: ...")
@@ -132,6 +133,7 @@ class Device:
         """Whether /v2/applications/state, /v2/applications/<id>/state and
         /v2/state/status all show release 2's image downloading now."""
         auth = {"Authorization": "Bearer " + self.ad.global_key()}
+        asks_before = len(self.cloud.deltas_asked)
         got = []
         for path in ("/v2/applications/state", "/v2/applications/%d/state" % self.app_id,
                      "/v2/state/status"):
@@ -150,9 +152,14 @@ class Device:
             assert 0 <= by_id["download_progress"] <= 100, by_id
         if images:
             assert images[0]["status"] == "Downloading", images
-        if got[0]["deltaapp"]["commit"] == "c2" and svc["status"] == "Downloading" and \
-                by_id is not None and by_id["status"] == "Downloading" and images:
-            self.seen_downloading = True
+        shown = got[0]["deltaapp"]["commit"] == "c2" and svc["status"] == "Downloading" and \
+            by_id is not None and by_id["status"] == "Downloading" and len(images) == 1
+        self.seen_downloading |= shown
+        # the whole time the server is making the delta (asked, not yet
+        # answered with its name), the download shows
+        making = getattr(self, "making", None)
+        if making and asks_before >= 1 and len(self.cloud.deltas_asked) <= making and not shown:
+            self.not_shown.append((asks_before, svc, by_id, images))
         return False
 
 
@@ -167,6 +174,7 @@ def test_a_delta_update_replaces_the_service_and_waits_while_the_delta_is_made()
         making = 7
         d.cloud.delta_answers = [(504, {"message": "processing"})] * (making - 1) + \
             [(502, "Bad Gateway"), (200, {"name": delta})]
+        d.making = making
         mark = d.release2(timeout=90)
         log = d.ad.log()[mark:]
         assert "Downloading delta for image '%s'" % d.eng.image_v2 in log, log
@@ -179,6 +187,7 @@ def test_a_delta_update_replaces_the_service_and_waits_while_the_delta_is_made()
         # the download showed as a full pull's does: in the API while it went
         # on (seen below) and in a report to the cloud
         assert d.seen_downloading, "the API never showed the delta's download"
+        assert d.not_shown == [], d.not_shown[:3]
         def reported():
             shown = [r for r in d.cloud.find("PATCH", "/device/v3/state") if
                      (((r[3] or {}).get(d.cloud.uuid) or {}).get("apps") or {}).get(d.app_uuid)]
